@@ -1,0 +1,39 @@
+import {createRequire} from 'node:module'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import path from 'node:path'
+
+import {SparsifyError} from '../util/errors.js'
+
+/** The raw addon; use the checked wrappers in ./index.ts instead. */
+export interface NativeAddon {
+  gemm(c: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, n: number, k: number,
+    lda: number, ldb: number, ldc: number, transA: boolean, transB: boolean, accumulate: boolean): void
+  gemmRef: NativeAddon['gemm']
+  rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void
+  siluMul(out: Float32Array, gate: Float32Array, up: Float32Array): void
+  addInplace(x: Float32Array, y: Float32Array): void
+  attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seq: number,
+    nh: number, nkv: number, hd: number, scale: number): void
+  nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
+  bf16ToF32(out: Float32Array, input: Uint16Array): void
+  f16ToF32(out: Float32Array, input: Uint16Array): void
+  f32ToBf16(out: Uint16Array, input: Float32Array): void
+  f32ToF16(out: Uint16Array, input: Float32Array): void
+  setThreads(n: number): void
+  getThreads(): number
+  isa(): string
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+// dist/src/kernels → the package root, where node-gyp puts build/.
+const addonPath = path.resolve(here, '../../../build/Release/sparsify_kernels.node')
+
+export function loadAddon(): NativeAddon {
+  if (!existsSync(addonPath)) {
+    throw new SparsifyError(`native kernels not built (${addonPath} is missing)`, 1,
+      'run `npm install` (or `npx node-gyp rebuild`) in the sparsify folder; it needs python3, make and a C++17 compiler')
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeAddon
+}

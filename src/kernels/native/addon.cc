@@ -1,0 +1,109 @@
+// Node-API surface: argument unpacking only. Kernels run synchronously on the
+// addon's own thread pool; shapes are validated by the TypeScript wrapper
+// (src/kernels/index.ts) before any call reaches this file.
+#include <napi.h>
+
+#include "cpu.h"
+#include "gemm.h"
+#include "ops.h"
+#include "pool.h"
+
+namespace {
+
+template <class T>
+T* data(const Napi::Value& v) {
+  auto arr = v.As<Napi::TypedArray>();
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+}
+float* f32(const Napi::CallbackInfo& info, int i) { return data<float>(info[i]); }
+const float* f32_or_null(const Napi::CallbackInfo& info, int i) {
+  return info[i].IsNull() || info[i].IsUndefined() ? nullptr : data<float>(info[i]);
+}
+long len(const Napi::CallbackInfo& info, int i) {
+  return static_cast<long>(info[i].As<Napi::TypedArray>().ElementLength());
+}
+int num(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
+long lnum(const Napi::CallbackInfo& info, int i) { return (long)info[i].As<Napi::Number>().Int64Value(); }
+bool flag(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Boolean>().Value(); }
+
+sp::GemmArgs gemm_args(const Napi::CallbackInfo& info) {
+  // (C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate)
+  return sp::GemmArgs{num(info, 4), num(info, 5), num(info, 6),
+                      f32(info, 1), lnum(info, 7), flag(info, 10),
+                      f32(info, 2), lnum(info, 8), flag(info, 11),
+                      f32(info, 0), lnum(info, 9), flag(info, 12), f32_or_null(info, 3)};
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) { sp::gemm(gemm_args(info)); return info.Env().Undefined(); }
+Napi::Value GemmRef(const Napi::CallbackInfo& info) { sp::gemm_ref(gemm_args(info)); return info.Env().Undefined(); }
+
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  sp::rmsnorm(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4),
+              info[5].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  return info.Env().Undefined();
+}
+
+Napi::Value SiluMul(const Napi::CallbackInfo& info) {
+  sp::silu_mul(f32(info, 0), f32(info, 1), f32(info, 2), len(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value AddInplace(const Napi::CallbackInfo& info) {
+  sp::add_inplace(f32(info, 0), f32(info, 1), len(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  sp::attention(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
+                num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value NllRows(const Napi::CallbackInfo& info) {
+  sp::nll_rows(f32(info, 0), f32(info, 1), data<int32_t>(info[2]), num(info, 3), num(info, 4));
+  return info.Env().Undefined();
+}
+
+template <void (*F)(float*, const uint16_t*, long)>
+Napi::Value ToF32(const Napi::CallbackInfo& info) {
+  F(f32(info, 0), data<uint16_t>(info[1]), len(info, 0));
+  return info.Env().Undefined();
+}
+
+template <void (*F)(uint16_t*, const float*, long)>
+Napi::Value FromF32(const Napi::CallbackInfo& info) {
+  F(data<uint16_t>(info[0]), f32(info, 1), len(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
+Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports["gemm"] = Napi::Function::New(env, Gemm);
+  exports["gemmRef"] = Napi::Function::New(env, GemmRef);
+  exports["rmsnorm"] = Napi::Function::New(env, RmsNorm);
+  exports["rope"] = Napi::Function::New(env, Rope);
+  exports["siluMul"] = Napi::Function::New(env, SiluMul);
+  exports["addInplace"] = Napi::Function::New(env, AddInplace);
+  exports["attention"] = Napi::Function::New(env, Attention);
+  exports["nllRows"] = Napi::Function::New(env, NllRows);
+  exports["bf16ToF32"] = Napi::Function::New(env, ToF32<sp::bf16_to_f32>);
+  exports["f16ToF32"] = Napi::Function::New(env, ToF32<sp::f16_to_f32>);
+  exports["f32ToBf16"] = Napi::Function::New(env, FromF32<sp::f32_to_bf16>);
+  exports["f32ToF16"] = Napi::Function::New(env, FromF32<sp::f32_to_f16>);
+  exports["setThreads"] = Napi::Function::New(env, SetThreads);
+  exports["getThreads"] = Napi::Function::New(env, GetThreads);
+  exports["isa"] = Napi::Function::New(env, Isa);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sparsify_kernels, Init)

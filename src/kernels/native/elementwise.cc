@@ -1,0 +1,53 @@
+#include <cmath>
+
+#include "ops.h"
+
+namespace sp {
+
+void rmsnorm(float* out, const float* x, const float* w, int rows, int dim, float eps) {
+  parallel_range(rows, 64, [&](long b, long e) {
+    for (long r = b; r < e; ++r) {
+      const float* xr = x + r * dim;
+      float* o = out + r * dim;
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += (double)xr[i] * xr[i];
+      const float inv = 1.0f / std::sqrt((float)(ss / dim) + eps);
+      for (int i = 0; i < dim; ++i) o[i] = (xr[i] * inv) * w[i];
+    }
+  });
+}
+
+void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd) {
+  const int half = hd / 2;
+  parallel_range(tokens, 64, [&](long b, long e) {
+    for (long t = b; t < e; ++t) {
+      const float* c = cos + (t % seq) * half;
+      const float* s = sin + (t % seq) * half;
+      for (int h = 0; h < heads; ++h) {
+        float* v = x + (t * heads + h) * (long)hd;
+        for (int i = 0; i < half; ++i) {
+          const float x1 = v[i], x2 = v[i + half];
+          v[i] = x1 * c[i] - x2 * s[i];
+          v[i + half] = x2 * c[i] + x1 * s[i];
+        }
+      }
+    }
+  });
+}
+
+void silu_mul(float* out, const float* gate, const float* up, long n) {
+  parallel_range(n, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  });
+}
+
+void add_inplace(float* x, const float* y, long n) {
+  parallel_range(n, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i) x[i] += y[i];
+  });
+}
+
+}  // namespace sp

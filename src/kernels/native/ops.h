@@ -1,0 +1,44 @@
+// The engine's non-GEMM kernels. Shapes are row-major; "rows" are tokens.
+#pragma once
+#include <cstdint>
+
+namespace sp {
+
+// out[r] = x[r] · rsqrt(mean(x[r]²) + eps) ⊙ w          x, out: (rows, dim); w: (dim)
+void rmsnorm(float* out, const float* x, const float* w, int rows, int dim, float eps);
+// In place, transformers' rotate_half convention. x: (tokens, heads·hd); token t sits at
+// position t mod seq and uses row (t mod seq) of cos, sin: (seq, hd/2).
+void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd);
+// out = silu(gate) ⊙ up, elementwise over n values.
+void silu_mul(float* out, const float* gate, const float* up, long n);
+// x += y over n values.
+void add_inplace(float* x, const float* y, long n);
+// Causal grouped-query attention for `batch` sequences of `seq` tokens.
+// q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd); head h reads kv head h / (nh/nkv).
+void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq,
+               int nh, int nkv, int hd, float scale);
+// losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
+void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
+
+void bf16_to_f32(float* out, const uint16_t* in, long n);
+void f16_to_f32(float* out, const uint16_t* in, long n);
+void f32_to_bf16(uint16_t* out, const float* in, long n);  // round to nearest even
+void f32_to_f16(uint16_t* out, const float* in, long n);   // round to nearest even
+
+// Splits [0, n) into chunks of about `grain` items across the pool.
+template <class F>
+void parallel_range(long n, long grain, F&& f);
+
+}  // namespace sp
+
+#include "pool.h"
+
+template <class F>
+void sp::parallel_range(long n, long grain, F&& f) {
+  if (grain < 1) grain = 1;
+  const int chunks = static_cast<int>((n + grain - 1) / grain);
+  parallel_for(chunks, [&](int c) {
+    const long b = c * grain, e = b + grain < n ? b + grain : n;
+    f(b, e);
+  });
+}

@@ -1,0 +1,110 @@
+#include "pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sp {
+namespace {
+
+thread_local bool in_task = false;
+
+class Pool {
+ public:
+  ~Pool() { resize(1); }
+
+  int size() const { return nthreads_; }
+
+  void resize(int n) {
+    if (n < 1) n = 1;
+    stop_workers();
+    nthreads_ = n;
+    // Workers start from the current generation, so a run posted before a worker
+    // first waits is still seen by it.
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_] { worker(g); });
+  }
+
+  void run(int n, const std::function<void(int)>& fn) {
+    if (n <= 0) return;
+    if (in_task || nthreads_ == 1 || n == 1) {
+      for (int i = 0; i < n; ++i) fn(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      fn_ = &fn;
+      ntasks_ = n;
+      next_.store(0);
+      pending_ = nthreads_ - 1;
+      ++generation_;
+    }
+    cv_.notify_all();
+    drain();
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void drain() {
+    in_task = true;
+    for (int t = next_.fetch_add(1); t < ntasks_; t = next_.fetch_add(1)) (*fn_)(t);
+    in_task = false;
+  }
+
+  void worker(unsigned long seen) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+      }
+      drain();
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    quit_ = false;
+  }
+
+  int nthreads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* fn_ = nullptr;
+  int ntasks_ = 0;
+  std::atomic<int> next_{0};
+  int pending_ = 0;
+  unsigned long generation_ = 0;
+  bool quit_ = false;
+};
+
+Pool& pool() {
+  static Pool* p = [] {
+    auto* q = new Pool();
+    unsigned hc = std::thread::hardware_concurrency();
+    q->resize(hc ? static_cast<int>(hc) : 1);
+    return q;
+  }();
+  return *p;
+}
+
+}  // namespace
+
+void set_threads(int n) { pool().resize(n); }
+int get_threads() { return pool().size(); }
+void parallel_for(int n, const std::function<void(int)>& fn) { pool().run(n, fn); }
+
+}  // namespace sp

@@ -1,0 +1,13 @@
+import type {Backend} from '../backend.js'
+import {attention} from './attention.js'
+import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
+import {addInplace, siluMul} from './elementwise.js'
+import {gemm} from './gemm.js'
+import {nllRows} from './loss.js'
+import {rmsnorm} from './norm.js'
+import {rope} from './rope.js'
+
+/** The readable reference backend: the definition of every kernel, and SPARSIFY_KERNELS=ref. */
+export const refBackend: Backend = {
+  name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
+}

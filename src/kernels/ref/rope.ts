@@ -1,0 +1,15 @@
+/** Rotary embedding, rotate_half convention: pairs (i, i + hd/2) of every head rotate by the position's angle. */
+export function rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void {
+  const half = hd / 2
+  for (let t = 0; t < tokens; t++) {
+    const row = (t % seq) * half
+    for (let h = 0; h < heads; h++) {
+      const base = (t * heads + h) * hd
+      for (let i = 0; i < half; i++) {
+        const x1 = x[base + i], x2 = x[base + i + half]
+        x[base + i] = x1 * cos[row + i] - x2 * sin[row + i]
+        x[base + i + half] = x2 * cos[row + i] + x1 * sin[row + i]
+      }
+    }
+  }
+}
