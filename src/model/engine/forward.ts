@@ -1,0 +1,119 @@
+import {kernels, type Backend} from '../../kernels/index.js'
+import type {Model} from '../model.js'
+import {ropeTables} from '../rope-tables.js'
+import {BlockScratch, runBlock, type LinearObserver} from './block.js'
+
+export interface ForwardOptions {
+  kernels?: Backend
+  /** Hidden states of at most this many bytes are kept at once; more sequences run in groups. */
+  maxActivationBytes?: number
+  /** Called after each decoder block of each group. */
+  onBlock?: (layer: number, group: number, groups: number) => void
+}
+
+/** Tokens per decoder-block call: large enough for GEMM efficiency, small enough for the scratch buffers. */
+const TOKENS_PER_CALL = 4096
+const DEFAULT_ACTIVATION_BYTES = 2 * 1024 ** 3
+
+/** Sequences of equal length as one (n·seq) id array. */
+export interface Batch {
+  ids: Int32Array
+  n: number
+  seq: number
+}
+
+export function toBatch(rows: readonly (readonly number[] | Int32Array)[]): Batch {
+  const seq = rows[0]?.length ?? 0
+  const ids = new Int32Array(rows.length * seq)
+  rows.forEach((r, i) => {
+    if (r.length !== seq) throw new RangeError(`sequence ${i} has ${r.length} tokens, expected ${seq}`)
+    ids.set(r, i * seq)
+  })
+  return {ids, n: rows.length, seq}
+}
+
+export function embed(model: Model, ids: Int32Array, x: Float32Array): void {
+  const H = model.cfg.hidden, table = model.embeddings()
+  for (let t = 0; t < ids.length; t++) x.set(table.subarray(ids[t] * H, (ids[t] + 1) * H), t * H)
+}
+
+/**
+ * Runs every decoder block over the batch, block by block, so that one block's weights are
+ * in memory at a time. For each group of sequences, `visit` receives the final hidden states
+ * (count·seq, hidden), before the final norm.
+ */
+export function forwardHidden(model: Model, batch: Batch, visit: (x: Float32Array, first: number, count: number) => void,
+  opts: ForwardOptions = {}, observe?: (layer: number) => LinearObserver | undefined): void {
+  const k = opts.kernels ?? kernels()
+  const {cfg} = model
+  const {n, seq} = batch
+  const perSeq = seq * cfg.hidden * 4
+  const group = Math.max(1, Math.min(n, Math.floor((opts.maxActivationBytes ?? DEFAULT_ACTIVATION_BYTES) / perSeq)))
+  const perCall = Math.max(1, Math.min(group, Math.floor(TOKENS_PER_CALL / seq)))
+  const scratch = new BlockScratch(cfg, perCall * seq)
+  const rope = ropeTables(cfg, seq)
+  const groups = Math.ceil(n / group)
+  for (let g = 0; g < groups; g++) {
+    const first = g * group, count = Math.min(group, n - first)
+    const x = new Float32Array(count * seq * cfg.hidden)
+    embed(model, batch.ids.subarray(first * seq, (first + count) * seq), x)
+    for (let layer = 0; layer < cfg.layers; layer++) {
+      const w = model.block(layer)
+      const obs = observe?.(layer)
+      for (let s = 0; s < count; s += perCall) {
+        const m = Math.min(perCall, count - s)
+        runBlock(k, cfg, w, x.subarray(s * seq * cfg.hidden, (s + m) * seq * cfg.hidden), m, seq, rope, scratch, obs)
+      }
+      opts.onBlock?.(layer, g, groups)
+    }
+    visit(x, first, count)
+  }
+}
+
+/** Rows of logits produced a tile at a time, so a large vocabulary never needs (seq, vocab) at once. */
+function headTiles(model: Model, k: Backend, x: Float32Array, rows: number,
+  each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
+  const {hidden: H, vocabSize: V, rmsEps} = model.cfg
+  const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
+  const h = new Float32Array(tile * H), logits = new Float32Array(tile * V)
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const m = Math.min(tile, rows - r0)
+    k.rmsnorm(h, x.subarray(r0 * H, (r0 + m) * H), model.finalNorm(), m, H, rmsEps)
+    k.gemm(logits, h, model.head(), m, V, H, {transB: true})
+    each(logits, r0, m)
+  }
+}
+
+/** Mean next-token cross-entropy of each sequence (positions 0..seq−2 predict 1..seq−1). */
+export function sequenceLosses(model: Model, batch: Batch, opts: ForwardOptions = {}): Float64Array {
+  const k = opts.kernels ?? kernels()
+  const {n, seq} = batch
+  const out = new Float64Array(n)
+  const V = model.cfg.vocabSize
+  forwardHidden(model, batch, (x, first, count) => {
+    for (let s = 0; s < count; s++) {
+      const ids = batch.ids.subarray((first + s) * seq, (first + s + 1) * seq)
+      let total = 0
+      headTiles(model, k, x.subarray(s * seq * model.cfg.hidden, (s + 1) * seq * model.cfg.hidden), seq - 1, (logits, r0, m) => {
+        const losses = new Float32Array(m)
+        k.nllRows(losses, logits.subarray(0, m * V), ids.subarray(r0 + 1, r0 + 1 + m), m, V)
+        for (const l of losses) total += l
+      })
+      out[first + s] = total / (seq - 1)
+    }
+  }, opts)
+  return out
+}
+
+/** All logits, (n·seq, vocab): for tests and small inputs. */
+export function forwardLogits(model: Model, batch: Batch, opts: ForwardOptions = {}): Float32Array {
+  const k = opts.kernels ?? kernels()
+  const V = model.cfg.vocabSize
+  const out = new Float32Array(batch.n * batch.seq * V)
+  forwardHidden(model, batch, (x, first, count) => {
+    headTiles(model, k, x, count * batch.seq, (logits, r0, m) => {
+      out.set(logits.subarray(0, m * V), (first * batch.seq + r0) * V)
+    })
+  }, opts)
+  return out
+}

@@ -1,0 +1,87 @@
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
+
+import {kernels} from '../../kernels/index.js'
+import {invalidFormat, notFound} from '../../util/errors.js'
+import {numel} from './dtypes.js'
+import {parseHeader, type Header, type TensorEntry} from './header.js'
+
+/** One safetensors file, opened for reading tensors one at a time by offset. */
+export class SafetensorsFile {
+  private constructor(readonly path: string, private fd: number, readonly header: Header) {}
+
+  static open(path: string): SafetensorsFile {
+    let fd: number
+    try {
+      fd = openSync(path, 'r')
+    } catch {
+      throw notFound(`cannot open ${path}`, 'check the path and that the file is readable')
+    }
+    try {
+      const size = fstatSync(fd).size
+      const prefix = new Uint8Array(8)
+      readSync(fd, prefix, 0, Math.min(8, size), 0)
+      const header = parseHeader(path, size, prefix, (n) => {
+        const buf = new Uint8Array(n)
+        readSync(fd, buf, 0, n, 8)
+        return buf
+      })
+      return new SafetensorsFile(path, fd, header)
+    } catch (err) {
+      closeSync(fd)
+      throw err
+    }
+  }
+
+  get tensors(): Map<string, TensorEntry> { return this.header.tensors }
+  get metadata(): Record<string, string> { return this.header.metadata }
+
+  /** The raw bytes of one tensor, in a fresh buffer aligned for any typed-array view. */
+  readBytes(name: string): Uint8Array {
+    const t = this.entry(name)
+    const out = new Uint8Array(new ArrayBuffer(t.end - t.begin))
+    let done = 0
+    while (done < out.length) {
+      const n = readSync(this.fd, out, done, out.length - done, t.begin + done)
+      if (n === 0) throw invalidFormat(`${this.path}: tensor ${name} is truncated`, 'download or export the file again')
+      done += n
+    }
+    return out
+  }
+
+  /** One float tensor as float32, converted by the native kernels. */
+  readF32(name: string): Float32Array {
+    const t = this.entry(name)
+    const bytes = this.readBytes(name)
+    const n = numel(t.shape)
+    switch (t.dtype) {
+      case 'F32': return new Float32Array(bytes.buffer, 0, n)
+      case 'BF16': { const out = new Float32Array(n); kernels().bf16ToF32(out, new Uint16Array(bytes.buffer, 0, n)); return out }
+      case 'F16': { const out = new Float32Array(n); kernels().f16ToF32(out, new Uint16Array(bytes.buffer, 0, n)); return out }
+      case 'F64': return Float32Array.from(new Float64Array(bytes.buffer, 0, n))
+      default: throw invalidFormat(`${this.path}: tensor ${name} is ${t.dtype}, expected a float dtype`)
+    }
+  }
+
+  /** An integer tensor (token ids) as numbers. */
+  readInts(name: string): number[] {
+    const t = this.entry(name)
+    const bytes = this.readBytes(name)
+    const n = numel(t.shape)
+    switch (t.dtype) {
+      case 'I64': return Array.from(new BigInt64Array(bytes.buffer, 0, n), Number)
+      case 'I32': return Array.from(new Int32Array(bytes.buffer, 0, n))
+      default: throw invalidFormat(`${this.path}: tensor ${name} is ${t.dtype}, expected I64 or I32`)
+    }
+  }
+
+  entry(name: string): TensorEntry {
+    const t = this.header.tensors.get(name)
+    if (!t) throw invalidFormat(`${this.path}: no tensor named ${name}`)
+    return t
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd)
+    this.fd = -1
+  }
+}

@@ -1,0 +1,68 @@
+import {invalidFormat} from '../util/errors.js'
+import type {Checkpoint} from './safetensors/checkpoint.js'
+import type {ModelConfig} from './config.js'
+
+/** The linear layers of a decoder block, in the order the reference pruners visit them. */
+export const LINEARS = [
+  'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
+  'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+] as const
+export type LinearName = (typeof LINEARS)[number]
+
+export interface Linear {
+  /** (out, in) */
+  weight: Float32Array
+  /** (out) or null */
+  bias: Float32Array | null
+  out: number
+  in: number
+}
+
+/** One decoder block's float32 weights: all the engine holds of the model at a time. */
+export interface BlockWeights {
+  inputNorm: Float32Array
+  postNorm: Float32Array
+  qNorm: Float32Array | null
+  kNorm: Float32Array | null
+  linears: Record<LinearName, Linear>
+}
+
+export const blockPrefix = (layer: number) => `model.layers.${layer}.`
+
+export function linearShape(cfg: ModelConfig, name: LinearName): [out: number, inp: number] {
+  const q = cfg.heads * cfg.headDim, kv = cfg.kvHeads * cfg.headDim
+  switch (name) {
+    case 'self_attn.q_proj': return [q, cfg.hidden]
+    case 'self_attn.k_proj': case 'self_attn.v_proj': return [kv, cfg.hidden]
+    case 'self_attn.o_proj': return [cfg.hidden, q]
+    case 'mlp.gate_proj': case 'mlp.up_proj': return [cfg.intermediate, cfg.hidden]
+    case 'mlp.down_proj': return [cfg.hidden, cfg.intermediate]
+  }
+}
+
+export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number): BlockWeights {
+  const p = blockPrefix(layer)
+  const linears = {} as Record<LinearName, Linear>
+  for (const name of LINEARS) {
+    const [out, inp] = linearShape(cfg, name)
+    const weight = readShaped(ckpt, `${p}${name}.weight`, [out, inp])
+    const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out]) : null
+    linears[name] = {weight, bias, out, in: inp}
+  }
+  return {
+    inputNorm: readShaped(ckpt, `${p}input_layernorm.weight`, [cfg.hidden]),
+    postNorm: readShaped(ckpt, `${p}post_attention_layernorm.weight`, [cfg.hidden]),
+    qNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.q_norm.weight`, [cfg.headDim]) : null,
+    kNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.k_norm.weight`, [cfg.headDim]) : null,
+    linears,
+  }
+}
+
+/** Reads a tensor and checks that its shape is the one the config implies. */
+export function readShaped(ckpt: Checkpoint, name: string, shape: number[]): Float32Array {
+  const got = ckpt.entry(name).shape
+  if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+    throw invalidFormat(`${name} has shape [${got}], but config.json implies [${shape}]`, 'config.json does not belong to these weights')
+  }
+  return ckpt.readF32(name)
+}

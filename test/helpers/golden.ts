@@ -1,0 +1,32 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
+
+/** ../shared/golden beside the repository (CI checks it out there). */
+export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/golden')
+export const GOLDEN_MODELS = ['llama', 'qwen2', 'qwen3'] as const
+export const goldenPath = (model: string) => path.join(GOLDEN_DIR, model)
+
+export interface Golden {
+  dir: string
+  expected: SafetensorsFile
+  json: Record<string, any>
+  rows(name: 'calib_ids' | 'eval_ids'): number[][]
+}
+
+export function golden(model: string): Golden {
+  const dir = goldenPath(model)
+  if (!existsSync(dir)) throw new Error(`golden checkpoints not found at ${dir}: the tests need ../shared/golden beside the repository`)
+  const expected = SafetensorsFile.open(path.join(dir, 'expected.safetensors'))
+  const json = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8'))
+  return {
+    dir, expected, json,
+    rows(name) {
+      const [n, seq] = expected.entry(name).shape
+      const flat = expected.readInts(name)
+      return Array.from({length: n}, (_, i) => flat.slice(i * seq, (i + 1) * seq))
+    },
+  }
+}
