@@ -1,0 +1,45 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {DATA_HELP, loadDataset} from '../data/dataset.js'
+import {evalChunks, perplexity} from '../eval/perplexity.js'
+import {Model} from '../model/model.js'
+import {EXIT_CODES_HELP} from '../util/errors.js'
+
+export default class Eval extends BaseCommand<typeof Eval> {
+  static summary = 'Measure perplexity by the WikiText-2 protocol of the Wanda and SparseGPT papers.'
+  static description = `Documents are joined with "\\n\\n", tokenized once and cut into non-overlapping chunks of --seqlen tokens; perplexity is exp of the mean, over chunks, of each chunk's mean next-token loss. A .json dataset of token-id arrays gives one chunk per row.\n\n${EXIT_CODES_HELP}`
+  static examples = [
+    '<%= config.bin %> eval fixtures/tiny-llama --dataset brown',
+    '<%= config.bin %> eval ./Llama-3.2-1B --dataset wiki.test.parquet --seqlen 2048 --json',
+  ]
+  static args = {model: Args.string({description: 'Hugging Face model folder', required: true})}
+  static flags = {
+    dataset: Flags.string({description: DATA_HELP, default: 'wikitext2'}),
+    seqlen: Flags.integer({description: 'tokens per chunk (default: min(2048, max_position_embeddings))', min: 2}),
+    nsamples: Flags.integer({description: 'evaluate only the first K chunks', min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {dataset, seqlen, nsamples} = this.flags
+    const model = Model.load(this.args.model)
+    const data = await loadDataset(dataset, 'eval')
+    const chunks = await evalChunks(model, data, seqlen, nsamples)
+    this.log_.info(`evaluating ${model.cfg.arch} on ${data.name}: ${chunks.length} chunks of ${chunks[0].length} tokens`)
+    const start = performance.now()
+    const r = perplexity(model, chunks, {
+      onBlock: (layer, group, groups) => this.log_.info(`  block ${layer + 1}/${model.cfg.layers}${groups > 1 ? ` (group ${group + 1}/${groups})` : ''}`),
+    })
+    const seconds = (performance.now() - start) / 1000
+    model.close()
+    this.emit(
+      {model: this.args.model, dataset: data.name, seqlen: r.seqlen, nsamples: r.nsamples, perplexity: r.perplexity, tokens: r.tokens, seconds},
+      [
+        `perplexity  ${r.perplexity.toFixed(4)}`,
+        `dataset     ${data.name} (${r.nsamples} chunks × ${r.seqlen} tokens)`,
+        `tokens      ${r.tokens}`,
+        `time        ${seconds.toFixed(2)} s (${Math.round(r.tokens / seconds)} tokens/s)`,
+      ],
+    )
+  }
+}

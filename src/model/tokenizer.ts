@@ -1,0 +1,58 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {Tokenizer} from 'tokenizers'
+
+import {invalidFormat, notFound} from '../util/errors.js'
+
+/**
+ * A model's tokenizer.json through Hugging Face's Rust tokenizers (the same ids as Python).
+ * Special tokens come from the tokenizer's post-processor, and BOS also from
+ * tokenizer_config.json's add_bos_token, as transformers applies it.
+ */
+export class TextTokenizer {
+  private constructor(private readonly tok: Tokenizer, private readonly bosId: number | null) {}
+
+  static load(dir: string): TextTokenizer {
+    const file = path.join(dir, 'tokenizer.json')
+    if (!existsSync(file)) {
+      throw notFound(`${dir} has no tokenizer.json, which text data needs`,
+        'copy the tokenizer files into the model folder, or pass pre-tokenized data as a .json array of token-id arrays')
+    }
+    let tok: Tokenizer
+    try {
+      tok = Tokenizer.fromFile(file)
+    } catch (err) {
+      throw invalidFormat(`${file}: cannot load tokenizer (${(err as Error).message.split('\n')[0]})`, 'restore tokenizer.json from the original model')
+    }
+    return new TextTokenizer(tok, bosToAdd(dir, tok))
+  }
+
+  get vocabSize(): number { return this.tok.getVocabSize(true) }
+
+  async encode(text: string): Promise<number[]> {
+    const ids = (await this.tok.encode(text, null, {addSpecialTokens: true})).getIds()
+    if (this.bosId !== null && ids[0] !== this.bosId) ids.unshift(this.bosId)
+    return ids
+  }
+
+  /** Without special tokens: for pieces of a document (calibration windows). */
+  async encodePlain(text: string): Promise<number[]> {
+    return (await this.tok.encode(text, null, {addSpecialTokens: false})).getIds()
+  }
+}
+
+/** The BOS id when tokenizer_config.json asks for it (add_bos_token: true), else null. */
+function bosToAdd(dir: string, tok: Tokenizer): number | null {
+  const file = path.join(dir, 'tokenizer_config.json')
+  if (!existsSync(file)) return null
+  let cfg: Record<string, unknown>
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8'))
+  } catch {
+    throw invalidFormat(`${file} is not valid JSON`, 'restore it from the original model')
+  }
+  if (cfg.add_bos_token !== true) return null
+  const bos = cfg.bos_token
+  const content = typeof bos === 'string' ? bos : (bos as {content?: string} | null)?.content
+  return content ? tok.tokenToId(content) : null
+}
