@@ -45,8 +45,9 @@ export class Model {
     return this.normCache
   }
 
-  block(layer: number): BlockWeights {
-    return loadBlock(this.ckpt, this.cfg, layer)
+  /** Block `layer`'s weights; pass the previous block to refill its buffers. */
+  block(layer: number, reuse?: BlockWeights): BlockWeights {
+    return loadBlock(this.ckpt, this.cfg, layer, reuse)
   }
 
   close(): void { this.ckpt.close() }

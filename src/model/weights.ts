@@ -40,29 +40,34 @@ export function linearShape(cfg: ModelConfig, name: LinearName): [out: number, i
   }
 }
 
-export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number): BlockWeights {
+/**
+ * Reads block `layer`. With `reuse` (an earlier block's weights), the same buffers are
+ * filled again, so streaming a model never holds more than one block.
+ */
+export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reuse?: BlockWeights): BlockWeights {
   const p = blockPrefix(layer)
   const linears = {} as Record<LinearName, Linear>
   for (const name of LINEARS) {
     const [out, inp] = linearShape(cfg, name)
-    const weight = readShaped(ckpt, `${p}${name}.weight`, [out, inp])
-    const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out]) : null
+    const old = reuse?.linears[name]
+    const weight = readShaped(ckpt, `${p}${name}.weight`, [out, inp], old?.weight)
+    const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out], old?.bias ?? undefined) : null
     linears[name] = {weight, bias, out, in: inp}
   }
   return {
-    inputNorm: readShaped(ckpt, `${p}input_layernorm.weight`, [cfg.hidden]),
-    postNorm: readShaped(ckpt, `${p}post_attention_layernorm.weight`, [cfg.hidden]),
-    qNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.q_norm.weight`, [cfg.headDim]) : null,
-    kNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.k_norm.weight`, [cfg.headDim]) : null,
+    inputNorm: readShaped(ckpt, `${p}input_layernorm.weight`, [cfg.hidden], reuse?.inputNorm),
+    postNorm: readShaped(ckpt, `${p}post_attention_layernorm.weight`, [cfg.hidden], reuse?.postNorm),
+    qNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.q_norm.weight`, [cfg.headDim], reuse?.qNorm ?? undefined) : null,
+    kNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.k_norm.weight`, [cfg.headDim], reuse?.kNorm ?? undefined) : null,
     linears,
   }
 }
 
-/** Reads a tensor and checks that its shape is the one the config implies. */
-export function readShaped(ckpt: Checkpoint, name: string, shape: number[]): Float32Array {
+/** Reads a tensor (into `into` when given) and checks that its shape is the one the config implies. */
+export function readShaped(ckpt: Checkpoint, name: string, shape: number[], into?: Float32Array): Float32Array {
   const got = ckpt.entry(name).shape
   if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
     throw invalidFormat(`${name} has shape [${got}], but config.json implies [${shape}]`, 'config.json does not belong to these weights')
   }
-  return ckpt.readF32(name)
+  return into ? ckpt.readF32Into(name, into) : ckpt.readF32(name)
 }

@@ -32,6 +32,16 @@ describe('native kernels equal their references', () => {
     }
   })
 
+  it('gemm beyond one 4096 packing panel in rows and in columns', () => {
+    for (const [m, n, k, transB] of [[5000, 3, 7, false], [2, 4100, 9, true], [4097, 4099, 2, true]] as const) {
+      const a = randomNormal(m * k, rand), b = randomNormal(n * k, rand), bias = randomNormal(n, rand)
+      const want = new Float32Array(m * n), got = new Float32Array(m * n)
+      ref.gemm(want, a, b, m, n, k, {transB, bias})
+      nat.gemm(got, a, b, m, n, k, {transB, bias})
+      assertClose(got, want, {atol: 1e-4, rtol: 1e-4}, `gemm ${m}x${n}x${k}`)
+    }
+  })
+
   it('gemm gives identical bits for any thread count', () => {
     const m = 129, n = 257, k = 300
     const a = randomNormal(m * k, rand), b = randomNormal(n * k, rand)

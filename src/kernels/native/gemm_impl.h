@@ -20,7 +20,7 @@ constexpr int W = SP_VEC_BYTES / 4;  // floats per vector
 constexpr int NV = 2;                // vectors per micro-tile row
 constexpr int NR = W * NV;
 constexpr int MR = SP_MR;
-constexpr int KC = 256;
+constexpr int KC = 1024;  // deep panels: fewer passes over C; a 12×1024 A strip and a 1024×32 B strip sit in L2
 constexpr int MC = MR * 8;
 constexpr int NC = NR * 16;
 
@@ -110,10 +110,10 @@ float* scratch(std::vector<float>& buf, size_t n) {
   return buf.data();
 }
 
-}  // namespace
 
-void SP_GEMM_FN(const GemmArgs& g) {
-  if (g.M <= 0 || g.N <= 0) return;
+// One panel of at most PANEL rows and PANEL columns, so packing buffers stay bounded
+// (a vocabulary-wide lm_head would otherwise pack hundreds of megabytes).
+void gemm_panel(const GemmArgs& g) {
   if (g.K <= 0) {  // op(A)·op(B) is zero: only accumulate and bias remain
     for (int i = 0; i < g.M; ++i)
       for (int j = 0; j < g.N; ++j) {
@@ -147,6 +147,23 @@ void SP_GEMM_FN(const GemmArgs& g) {
       }
     });
   }
+}
+
+}  // namespace
+
+void SP_GEMM_FN(const GemmArgs& g) {
+  constexpr int PANEL = 4096;
+  for (int i0 = 0; i0 < g.M; i0 += PANEL)
+    for (int j0 = 0; j0 < g.N; j0 += PANEL) {
+      GemmArgs p = g;
+      p.M = std::min(PANEL, g.M - i0);
+      p.N = std::min(PANEL, g.N - j0);
+      p.A = g.trans_a ? g.A + i0 : g.A + (long)i0 * g.lda;
+      p.B = g.trans_b ? g.B + (long)j0 * g.ldb : g.B + j0;
+      p.C = g.C + (long)i0 * g.ldc + j0;
+      p.bias = g.bias ? g.bias + j0 : nullptr;
+      gemm_panel(p);
+    }
 }
 
 }  // namespace sp

@@ -1,5 +1,6 @@
 import {kernels, type Backend} from '../../kernels/index.js'
 import type {Model} from '../model.js'
+import type {BlockWeights} from '../weights.js'
 import {ropeTables} from '../rope-tables.js'
 import {BlockScratch, runBlock, type LinearObserver} from './block.js'
 
@@ -57,8 +58,9 @@ export function forwardHidden(model: Model, batch: Batch, visit: (x: Float32Arra
     const first = g * group, count = Math.min(group, n - first)
     const x = new Float32Array(count * seq * cfg.hidden)
     embed(model, batch.ids.subarray(first * seq, (first + count) * seq), x)
+    let w: BlockWeights | undefined
     for (let layer = 0; layer < cfg.layers; layer++) {
-      const w = model.block(layer)
+      w = model.block(layer, w)
       const obs = observe?.(layer)
       for (let s = 0; s < count; s += perCall) {
         const m = Math.min(perCall, count - s)

@@ -58,6 +58,7 @@ export class Checkpoint {
   }
 
   readF32(name: string): Float32Array { return this.file(name).readF32(name) }
+  readF32Into(name: string, out: Float32Array): Float32Array { return this.file(name).readF32Into(name, out) }
 
   close(): void { for (const f of this.files) f.close() }
 }

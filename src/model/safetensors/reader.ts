@@ -5,6 +5,8 @@ import {invalidFormat, notFound} from '../../util/errors.js'
 import {numel} from './dtypes.js'
 import {parseHeader, type Header, type TensorEntry} from './header.js'
 
+let staging = new Uint16Array(0)
+
 /** One safetensors file, opened for reading tensors one at a time by offset. */
 export class SafetensorsFile {
   private constructor(readonly path: string, private fd: number, readonly header: Header) {}
@@ -39,26 +41,49 @@ export class SafetensorsFile {
   readBytes(name: string): Uint8Array {
     const t = this.entry(name)
     const out = new Uint8Array(new ArrayBuffer(t.end - t.begin))
-    let done = 0
-    while (done < out.length) {
-      const n = readSync(this.fd, out, done, out.length - done, t.begin + done)
-      if (n === 0) throw invalidFormat(`${this.path}: tensor ${name} is truncated`, 'download or export the file again')
-      done += n
-    }
+    this.readRange(name, t.begin, out)
     return out
   }
 
   /** One float tensor as float32, converted by the native kernels. */
   readF32(name: string): Float32Array {
+    return this.readF32Into(name, new Float32Array(numel(this.entry(name).shape)))
+  }
+
+  /**
+   * Reads a float tensor into `out` (its length must be the tensor's size). Half-precision
+   * bytes go through one reused staging buffer, so streaming blocks allocates nothing new.
+   */
+  readF32Into(name: string, out: Float32Array): Float32Array {
     const t = this.entry(name)
-    const bytes = this.readBytes(name)
     const n = numel(t.shape)
+    if (out.length !== n) throw new RangeError(`${name}: ${n} values do not fit a buffer of ${out.length}`)
     switch (t.dtype) {
-      case 'F32': return new Float32Array(bytes.buffer, 0, n)
-      case 'BF16': { const out = new Float32Array(n); kernels().bf16ToF32(out, new Uint16Array(bytes.buffer, 0, n)); return out }
-      case 'F16': { const out = new Float32Array(n); kernels().f16ToF32(out, new Uint16Array(bytes.buffer, 0, n)); return out }
-      case 'F64': return Float32Array.from(new Float64Array(bytes.buffer, 0, n))
+      case 'F32':
+        this.readRange(name, t.begin, new Uint8Array(out.buffer, out.byteOffset, n * 4))
+        return out
+      case 'BF16': case 'F16': {
+        if (staging.length < n) staging = new Uint16Array(n)
+        const half = staging.subarray(0, n)
+        this.readRange(name, t.begin, new Uint8Array(half.buffer, 0, n * 2))
+        if (t.dtype === 'BF16') kernels().bf16ToF32(out, half)
+        else kernels().f16ToF32(out, half)
+        return out
+      }
+      case 'F64': {
+        out.set(new Float64Array(this.readBytes(name).buffer, 0, n))
+        return out
+      }
       default: throw invalidFormat(`${this.path}: tensor ${name} is ${t.dtype}, expected a float dtype`)
+    }
+  }
+
+  private readRange(name: string, begin: number, out: Uint8Array): void {
+    let done = 0
+    while (done < out.length) {
+      const n = readSync(this.fd, out, done, out.length - done, begin + done)
+      if (n === 0) throw invalidFormat(`${this.path}: tensor ${name} is truncated`, 'download or export the file again')
+      done += n
     }
   }
 

@@ -1,0 +1,87 @@
+// `npm run bench`: our kernels and engine measured side by side with onnxruntime in one run.
+import {spawnSync} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import ort from 'onnxruntime-node'
+
+import {kernels, threadCount} from '../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../src/util/random.js'
+import {writeRandomLlama, type LlamaShape} from '../fixtures/gen/random-model.js'
+import {matmulModel} from './onnx-matmul.js'
+
+const rand = seededRandom(1)
+const threads = threadCount()
+
+/** Best of `reps` wall times (after one warm-up), in seconds. */
+async function best(reps: number, fn: () => unknown): Promise<number> {
+  await fn()
+  let t = Infinity
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now()
+    await fn()
+    t = Math.min(t, (performance.now() - s) / 1000)
+  }
+  return t
+}
+
+async function gemmBench(): Promise<void> {
+  const k = kernels()
+  const shapes: [string, number, number, number][] = [
+    ['square 512', 512, 512, 512], ['square 1024', 1024, 1024, 1024], ['square 2048', 2048, 2048, 2048], ['square 4096', 4096, 4096, 4096],
+    // Llama-3.2-1B linears against 4096 tokens: q/o, k/v, gate/up, down.
+    ['1B q/o 4096×2048×2048', 4096, 2048, 2048], ['1B k/v 4096×512×2048', 4096, 512, 2048],
+    ['1B gate/up 4096×8192×2048', 4096, 8192, 2048], ['1B down 4096×2048×8192', 4096, 2048, 8192],
+  ]
+  console.log(`\nGEMM, float32, ${threads} threads (ours: ${k.name}; onnxruntime-node ${ort.env.versions?.common ?? ''} MatMul, same threads)`)
+  console.log('shape'.padEnd(28) + 'ours GFLOP/s'.padStart(14) + 'ort GFLOP/s'.padStart(14) + 'ours/ort'.padStart(10))
+  for (const [label, m, n, kk] of shapes) {
+    const a = randomNormal(m * kk, rand), w = randomNormal(n * kk, rand), c = new Float32Array(m * n)
+    const flop = 2 * m * n * kk
+    const reps = flop > 5e10 ? 2 : 5
+    const ours = await best(reps, () => k.gemm(c, a, w, m, n, kk, {transB: true}))
+    const session = await ort.InferenceSession.create(matmulModel(m, n, kk), {intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all'})
+    const bT = randomNormal(kk * n, rand)
+    const feeds = {A: new ort.Tensor('float32', a, [m, kk]), B: new ort.Tensor('float32', bT, [kk, n])}
+    const theirs = await best(reps, () => session.run(feeds))
+    await session.release()
+    const g1 = flop / ours / 1e9, g2 = flop / theirs / 1e9
+    console.log(label.padEnd(28) + g1.toFixed(1).padStart(14) + g2.toFixed(1).padStart(14) + (g1 / g2).toFixed(2).padStart(10))
+  }
+}
+
+/**
+ * The forward pass runs in a child process (bench/forward-child.ts) so that its peak RSS
+ * is the engine's own, not this process's random-weight generation.
+ */
+async function forwardBench(): Promise<void> {
+  const shape: LlamaShape = {vocab: 32000, hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, maxPositions: 2048}
+  const dir = path.join(tmpdir(), `sparsify-bench-llama-${process.pid}`)
+  writeRandomLlama(dir, shape, {seed: 2, dtype: 'BF16'})
+  try {
+    const child = spawnSync(process.execPath, [fileURLToPath(new URL('./forward-child.js', import.meta.url)), dir, '4', '512'], {encoding: 'utf8'})
+    if (child.status !== 0) throw new Error(child.stderr)
+    const r = JSON.parse(child.stdout)
+    const hd = shape.hidden / shape.heads
+    const blockParams = 2 * shape.hidden * shape.heads * hd + 2 * shape.hidden * shape.kvHeads * hd + 3 * shape.hidden * shape.intermediate + 2 * shape.hidden
+    const blockBytes = blockParams * 4, headBytes = 2 * shape.vocab * shape.hidden * 4
+    const tokens = 4 * 512
+    // Hidden states and block scratch, one logits tile, the attention scores of each thread.
+    const activations = tokens * (2 * shape.hidden + 2 * shape.heads * hd + 2 * shape.kvHeads * hd + 2 * shape.intermediate) * 4
+      + 512 * shape.vocab * 4 + 64 * 512 * 4 * threads
+    const budget = blockBytes + headBytes + activations
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
+    console.log(`\nForward pass, random Llama (hidden ${shape.hidden}, ${shape.layers} layers, intermediate ${shape.intermediate}, vocab ${shape.vocab}, bf16 on disk), 4 × 512 tokens`)
+    console.log(`  tokens/s            ${(tokens / r.seconds).toFixed(0)}`)
+    console.log(`  time in GEMM        ${(100 * r.gemmSeconds / r.seconds).toFixed(1)} % of ${r.seconds.toFixed(2)} s`)
+    console.log(`  peak RSS            ${mib(r.maxRss)}, of which Node itself ${mib(r.baseRss)}`)
+    console.log(`  engine memory       ${mib(r.maxRss - r.baseRss)} vs one f32 block ${mib(blockBytes)} + embeddings and head ${mib(headBytes)} + activations ${mib(activations)} = ${mib(budget)}: ratio ${((r.maxRss - r.baseRss) / budget).toFixed(2)} (target ≤ 1.5)`)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+const which = process.argv[2]
+if (!which || which === 'gemm') await gemmBench()
+if (!which || which === 'forward') await forwardBench()
