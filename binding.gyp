@@ -19,7 +19,9 @@
         "src/kernels/native/elementwise.cc",
         "src/kernels/native/attention.cc",
         "src/kernels/native/loss.cc",
-        "src/kernels/native/convert.cc"
+        "src/kernels/native/convert.cc",
+        "src/kernels/native/prune_ops.cc",
+        "src/kernels/native/sparsegpt.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

@@ -9,6 +9,16 @@ export interface GemmOpts {
   ldc?: number
 }
 
+/** SparseGPT's options, as the reference repositories name them. */
+export interface SparseGptOpts {
+  sparsity: number
+  /** n of N:M (0 = unstructured `sparsity`) */
+  prunen: number
+  prunem: number
+  blocksize: number
+  percdamp: number
+}
+
 /**
  * The kernels the engine is built from. Outputs come first, then inputs, then dimensions.
  * Two implementations: the native addon (./native.ts) and the plain TypeScript references (./ref).
@@ -31,6 +41,20 @@ export interface Backend {
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
+  /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
+  columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void
+  /** out = |w| · scale_j;  w, out: (rows, cols). */
+  absScaled(out: Float32Array, w: Float32Array, scale: Float32Array, rows: number, cols: number): void
+  /** mask (1 = pruned) of the k smallest scores of each row; ties to the lower column. */
+  selectRowK(mask: Uint8Array, score: Float32Array, rows: number, cols: number, k: number): void
+  /** mask of the n smallest scores in each aligned group of m columns; ties to the lower column. */
+  selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void
+  /** mask of every score ≤ the k-th smallest (0-based) of the whole array. */
+  selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
+  /** w = 0 where mask. */
+  applyMask(w: Float32Array, mask: Uint8Array): void
+  /** SparseGPT in place on w: (rows, cols) with h = 2/N·XᵀX; returns 0, or the 1-based pivot where h + damping is not positive definite. */
+  sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, opts: SparseGptOpts): number
   f16ToF32(out: Float32Array, input: Uint16Array): void
   f32ToBf16(out: Uint16Array, input: Float32Array): void
   f32ToF16(out: Uint16Array, input: Float32Array): void

@@ -2,7 +2,7 @@ import type {Backend, GemmOpts} from './backend.js'
 import {loadAddon, type NativeAddon} from './native.js'
 import {refBackend} from './ref/index.js'
 
-export type {Backend, GemmOpts} from './backend.js'
+export type {Backend, GemmOpts, SparseGptOpts} from './backend.js'
 export {refBackend} from './ref/index.js'
 
 function need(ok: boolean, op: string, what: string): void {
@@ -52,6 +52,33 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(losses.length >= rows && targets.length >= rows && logits.length >= rows * vocab, 'nllRows', 'shape mismatch')
       for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'nllRows', `target ${targets[r]} outside the vocabulary`)
       addon.nllRows(losses, logits, targets, rows, vocab)
+    },
+    columnStats(sum, sumsq, varsum, x, nseq, seq, cols) {
+      need(sum.length >= cols && sumsq.length >= cols && varsum.length >= cols && x.length >= nseq * seq * cols, 'columnStats', 'shape mismatch')
+      addon.columnStats(sum, sumsq, varsum, x, nseq, seq, cols)
+    },
+    absScaled(out, w, scale, rows, cols) {
+      need(out.length >= rows * cols && w.length >= rows * cols && scale.length >= cols, 'absScaled', 'shape mismatch')
+      addon.absScaled(out, w, scale, rows, cols)
+    },
+    selectRowK(mask, score, rows, cols, k) {
+      need(mask.length >= rows * cols && score.length >= rows * cols && k >= 0 && k <= cols, 'selectRowK', 'shape mismatch')
+      addon.selectRowK(mask, score, rows, cols, k)
+    },
+    selectNM(mask, score, rows, cols, n, m) {
+      need(m > 0 && cols % m === 0 && n >= 0 && n <= m, 'selectNM', `${n}:${m} does not fit ${cols} columns`)
+      need(mask.length >= rows * cols && score.length >= rows * cols, 'selectNM', 'shape mismatch')
+      addon.selectNM(mask, score, rows, cols, n, m)
+    },
+    selectThreshold(mask, score, k) {
+      need(mask.length >= score.length && k >= 0 && k < score.length, 'selectThreshold', 'k out of range')
+      addon.selectThreshold(mask, score, k)
+    },
+    applyMask(w, mask) { need(mask.length >= w.length, 'applyMask', 'mask too short'); addon.applyMask(w, mask) },
+    sparsegpt(w, mask, h, rows, cols, o) {
+      need(w.length === rows * cols && mask.length === rows * cols && h.length === cols * cols, 'sparsegpt', 'shape mismatch')
+      need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0), 'sparsegpt', 'N:M must divide the block size and the width')
+      return addon.sparsegpt(w, mask, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize, o.percdamp)
     },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },

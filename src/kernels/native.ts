@@ -21,6 +21,14 @@ export interface NativeAddon {
   f16ToF32(out: Float32Array, input: Uint16Array): void
   f32ToBf16(out: Uint16Array, input: Float32Array): void
   f32ToF16(out: Uint16Array, input: Float32Array): void
+  columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void
+  absScaled(out: Float32Array, w: Float32Array, scale: Float32Array, rows: number, cols: number): void
+  selectRowK(mask: Uint8Array, score: Float32Array, rows: number, cols: number, k: number): void
+  selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void
+  selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
+  applyMask(w: Float32Array, mask: Uint8Array): void
+  sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, sparsity: number,
+    prunen: number, prunem: number, blocksize: number, percdamp: number): number
   setThreads(n: number): void
   getThreads(): number
   isa(): string

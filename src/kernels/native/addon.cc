@@ -7,6 +7,7 @@
 #include "gemm.h"
 #include "ops.h"
 #include "pool.h"
+#include "prune_ops.h"
 
 namespace {
 
@@ -81,6 +82,45 @@ Napi::Value FromF32(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value ColumnStats(const Napi::CallbackInfo& info) {
+  sp::column_stats(data<double>(info[0]), data<double>(info[1]), data<double>(info[2]), f32(info, 3), num(info, 4),
+                   num(info, 5), num(info, 6));
+  return info.Env().Undefined();
+}
+
+Napi::Value AbsScaled(const Napi::CallbackInfo& info) {
+  sp::abs_scaled(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4));
+  return info.Env().Undefined();
+}
+
+Napi::Value SelectRowK(const Napi::CallbackInfo& info) {
+  sp::select_row_k(data<uint8_t>(info[0]), f32(info, 1), num(info, 2), num(info, 3), num(info, 4));
+  return info.Env().Undefined();
+}
+
+Napi::Value SelectNM(const Napi::CallbackInfo& info) {
+  sp::select_nm(data<uint8_t>(info[0]), f32(info, 1), num(info, 2), num(info, 3), num(info, 4), num(info, 5));
+  return info.Env().Undefined();
+}
+
+Napi::Value SelectThreshold(const Napi::CallbackInfo& info) {
+  sp::select_threshold(data<uint8_t>(info[0]), f32(info, 1), len(info, 1), lnum(info, 2));
+  return info.Env().Undefined();
+}
+
+Napi::Value ApplyMask(const Napi::CallbackInfo& info) {
+  sp::apply_mask(f32(info, 0), data<uint8_t>(info[1]), len(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value SparseGpt(const Napi::CallbackInfo& info) {
+  // (w, mask, h, rows, cols, sparsity, prunen, prunem, blocksize, percdamp) → 0 or failing pivot
+  const int r = sp::sparsegpt(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4),
+                              info[5].As<Napi::Number>().FloatValue(), num(info, 6), num(info, 7), num(info, 8),
+                              info[9].As<Napi::Number>().FloatValue());
+  return Napi::Number::New(info.Env(), r);
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
@@ -98,6 +138,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["f16ToF32"] = Napi::Function::New(env, ToF32<sp::f16_to_f32>);
   exports["f32ToBf16"] = Napi::Function::New(env, FromF32<sp::f32_to_bf16>);
   exports["f32ToF16"] = Napi::Function::New(env, FromF32<sp::f32_to_f16>);
+  exports["columnStats"] = Napi::Function::New(env, ColumnStats);
+  exports["absScaled"] = Napi::Function::New(env, AbsScaled);
+  exports["selectRowK"] = Napi::Function::New(env, SelectRowK);
+  exports["selectNM"] = Napi::Function::New(env, SelectNM);
+  exports["selectThreshold"] = Napi::Function::New(env, SelectThreshold);
+  exports["applyMask"] = Napi::Function::New(env, ApplyMask);
+  exports["sparsegpt"] = Napi::Function::New(env, SparseGpt);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);

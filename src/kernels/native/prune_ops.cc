@@ -1,0 +1,92 @@
+#include "prune_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "ops.h"
+
+namespace sp {
+
+void column_stats(double* sum, double* sumsq, double* varsum, const float* x, int nseq, int seq, int cols) {
+  parallel_range(cols, 64, [&](long b, long e) {
+    for (int s = 0; s < nseq; ++s) {
+      const float* xs = x + (long)s * seq * cols;
+      for (long j = b; j < e; ++j) {
+        double t = 0, tt = 0;
+        for (int r = 0; r < seq; ++r) {
+          const double v = xs[(long)r * cols + j];
+          t += v;
+          tt += v * v;
+        }
+        const double mean = t / seq;
+        sum[j] += t;
+        sumsq[j] += tt;
+        varsum[j] += std::max(0.0, tt / seq - mean * mean);
+      }
+    }
+  });
+}
+
+void abs_scaled(float* out, const float* w, const float* scale, int rows, int cols) {
+  parallel_range(rows, 16, [&](long b, long e) {
+    for (long r = b; r < e; ++r)
+      for (int j = 0; j < cols; ++j) out[r * cols + j] = std::fabs(w[r * cols + j]) * scale[j];
+  });
+}
+
+namespace {
+// Orders column indices by (score, index): a strict total order, so selections are deterministic.
+struct ByScore {
+  const float* s;
+  bool operator()(int a, int b) const { return s[a] < s[b] || (s[a] == s[b] && a < b); }
+};
+}  // namespace
+
+void select_row_k(uint8_t* mask, const float* score, int rows, int cols, int k) {
+  parallel_range(rows, 8, [&](long b, long e) {
+    std::vector<int> idx(cols);
+    for (long r = b; r < e; ++r) {
+      const float* s = score + r * cols;
+      uint8_t* m = mask + r * cols;
+      std::fill(m, m + cols, 0);
+      if (k <= 0) continue;
+      std::iota(idx.begin(), idx.end(), 0);
+      std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), ByScore{s});
+      for (int i = 0; i < k; ++i) m[idx[i]] = 1;
+    }
+  });
+}
+
+void select_nm(uint8_t* mask, const float* score, int rows, int cols, int n, int m) {
+  parallel_range(rows, 16, [&](long b, long e) {
+    std::vector<int> idx(m);
+    for (long r = b; r < e; ++r)
+      for (int g = 0; g < cols; g += m) {
+        const float* s = score + r * cols + g;
+        std::iota(idx.begin(), idx.end(), 0);
+        std::sort(idx.begin(), idx.end(), ByScore{s});
+        uint8_t* mk = mask + r * cols + g;
+        for (int i = 0; i < m; ++i) mk[idx[i]] = i < n;
+      }
+  });
+}
+
+void select_threshold(uint8_t* mask, const float* score, long count, long k) {
+  std::vector<float> copy(score, score + count);
+  std::nth_element(copy.begin(), copy.begin() + k, copy.end());
+  const float t = copy[k];
+  parallel_range(count, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i) mask[i] = score[i] <= t;
+  });
+}
+
+void apply_mask(float* w, const uint8_t* mask, long count) {
+  parallel_range(count, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i)
+      if (mask[i]) w[i] = 0.f;
+  });
+}
+
+}  // namespace sp

@@ -1,0 +1,28 @@
+// Calibration statistics and mask selection for the pruning methods. Masks are bytes,
+// 1 = pruned. Ties between equal scores go to the lower column index, everywhere.
+#pragma once
+#include <cstdint>
+
+namespace sp {
+
+// For x: (nseq·seq, cols), accumulated in double over calls:
+//   sum[j] += Σ x_j,  sumsq[j] += Σ x_j²,  varsum[j] += Σ_sequences population variance of x_j.
+void column_stats(double* sum, double* sumsq, double* varsum, const float* x, int nseq, int seq, int cols);
+// out = |w| · scale_j                       w, out: (rows, cols); scale: (cols)
+void abs_scaled(float* out, const float* w, const float* scale, int rows, int cols);
+// In each row, prune the k smallest scores.
+void select_row_k(uint8_t* mask, const float* score, int rows, int cols, int k);
+// In each aligned group of m columns of each row, prune the n smallest scores.
+void select_nm(uint8_t* mask, const float* score, int rows, int cols, int n, int m);
+// Whole-matrix threshold: t = the k-th smallest score (0-based); prune every score <= t.
+void select_threshold(uint8_t* mask, const float* score, long count, long k);
+// w[i] = 0 where mask[i].
+void apply_mask(float* w, const uint8_t* mask, long count);
+
+// SparseGPT (Frantar & Alistarh 2023) on one layer, in place on w: (rows, cols), with
+// h = 2/N·XᵀX: (cols, cols). prunen = 0 selects unstructured `sparsity`. Returns 0, or the
+// 1-based index of the pivot at which h + damping is not positive definite.
+int sparsegpt(float* w, uint8_t* mask, const float* h, int rows, int cols, float sparsity, int prunen, int prunem,
+              int blocksize, float percdamp);
+
+}  // namespace sp

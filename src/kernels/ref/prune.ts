@@ -1,0 +1,47 @@
+// References for the pruning kernels: plain loops and full sorts.
+
+export function columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void {
+  for (let s = 0; s < nseq; s++) {
+    for (let j = 0; j < cols; j++) {
+      let t = 0, tt = 0
+      for (let r = 0; r < seq; r++) { const v = x[(s * seq + r) * cols + j]; t += v; tt += v * v }
+      sum[j] += t
+      sumsq[j] += tt
+      let v = 0
+      for (let r = 0; r < seq; r++) v += (x[(s * seq + r) * cols + j] - t / seq) ** 2
+      varsum[j] += v / seq
+    }
+  }
+}
+
+export function absScaled(out: Float32Array, w: Float32Array, scale: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[r * cols + j] = Math.abs(w[r * cols + j]) * scale[j]
+}
+
+/** Column indices of a row segment in ascending (score, index) order: a stable sort. */
+const order = (s: Float32Array, from: number, n: number) =>
+  Array.from({length: n}, (_, i) => i).sort((a, b) => s[from + a] - s[from + b] || a - b)
+
+export function selectRowK(mask: Uint8Array, score: Float32Array, rows: number, cols: number, k: number): void {
+  for (let r = 0; r < rows; r++) {
+    mask.fill(0, r * cols, (r + 1) * cols)
+    for (const j of order(score, r * cols, cols).slice(0, k)) mask[r * cols + j] = 1
+  }
+}
+
+export function selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += m) {
+      order(score, r * cols + g, m).forEach((j, rank) => { mask[r * cols + g + j] = rank < n ? 1 : 0 })
+    }
+  }
+}
+
+export function selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void {
+  const t = Float32Array.from(score).sort()[k]
+  for (let i = 0; i < score.length; i++) mask[i] = score[i] <= t ? 1 : 0
+}
+
+export function applyMask(w: Float32Array, mask: Uint8Array): void {
+  for (let i = 0; i < w.length; i++) if (mask[i]) w[i] = 0
+}

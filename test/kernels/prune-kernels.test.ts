@@ -1,0 +1,90 @@
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+
+import {nativeKernels, refBackend} from '../../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../../src/util/random.js'
+import {assertClose} from '../helpers/assert-close.js'
+
+const nat = nativeKernels(), ref = refBackend
+const rand = seededRandom(11)
+
+/** A random positive semi-definite 2/N·XᵀX from `tokens` samples, with some dead columns. */
+function hessian(cols: number, tokens: number, dead: number[] = []): Float32Array {
+  const x = randomNormal(tokens * cols, rand)
+  for (const d of dead) for (let t = 0; t < tokens; t++) x[t * cols + d] = 0
+  const h = new Float32Array(cols * cols)
+  ref.gemm(h, x, x, cols, cols, tokens, {transA: true})
+  return h.map((v) => (2 / tokens) * v)
+}
+
+describe('pruning kernels equal their references', () => {
+  it('columnStats', () => {
+    for (const [nseq, seq, cols] of [[1, 1, 1], [3, 17, 5], [2, 33, 65]]) {
+      const x = randomNormal(nseq * seq * cols, rand, 2)
+      const a = [new Float64Array(cols), new Float64Array(cols), new Float64Array(cols)]
+      const b = [new Float64Array(cols), new Float64Array(cols), new Float64Array(cols)]
+      ref.columnStats(a[0], a[1], a[2], x, nseq, seq, cols)
+      nat.columnStats(b[0], b[1], b[2], x, nseq, seq, cols)
+      for (let i = 0; i < 3; i++) assertClose(b[i], a[i], {atol: 1e-9, rtol: 1e-9}, `stat ${i}`)
+    }
+  })
+
+  it('absScaled, selectRowK, selectNM, selectThreshold, applyMask (with ties)', () => {
+    for (const [rows, cols] of [[1, 4], [7, 16], [33, 24]]) {
+      const w = randomNormal(rows * cols, rand), scale = randomNormal(cols, rand).map(Math.abs)
+      w[0] = w[1] = 0.5                 // a tie: the lower column must go first
+      const sa = new Float32Array(rows * cols), sb = new Float32Array(rows * cols)
+      ref.absScaled(sa, w, scale, rows, cols); nat.absScaled(sb, w, scale, rows, cols)
+      assert.deepEqual(sb, sa)
+      for (const k of [0, 1, cols >> 1, cols]) {
+        const ma = new Uint8Array(rows * cols), mb = new Uint8Array(rows * cols)
+        ref.selectRowK(ma, sa, rows, cols, k); nat.selectRowK(mb, sa, rows, cols, k)
+        assert.deepEqual(mb, ma, `selectRowK k=${k}`)
+      }
+      for (const [n, m] of [[2, 4], [4, 8], [1, 2]].filter(([, m]) => cols % m === 0)) {
+        const ma = new Uint8Array(rows * cols), mb = new Uint8Array(rows * cols)
+        ref.selectNM(ma, sa, rows, cols, n, m); nat.selectNM(mb, sa, rows, cols, n, m)
+        assert.deepEqual(mb, ma, `selectNM ${n}:${m}`)
+      }
+      const ma = new Uint8Array(rows * cols), mb = new Uint8Array(rows * cols)
+      ref.selectThreshold(ma, sa, 3); nat.selectThreshold(mb, sa, 3)
+      assert.deepEqual(mb, ma)
+      const wa = w.slice(), wb = w.slice()
+      ref.applyMask(wa, ma); nat.applyMask(wb, ma)
+      assert.deepEqual(wb, wa)
+    }
+  })
+
+  it('sparsegpt: one factorisation and a triangular inverse equal the reference three factorisations', () => {
+    for (const [rows, cols, opts] of [
+      [5, 8, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128, percdamp: 0.01}],
+      [9, 40, {sparsity: 0.6, prunen: 0, prunem: 0, blocksize: 16, percdamp: 0.01}],
+      [6, 48, {sparsity: 0, prunen: 2, prunem: 4, blocksize: 16, percdamp: 0.01}],
+      [3, 136, {sparsity: 0, prunen: 4, prunem: 8, blocksize: 128, percdamp: 0.05}],
+    ] as const) {
+      const h = hessian(cols, 3 * cols, [1, cols - 2])
+      const w = randomNormal(rows * cols, rand)
+      const wa = w.slice(), wb = w.slice()
+      const ma = new Uint8Array(rows * cols), mb = new Uint8Array(rows * cols)
+      assert.equal(ref.sparsegpt(wa, ma, h, rows, cols, opts), 0)
+      assert.equal(nat.sparsegpt(wb, mb, h, rows, cols, opts), 0)
+      assert.deepEqual(mb, ma, `masks ${rows}x${cols}`)
+      assertClose(wb, wa, {atol: 1e-4, rtol: 1e-3}, `weights ${rows}x${cols}`)
+      for (let i = 0; i < w.length; i++) if (mb[i]) assert.equal(wb[i], 0)
+    }
+  })
+
+  it('sparsegpt keeps the reference threshold quirk and reports a non-positive-definite Hessian', () => {
+    const cols = 16, rows = 4
+    const h = hessian(cols, 64)
+    const w = randomNormal(rows * cols, rand), mask = new Uint8Array(rows * cols)
+    const none = w.slice(), m0 = new Uint8Array(rows * cols)
+    nat.sparsegpt(none, m0, h, rows, cols, {sparsity: 0, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01})
+    // sparsity 0 still prunes each tile's minimum (the reference's ≤ quirk): one per 8-column tile of 4 rows
+    assert.equal(m0.reduce((a, b) => a + b, 0), 2)
+    const bad = h.slice()
+    bad[3 * cols + 3] = NaN
+    assert.ok(nat.sparsegpt(w.slice(), mask, bad, rows, cols, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01}) > 0)
+    assert.ok(ref.sparsegpt(w.slice(), mask, bad, rows, cols, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01}) > 0)
+  })
+})
