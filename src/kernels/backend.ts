@@ -51,6 +51,8 @@ export interface Backend {
   selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void
   /** mask of every score ≤ the k-th smallest (0-based) of the whole array. */
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
+  /** How many values are NaN or infinite. */
+  countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */
   applyMask(w: Float32Array, mask: Uint8Array): void
   /** SparseGPT in place on w: (rows, cols) with h = 2/N·XᵀX; returns 0, or the 1-based pivot where h + damping is not positive definite. */

@@ -74,6 +74,7 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(mask.length >= score.length && k >= 0 && k < score.length, 'selectThreshold', 'k out of range')
       addon.selectThreshold(mask, score, k)
     },
+    countNonFinite: (x) => addon.countNonFinite(x),
     applyMask(w, mask) { need(mask.length >= w.length, 'applyMask', 'mask too short'); addon.applyMask(w, mask) },
     sparsegpt(w, mask, h, rows, cols, o) {
       need(w.length === rows * cols && mask.length === rows * cols && h.length === cols * cols, 'sparsegpt', 'shape mismatch')

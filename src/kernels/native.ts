@@ -27,6 +27,7 @@ export interface NativeAddon {
   selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
   applyMask(w: Float32Array, mask: Uint8Array): void
+  countNonFinite(x: Float32Array): number
   sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, sparsity: number,
     prunen: number, prunem: number, blocksize: number, percdamp: number): number
   setThreads(n: number): void

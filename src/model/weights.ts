@@ -9,6 +9,13 @@ export const LINEARS = [
 ] as const
 export type LinearName = (typeof LINEARS)[number]
 
+/** The activations that feed the linears: q/k/v share one input, gate/up another. */
+export type InputName = 'attn_in' | 'attn_out' | 'mlp_in' | 'mlp_out'
+export const INPUT_OF: Record<LinearName, InputName> = {
+  'self_attn.q_proj': 'attn_in', 'self_attn.k_proj': 'attn_in', 'self_attn.v_proj': 'attn_in', 'self_attn.o_proj': 'attn_out',
+  'mlp.gate_proj': 'mlp_in', 'mlp.up_proj': 'mlp_in', 'mlp.down_proj': 'mlp_out',
+}
+
 export interface Linear {
   /** (out, in) */
   weight: Float32Array

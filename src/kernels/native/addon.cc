@@ -108,6 +108,10 @@ Napi::Value SelectThreshold(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
+}
+
 Napi::Value ApplyMask(const Napi::CallbackInfo& info) {
   sp::apply_mask(f32(info, 0), data<uint8_t>(info[1]), len(info, 0));
   return info.Env().Undefined();
@@ -143,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["selectRowK"] = Napi::Function::New(env, SelectRowK);
   exports["selectNM"] = Napi::Function::New(env, SelectNM);
   exports["selectThreshold"] = Napi::Function::New(env, SelectThreshold);
+  exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegpt"] = Napi::Function::New(env, SparseGpt);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);

@@ -82,6 +82,12 @@ void select_threshold(uint8_t* mask, const float* score, long count, long k) {
   });
 }
 
+long count_nonfinite(const float* x, long count) {
+  long bad = 0;
+  for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);
+  return bad;
+}
+
 void apply_mask(float* w, const uint8_t* mask, long count) {
   parallel_range(count, 1 << 16, [&](long b, long e) {
     for (long i = b; i < e; ++i)

@@ -16,6 +16,8 @@ void select_row_k(uint8_t* mask, const float* score, int rows, int cols, int k);
 void select_nm(uint8_t* mask, const float* score, int rows, int cols, int n, int m);
 // Whole-matrix threshold: t = the k-th smallest score (0-based); prune every score <= t.
 void select_threshold(uint8_t* mask, const float* score, long count, long k);
+// Number of NaN or infinite values.
+long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].
 void apply_mask(float* w, const uint8_t* mask, long count);
 

@@ -45,3 +45,9 @@ export function selectThreshold(mask: Uint8Array, score: Float32Array, k: number
 export function applyMask(w: Float32Array, mask: Uint8Array): void {
   for (let i = 0; i < w.length; i++) if (mask[i]) w[i] = 0
 }
+
+export function countNonFinite(x: Float32Array): number {
+  let n = 0
+  for (const v of x) if (!Number.isFinite(v)) n++
+  return n
+}

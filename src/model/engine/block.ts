@@ -1,10 +1,10 @@
 import type {Backend} from '../../kernels/index.js'
 import type {ModelConfig} from '../config.js'
 import type {RopeTables} from '../rope-tables.js'
-import type {BlockWeights, Linear, LinearName} from '../weights.js'
+import type {BlockWeights, InputName, Linear} from '../weights.js'
 
-/** Sees the input of each linear layer as the block runs: input is (rows, in). */
-export type LinearObserver = (name: LinearName, input: Float32Array, rows: number) => void
+/** Sees each input of the block's linear layers as the block runs: x is (rows, in). */
+export type LinearObserver = (input: InputName, x: Float32Array, rows: number) => void
 
 /** Work buffers for one decoder block over `rows` tokens; reused across blocks and batches. */
 export class BlockScratch {
@@ -46,9 +46,7 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
   const ctx = sub(s.ctx, cfg.heads * hd), gate = sub(s.gate, cfg.intermediate), up = sub(s.up, cfg.intermediate)
 
   k.rmsnorm(h, x, w.inputNorm, rows, H, cfg.rmsEps)
-  observe?.('self_attn.q_proj', h, rows)
-  observe?.('self_attn.k_proj', h, rows)
-  observe?.('self_attn.v_proj', h, rows)
+  observe?.('attn_in', h, rows)
   linear(k, q, h, L['self_attn.q_proj'], rows)
   linear(k, kk, h, L['self_attn.k_proj'], rows)
   linear(k, v, h, L['self_attn.v_proj'], rows)
@@ -59,17 +57,16 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
   k.rope(q, rope.cos, rope.sin, rows, seq, cfg.heads, hd)
   k.rope(kk, rope.cos, rope.sin, rows, seq, cfg.kvHeads, hd)
   k.attention(ctx, q, kk, v, batch, seq, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
-  observe?.('self_attn.o_proj', ctx, rows)
+  observe?.('attn_out', ctx, rows)
   linear(k, h, ctx, L['self_attn.o_proj'], rows)
   k.addInplace(x.subarray(0, rows * H), h)
 
   k.rmsnorm(h, x, w.postNorm, rows, H, cfg.rmsEps)
-  observe?.('mlp.gate_proj', h, rows)
-  observe?.('mlp.up_proj', h, rows)
+  observe?.('mlp_in', h, rows)
   linear(k, gate, h, L['mlp.gate_proj'], rows)
   linear(k, up, h, L['mlp.up_proj'], rows)
   k.siluMul(gate, gate, up)
-  observe?.('mlp.down_proj', gate, rows)
+  observe?.('mlp_out', gate, rows)
   linear(k, h, gate, L['mlp.down_proj'], rows)
   k.addInplace(x.subarray(0, rows * H), h)
 }

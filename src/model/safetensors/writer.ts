@@ -43,7 +43,7 @@ export class SafetensorsWriter {
       closeSync(fd)
       throw err
     }
-    return new SafetensorsWriter(path, fd, specs)
+    return new SafetensorsWriter(path, fd, [...specs])
   }
 
   /** Writes the next tensor; tensors must come in the order they were declared. */

@@ -1,0 +1,45 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {DATA_HELP} from '../data/dataset.js'
+import {METHODS} from '../methods/index.js'
+import {runPrune} from '../prune/run.js'
+import {EXIT_CODES_HELP} from '../util/errors.js'
+
+export default class Prune extends BaseCommand<typeof Prune> {
+  static summary = 'Prune a Hugging Face model with a post-training method and write a loadable checkpoint and a report.'
+  static description = `Methods:\n${Object.values(METHODS).map((m) => `  ${m.id.padEnd(10)} ${m.title} (${m.paper})`).join('\n')}\n\nThe output folder holds the checkpoint (same tensor names, dtype and sharding as the input; config, generation config and tokenizer copied), a model card README.md, sparsify.json, sparsify-report.json and REPORT.md. It is built in a work folder beside --out and moved into place only when complete.\n\n${EXIT_CODES_HELP}`
+  static examples = [
+    '<%= config.bin %> prune fixtures/tiny-llama --method wanda --sparsity 0.5 --calib brown --eval brown --out pruned',
+    '<%= config.bin %> prune ./Llama-3.2-1B --method sparsegpt --pattern 2:4 --nsamples 128 --out ./llama-2of4',
+  ]
+  static args = {model: Args.string({description: 'Hugging Face model folder', required: true})}
+  static flags = {
+    method: Flags.string({description: 'pruning method', options: Object.keys(METHODS), required: true}),
+    sparsity: Flags.string({description: 'fraction of zeros per linear, 0 ≤ r < 1 (unstructured)'}),
+    pattern: Flags.string({description: 'N:M semi-structured pattern, e.g. 2:4 (N zeros in every M inputs)'}),
+    calib: Flags.string({description: `calibration data: ${DATA_HELP} (default c4; brown:train when c4 is unavailable)`}),
+    nsamples: Flags.integer({description: 'calibration samples', default: 128, min: 1}),
+    seqlen: Flags.integer({description: 'tokens per calibration sample and eval chunk (default: min(2048, max_position_embeddings))', min: 2}),
+    seed: Flags.integer({description: 'seed of the calibration sampler (Python random)', default: 0}),
+    eval: Flags.string({description: 'perplexity data for dense vs pruned, or none (default wikitext2; brown:test when unavailable)'}),
+    skip: Flags.string({description: 'regular expression of linear tensor names to leave dense'}),
+    out: Flags.string({description: 'output folder', required: true}),
+    overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
+  }
+
+  async run(): Promise<void> {
+    const f = this.flags
+    const sparsity = f.sparsity === undefined ? undefined : Number(f.sparsity)
+    const report = await runPrune({
+      model: this.args.model, method: f.method, sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
+      seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip,
+    }, this.log_)
+    const e = report.evaluation
+    this.emit(report, [
+      `pruned ${report.model.source} with ${report.method.id} (${report.target.pattern}): ${(100 * report.sparsity.overall).toFixed(2)}% of decoder-linear weights are zero`,
+      ...(e ? [`perplexity on ${e.dataset}: dense ${e.dense_perplexity.toFixed(3)} → pruned ${e.pruned_perplexity.toFixed(3)}`] : []),
+      `wrote ${report.output} in ${report.timings_seconds.total.toFixed(1)} s (report: ${report.output}/REPORT.md)`,
+    ])
+  }
+}

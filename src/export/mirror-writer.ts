@@ -1,0 +1,63 @@
+import {copyFileSync, existsSync} from 'node:fs'
+import path from 'node:path'
+
+import {INDEX_FILE, type Checkpoint} from '../model/safetensors/checkpoint.js'
+import {isFloatDtype} from '../model/safetensors/dtypes.js'
+import type {TensorEntry} from '../model/safetensors/header.js'
+import {encodeFloats, SafetensorsWriter} from '../model/safetensors/writer.js'
+
+/** Which decoder block a tensor belongs to: embeddings first, the head and final norm last. */
+function blockOf(name: string): number {
+  const m = /^model\.layers\.(\d+)\./.exec(name)
+  if (m) return Number(m[1])
+  return name.startsWith('model.embed_tokens.') ? -1 : AFTER_BLOCKS
+}
+
+const AFTER_BLOCKS = 2 ** 30
+
+interface Shard {
+  writer: SafetensorsWriter
+  pending: TensorEntry[]   // in write order
+}
+
+/**
+ * Writes a checkpoint with the input's shards, tensor names, dtypes and shapes, streaming:
+ * each shard's tensors are laid out in block order, so that block b can be written as soon
+ * as it is pruned. Tensors not replaced are copied byte for byte.
+ */
+export class MirrorWriter {
+  private readonly shards: Shard[] = []
+
+  constructor(private readonly src: Checkpoint, readonly outDir: string, metadata: Record<string, string>) {
+    for (const file of src.files) {
+      const entries = [...file.tensors.values()].sort((a, b) => blockOf(a.name) - blockOf(b.name) || (a.name < b.name ? -1 : 1))
+      const writer = SafetensorsWriter.create(path.join(outDir, path.basename(file.path)), entries, {...file.metadata, ...metadata})
+      this.shards.push({writer, pending: entries})
+    }
+    const index = path.join(src.dir, INDEX_FILE)
+    if (existsSync(index)) copyFileSync(index, path.join(outDir, INDEX_FILE))
+  }
+
+  /** Writes every tensor up to and including block `layer`, taking float32 replacements from `replaced`. */
+  writeThrough(layer: number, replaced: Map<string, Float32Array> = new Map()): void {
+    for (const shard of this.shards) {
+      while (shard.pending.length > 0 && blockOf(shard.pending[0].name) <= layer) {
+        const t = shard.pending.shift()!
+        const values = replaced.get(t.name)
+        if (values && isFloatDtype(t.dtype)) shard.writer.write(t.name, encodeFloats(values, t.dtype))
+        else shard.writer.write(t.name, this.src.file(t.name).readBytes(t.name))
+      }
+    }
+  }
+
+  finish(): void {
+    this.writeThrough(AFTER_BLOCKS)
+    for (const s of this.shards) s.writer.close()
+  }
+
+  abort(): void {
+    for (const s of this.shards) {
+      try { s.writer.close() } catch { /* the folder is removed anyway */ }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
+import {BlockScratch, runBlock} from '../model/engine/block.js'
+import {embed} from '../model/engine/forward.js'
+import type {Model} from '../model/model.js'
+import {ropeTables} from '../model/rope-tables.js'
+import {blockPrefix, INPUT_OF, LINEARS, type BlockWeights, type InputName} from '../model/weights.js'
+import {invalidFormat} from '../util/errors.js'
+import {blockCollectors} from './stats.js'
+import type {InputStats, PruningMethod, SparsityTarget} from './types.js'
+
+export interface LinearResult {
+  name: string          // HF tensor name
+  layer: number
+  rows: number
+  cols: number
+  zeros: number
+  sparsity: number
+  skipped: boolean
+}
+
+export interface PhaseTimes {
+  calibrationForward: number   // pass 1: the dense block over the samples, statistics observed
+  statistics: number           // finishing the accumulators (inside pass 1's time otherwise)
+  solve: number                // the method on each linear
+  rerun: number                // pass 2: the pruned block, producing the next block's inputs
+}
+
+export interface SequentialJob {
+  model: Model
+  method: PruningMethod
+  target: SparsityTarget
+  /** Calibration windows, each of the same length (none for magnitude). */
+  samples: number[][]
+  skip?: RegExp
+  kernels?: Backend
+  /** Receives each finished block's weights (pruned in place) before the next block loads. */
+  onBlockDone(layer: number, weights: BlockWeights): void
+  onProgress?(layer: number, layers: number): void
+}
+
+const TOKENS_PER_CALL = 4096
+
+/**
+ * The sequential driver of the reference repositories (§1.4): for each block, run it on the
+ * calibration inputs while the linears' inputs are measured, prune every linear, then run
+ * the pruned block to make the next block's inputs. One block of weights is held at a time.
+ */
+export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; times: PhaseTimes} {
+  const k = job.kernels ?? defaultKernels()
+  const {model, method, target} = job
+  const cfg = model.cfg
+  const times: PhaseTimes = {calibrationForward: 0, statistics: 0, solve: 0, rerun: 0}
+  const clock = (key: keyof PhaseTimes, fn: () => void) => { const s = performance.now(); fn(); times[key] += (performance.now() - s) / 1000 }
+  const linears: LinearResult[] = []
+  const n = job.samples.length, seq = job.samples[0]?.length ?? 0
+  const H = cfg.hidden
+  let x: Float32Array | null = null, tmp: Float32Array | null = null, scratch: BlockScratch | null = null
+  const perCall = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_CALL / Math.max(1, seq))))
+  const rope = method.needsCalibration ? ropeTables(cfg, seq) : null
+  if (method.needsCalibration) {
+    x = new Float32Array(n * seq * H)
+    embed(model, Int32Array.from(job.samples.flat()), x)
+    tmp = new Float32Array(perCall * seq * H)
+    scratch = new BlockScratch(cfg, perCall * seq)
+  }
+  const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
+  let w: BlockWeights | undefined
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    w = model.block(layer, w)
+    for (const name of LINEARS) {
+      if (k.countNonFinite(w.linears[name].weight) > 0) {
+        throw invalidFormat(`${blockPrefix(layer)}${name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
+      }
+    }
+    let stats: Record<InputName, InputStats> | null = null
+    if (x && tmp && scratch && rope) {
+      const collectors = blockCollectors(k, widths, method.needsHessian)
+      clock('calibrationForward', () => {
+        for (let s = 0; s < n; s += perCall) {
+          const m = Math.min(perCall, n - s)
+          const part = tmp!.subarray(0, m * seq * H)
+          part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
+          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => collectors[input].add(act, rows, seq))
+        }
+      })
+      clock('statistics', () => {
+        stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
+          mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}
+      })
+    }
+    for (const name of LINEARS) {
+      const l = w.linears[name]
+      const full = `${blockPrefix(layer)}${name}.weight`
+      const skipped = job.skip?.test(full) ?? false
+      if (!skipped) {
+        clock('solve', () => {
+          method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS, target, kernels: k})
+        })
+      }
+      let zeros = 0
+      for (const v of l.weight) if (v === 0) zeros++
+      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), skipped})
+    }
+    if (x && scratch && rope) {
+      clock('rerun', () => {
+        for (let s = 0; s < n; s += perCall) {
+          const m = Math.min(perCall, n - s)
+          runBlock(k, cfg, w!, x!.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope, scratch!)
+        }
+      })
+    }
+    job.onBlockDone(layer, w)
+    job.onProgress?.(layer, cfg.layers)
+  }
+  return {linears, times}
+}
+
+const EMPTY_STATS: InputStats = {nseq: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}

@@ -1,0 +1,33 @@
+import {SparsifyError} from '../util/errors.js'
+import type {PruningMethod} from './types.js'
+
+/** The reference defaults (§4.2). */
+export const SPARSEGPT_DEFAULTS = {blocksize: 128, percdamp: 0.01}
+
+/**
+ * SparseGPT (Frantar & Alistarh 2023): OBS reconstruction column by column with the
+ * inverse-Hessian factor, adaptive masks per 128-column block, lazy batch updates.
+ * The numerical core is native (src/kernels/native/sparsegpt.cc).
+ */
+export const sparsegpt: PruningMethod = {
+  id: 'sparsegpt',
+  title: 'SparseGPT: one-shot OBS pruning with weight reconstruction',
+  paper: 'https://arxiv.org/abs/2301.00774',
+  needsHessian: true,
+  needsCalibration: true,
+  prune({name, layer, weight, rows, cols, stats, target, kernels: k}) {
+    const mask = new Uint8Array(rows * cols)
+    const opts = {
+      ...SPARSEGPT_DEFAULTS,
+      sparsity: target.kind === 'unstructured' ? target.sparsity : 0,
+      prunen: target.kind === 'nm' ? target.n : 0,
+      prunem: target.kind === 'nm' ? target.m : 0,
+    }
+    const pivot = k.sparsegpt(weight, mask, stats.hessian!, rows, cols, opts)
+    if (pivot !== 0) {
+      throw new SparsifyError(`the Hessian of model.layers.${layer}.${name} is not positive definite after damping (pivot ${pivot})`, 1,
+        'the calibration activations contain Inf or NaN; check the checkpoint, or calibrate on other data')
+    }
+    return mask
+  },
+}

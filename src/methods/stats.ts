@@ -1,0 +1,46 @@
+import type {Backend} from '../kernels/index.js'
+import type {InputName} from '../model/weights.js'
+import type {InputStats} from './types.js'
+
+/** Accumulates the statistics of one linear input over all calibration sequences of one block. */
+export class InputCollector {
+  private readonly sum: Float64Array
+  private readonly sumsq: Float64Array
+  private readonly varsum: Float64Array
+  private readonly xtx: Float32Array | null
+  private nseq = 0
+
+  constructor(private readonly k: Backend, readonly cols: number, withHessian: boolean) {
+    this.sum = new Float64Array(cols)
+    this.sumsq = new Float64Array(cols)
+    this.varsum = new Float64Array(cols)
+    this.xtx = withHessian ? new Float32Array(cols * cols) : null
+  }
+
+  /** x: (nseq·seq, cols) holding whole sequences. */
+  add(x: Float32Array, rows: number, seq: number): void {
+    const nseq = rows / seq
+    this.k.columnStats(this.sum, this.sumsq, this.varsum, x, nseq, seq, this.cols)
+    if (this.xtx) this.k.gemm(this.xtx, x, x, this.cols, this.cols, rows, {transA: true, accumulate: true})
+    this.nseq += nseq
+  }
+
+  finish(): InputStats {
+    const n = this.nseq
+    const hessian = this.xtx
+    if (hessian) for (let i = 0; i < hessian.length; i++) hessian[i] *= 2 / n
+    return {
+      nseq: n,
+      scaler: Float32Array.from(this.sumsq, (v) => v / n),
+      sumMetric: Float32Array.from(this.sum, (v) => v / n),
+      variance: Float32Array.from(this.varsum, (v) => v / n),
+      hessian,
+    }
+  }
+}
+
+/** One collector per distinct input of the block (q/k/v share one, gate/up another). */
+export function blockCollectors(k: Backend, widths: Record<InputName, number>, withHessian: boolean): Record<InputName, InputCollector> {
+  const make = (n: InputName) => new InputCollector(k, widths[n], withHessian)
+  return {attn_in: make('attn_in'), attn_out: make('attn_out'), mlp_in: make('mlp_in'), mlp_out: make('mlp_out')}
+}

@@ -1,0 +1,45 @@
+import type {Backend} from '../kernels/index.js'
+import type {LinearName} from '../model/weights.js'
+
+export type SparsityTarget =
+  | {kind: 'unstructured'; sparsity: number}   // fraction of zeros
+  | {kind: 'nm'; n: number; m: number}         // n zeros in every m consecutive inputs ("2:4")
+
+/** Statistics of one linear layer's input over the calibration set (§1.5 of the spec). */
+export interface InputStats {
+  /** N, the number of calibration sequences (batch 1 each, as in the reference). */
+  nseq: number
+  /** Wanda's scaler_row: (1/N)·Σ_tokens x_j². */
+  scaler: Float32Array
+  /** DSnoT's sum_metric_row: (1/N)·Σ_tokens x_j. */
+  sumMetric: Float32Array
+  /** DSnoT's var: the mean over sequences of each sequence's population variance of x_j. */
+  variance: Float32Array
+  /** SparseGPT's H = (2/N)·XᵀX, (in, in); only for methods that need it. */
+  hessian: Float32Array | null
+}
+
+export interface PruneContext {
+  name: LinearName
+  layer: number
+  /** (rows, cols) = (out, in), float32; the method may overwrite it (OBS updates). */
+  weight: Float32Array
+  rows: number
+  cols: number
+  stats: InputStats
+  target: SparsityTarget
+  kernels: Backend
+}
+
+/** A pruning method: what it needs collected, and how it prunes one linear given that. */
+export interface PruningMethod {
+  id: string
+  title: string
+  paper: string
+  /** The input Hessian costs in² memory and a GEMM per batch: only methods that use it ask. */
+  needsHessian: boolean
+  /** Magnitude needs no calibration at all. */
+  needsCalibration: boolean
+  /** Zeroes the pruned weights of ctx.weight (updating the rest if the method does) and returns the mask (1 = pruned). */
+  prune(ctx: PruneContext): Uint8Array
+}

@@ -1,0 +1,26 @@
+import type {ModelConfig} from '../model/config.js'
+import {linearShape, LINEARS} from '../model/weights.js'
+import type {SparsityTarget} from '../methods/types.js'
+import {usage} from '../util/errors.js'
+
+/** --sparsity r or --pattern N:M, checked against every linear's input width. */
+export function parseTarget(sparsity: number | undefined, pattern: string | undefined, cfg: ModelConfig, methodId: string): SparsityTarget {
+  if ((sparsity === undefined) === (pattern === undefined)) throw usage('give exactly one of --sparsity and --pattern', 'e.g. --sparsity 0.5 or --pattern 2:4')
+  if (sparsity !== undefined) {
+    if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity ${sparsity} is out of range`, 'the fraction of zeros must be at least 0 and below 1')
+    return {kind: 'unstructured', sparsity}
+  }
+  const m = /^(\d+):(\d+)$/.exec(pattern!)
+  if (!m) throw usage(`--pattern ${pattern} is not N:M`, 'e.g. --pattern 2:4 (2 zeros in every 4 consecutive inputs)')
+  const n = Number(m[1]), mm = Number(m[2])
+  if (!(n > 0 && n < mm)) throw usage(`--pattern ${pattern}: N must be at least 1 and below M`)
+  for (const name of LINEARS) {
+    const [, width] = linearShape(cfg, name)
+    if (width % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${width} of ${name}`, 'choose an M that divides every linear input width')
+  }
+  if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`--pattern ${pattern}: SparseGPT needs M to divide its block size 128`)
+  return {kind: 'nm', n, m: mm}
+}
+
+export const describeTarget = (t: SparsityTarget) => (t.kind === 'nm' ? `${t.n}:${t.m}` : `${+(t.sparsity * 100).toFixed(2)}% unstructured`)
+export const requestedSparsity = (t: SparsityTarget) => (t.kind === 'nm' ? t.n / t.m : t.sparsity)

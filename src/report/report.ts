@@ -1,0 +1,92 @@
+import path from 'node:path'
+
+import type {PerplexityResult} from '../eval/perplexity.js'
+import type {LinearResult} from '../methods/sequential.js'
+import type {PruningMethod, SparsityTarget} from '../methods/types.js'
+import type {Model} from '../model/model.js'
+import type {PruneOptions} from '../prune/run.js'
+import {describeTarget, requestedSparsity} from '../prune/target.js'
+import {VERSION} from '../version.js'
+
+export interface PruneReport {
+  tool: {name: 'sparsify'; version: string}
+  model: {source: string; architecture: string; layers: number; dtype: string | null}
+  method: {id: string; title: string; paper: string}
+  target: {pattern: string; requested_sparsity: number}
+  calibration: {dataset: string | null; nsamples: number; seqlen: number; seed: number}
+  sparsity: {
+    overall: number
+    blocks: {layer: number; sparsity: number}[]
+    linears: {name: string; shape: [number, number]; sparsity: number; skipped: boolean}[]
+  }
+  evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
+  timings_seconds: Record<string, number>
+  peak_rss_bytes: number
+  output: string
+  command: string
+}
+
+export interface ReportInput {
+  options: PruneOptions
+  out: string
+  model: Model
+  method: PruningMethod
+  target: SparsityTarget
+  seqlen: number
+  samples: number
+  calib: string | null
+  evalName: string | null
+  dense: PerplexityResult | null
+  pruned: PerplexityResult | null
+  linears: LinearResult[]
+  phases: Record<string, number>
+  seconds: number
+}
+
+/** The command line that reproduces the run. */
+export function reproduceCommand(o: PruneOptions): string {
+  const parts = ['sparsify prune', o.model, `--method ${o.method}`]
+  parts.push(o.pattern ? `--pattern ${o.pattern}` : `--sparsity ${o.sparsity}`)
+  if (o.calib) parts.push(`--calib ${o.calib}`)
+  parts.push(`--nsamples ${o.nsamples}`)
+  if (o.seqlen) parts.push(`--seqlen ${o.seqlen}`)
+  parts.push(`--seed ${o.seed}`)
+  if (o.eval) parts.push(`--eval ${o.eval}`)
+  if (o.skip) parts.push(`--skip '${o.skip}'`)
+  parts.push(`--out ${o.out}`)
+  return parts.join(' ')
+}
+
+export function buildReport(r: ReportInput): PruneReport {
+  let zeros = 0, total = 0
+  const byBlock = new Map<number, [number, number]>()
+  for (const l of r.linears) {
+    const n = l.rows * l.cols
+    zeros += l.zeros
+    total += n
+    const b = byBlock.get(l.layer) ?? [0, 0]
+    byBlock.set(l.layer, [b[0] + l.zeros, b[1] + n])
+  }
+  const round = (x: number) => Math.round(x * 1e6) / 1e6
+  return {
+    tool: {name: 'sparsify', version: VERSION},
+    model: {source: r.options.model, architecture: r.model.cfg.arch, layers: r.model.cfg.layers, dtype: r.model.cfg.torchDtype},
+    method: {id: r.method.id, title: r.method.title, paper: r.method.paper},
+    target: {pattern: describeTarget(r.target), requested_sparsity: requestedSparsity(r.target)},
+    calibration: {dataset: r.calib, nsamples: r.samples, seqlen: r.seqlen, seed: r.options.seed},
+    sparsity: {
+      overall: round(zeros / total),
+      blocks: [...byBlock].map(([layer, [z, n]]) => ({layer, sparsity: round(z / n)})),
+      linears: r.linears.map((l) => ({name: l.name, shape: [l.rows, l.cols] as [number, number], sparsity: round(l.sparsity), skipped: l.skipped})),
+    },
+    evaluation: r.dense && r.pruned && r.evalName
+      ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
+      : null,
+    timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    output: r.out,
+    command: reproduceCommand(r.options),
+  }
+}
+
+export const modelName = (source: string) => path.basename(path.resolve(source))

@@ -1,0 +1,56 @@
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
+import {GOLDEN_MODELS, golden} from '../helpers/golden.js'
+import {sparsify, tempDir} from '../helpers/cli.js'
+
+/** The golden runs this suite reproduces; gblm comes with the gradients. */
+const RUNS = ['magnitude_50', 'magnitude_2of4', 'wanda_50', 'wanda_70', 'wanda_2of4', 'sparsegpt_50', 'sparsegpt_2of4', 'sparsegpt_4of8',
+  'dsnot_50', 'dsnot_60', 'dsnot_2of4']
+
+function targetFlags(run: {sparsity: number; n: number; m: number}): string[] {
+  return run.n ? ['--pattern', `${run.n}:${run.m}`] : ['--sparsity', String(run.sparsity)]
+}
+
+describe('sparsify prune reproduces the golden pruned weights', () => {
+  for (const model of GOLDEN_MODELS) {
+    const g = golden(model)
+    const dir = tempDir()
+    const calib = path.join(dir, 'calib.json'), evalIds = path.join(dir, 'eval.json')
+    writeFileSync(calib, JSON.stringify(g.rows('calib_ids')))
+    writeFileSync(evalIds, JSON.stringify(g.rows('eval_ids')))
+    for (const tag of RUNS) {
+      it(`${model} ${tag}: identical masks, weights to 1e-4, perplexity to 1e-4`, () => {
+        const run = g.json.runs.find((r: {tag: string}) => r.tag === tag)
+        const out = path.join(dir, tag)
+        const r = sparsify(['prune', g.dir, '--method', run.method, ...targetFlags(run), '--calib', calib, '--nsamples', '4', '--seqlen', '32',
+          '--eval', evalIds, '--out', out, '--json'])
+        assert.equal(r.status, 0, r.stderr)
+        const report = JSON.parse(r.stdout)
+        const got = SafetensorsFile.open(path.join(out, 'model.safetensors'))
+        let checked = 0
+        for (const name of g.expected.tensors.keys()) {
+          if (!name.startsWith(`${tag}.`)) continue
+          const tensor = name.slice(tag.length + 1)
+          const want = g.expected.readF32(name), have = got.readF32(tensor)
+          let maxDiff = 0, maskDiff = 0
+          for (let i = 0; i < want.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(want[i] - have[i]))
+            if ((want[i] === 0) !== (have[i] === 0)) maskDiff++
+          }
+          assert.equal(maskDiff, 0, `${tensor}: ${maskDiff} mask entries differ`)
+          assert.ok(maxDiff <= 1e-4, `${tensor}: max abs diff ${maxDiff}`)
+          checked++
+        }
+        assert.equal(checked, 14, 'every linear of both blocks compared')
+        const rel = Math.abs(report.evaluation.pruned_perplexity - run.ppl_eval) / run.ppl_eval
+        assert.ok(rel < 1e-4, `perplexity ${report.evaluation.pruned_perplexity} vs ${run.ppl_eval}`)
+        const dense = Math.abs(report.evaluation.dense_perplexity - g.json.ppl_eval) / g.json.ppl_eval
+        assert.ok(dense < 1e-4)
+      })
+    }
+  }
+})
