@@ -62,10 +62,10 @@ export class PythonRandom {
     return (y ^ (y >>> 18)) >>> 0
   }
 
-  /** random.randint(a, b), both ends included; b − a + 1 must fit in 32 bits. */
+  /** random.randint(a, b), both ends included; b − a + 1 must be below 2³² (one 32-bit draw). */
   randint(a: number, b: number): number {
     const n = b - a + 1
-    if (n <= 0 || n > 2 ** 32) throw new RangeError(`randint(${a}, ${b}) is out of range`)
+    if (n <= 0 || n >= 2 ** 32) throw new RangeError(`randint(${a}, ${b}) is out of range`)
     const k = Math.floor(Math.log2(n)) + 1                      // n.bit_length()
     let r: number
     do { r = this.genrandUint32() >>> (32 - k) } while (r >= n)  // _randbelow_with_getrandbits
