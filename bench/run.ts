@@ -1,6 +1,6 @@
 // `npm run bench`: our kernels and engine measured side by side with onnxruntime in one run.
 import {spawnSync} from 'node:child_process'
-import {rmSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -82,6 +82,70 @@ async function forwardBench(): Promise<void> {
   }
 }
 
+/** Runs the real CLI; returns its parsed --json output. */
+function cli(args: string[]): any {
+  const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+  const r = spawnSync(process.execPath, [bin, ...args, '--json'], {encoding: 'utf8', maxBuffer: 1 << 26})
+  if (r.status !== 0) throw new Error(r.stderr)
+  return JSON.parse(r.stdout)
+}
+
+/**
+ * End-to-end pruning of the bench Llama on 32 × 512 calibration tokens through the CLI, by phase,
+ * against one dense forward pass over the same tokens (sparsify eval on them).
+ */
+async function pruneBench(): Promise<void> {
+  const shape: LlamaShape = {vocab: 32000, hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, maxPositions: 2048}
+  const dir = path.join(tmpdir(), `sparsify-bench-prune-${process.pid}`)
+  writeRandomLlama(path.join(dir, 'model'), shape, {seed: 3, dtype: 'BF16'})
+  try {
+    const n = 32, seq = 512, tokens = n * seq
+    const calib = path.join(dir, 'calib.json')
+    writeFileSync(calib, JSON.stringify(Array.from({length: n}, () => Array.from({length: seq}, () => Math.floor(rand() * shape.vocab)))))
+    const dense = cli(['eval', path.join(dir, 'model'), '--dataset', calib])
+    const hd = shape.hidden / shape.heads
+    const q = shape.heads * hd, kv = shape.kvHeads * hd
+    const linearFlop = 2 * tokens * (shape.hidden * (q + 2 * kv) + q * shape.hidden + 3 * shape.hidden * shape.intermediate)
+    const attnFlop = 2 * 2 * n * shape.heads * hd * (seq * (seq + 1)) / 2
+    const blockFlop = (linearFlop + attnFlop) * shape.layers
+    const inputs = [shape.hidden, q, shape.hidden, shape.intermediate]
+    const hessianFlop = inputs.reduce((a, c) => a + 2 * tokens * c * c, 0) * shape.layers
+    console.log(`\nPrune, bench Llama (as above), ${n} × ${seq} calibration tokens; one dense forward over them (sparsify eval): ${dense.seconds.toFixed(2)} s`)
+    console.log('method'.padEnd(11) + 'phase'.padEnd(22) + 'seconds'.padStart(9) + 'GFLOP/s'.padStart(10))
+    for (const method of ['wanda', 'sparsegpt']) {
+      const out = path.join(dir, `out-${method}`)
+      const r = cli(['prune', path.join(dir, 'model'), '--method', method, '--sparsity', '0.5', '--calib', calib, '--nsamples', String(n),
+        '--seqlen', String(seq), '--eval', 'none', '--out', out])
+      const t = r.timings_seconds
+      const rows: [string, number, number | null][] = [
+        ['calibration forward', t.calibrationForward, blockFlop],
+        ['statistics', t.statistics, method === 'sparsegpt' ? hessianFlop : null],
+        ['solve', t.solve, null],
+        ['re-run', t.rerun, blockFlop],
+      ]
+      for (const [phase, sec, flop] of rows) {
+        console.log(method.padEnd(11) + phase.padEnd(22) + sec.toFixed(2).padStart(9) + (flop ? (flop / sec / 1e9).toFixed(1) : '').padStart(10))
+      }
+      const prune = t.calibrationForward + t.statistics + t.solve + t.rerun
+      console.log(method.padEnd(11) + 'all four phases'.padEnd(22) + prune.toFixed(2).padStart(9) + `   = ${(prune / dense.seconds).toFixed(2)} × one dense forward${method === 'wanda' ? ' (target ≤ 2.3)' : ''}`)
+      if (method === 'sparsegpt') {
+        // The solve's math: Cholesky (C³/3) and a triangular inverse (C³/3) per linear, and the OBS updates (2·R·C²).
+        const gemmRate = blockFlop / t.calibrationForward
+        let math = 0
+        for (const [rows, cols] of [[q, shape.hidden], [kv, shape.hidden], [kv, shape.hidden], [shape.hidden, q], [shape.intermediate, shape.hidden], [shape.intermediate, shape.hidden], [shape.hidden, shape.intermediate]]) {
+          math += (2 * cols ** 3) / 3 + 2 * rows * cols * cols
+        }
+        math *= shape.layers
+        console.log(`sparsegpt  solve ${t.solve.toFixed(2)} s vs its math at the forward's GEMM rate ${(math / gemmRate).toFixed(2)} s: ratio ${(t.solve / (math / gemmRate)).toFixed(2)} (target ≤ 2)`)
+      }
+      rmSync(out, {recursive: true, force: true})
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
 const which = process.argv[2]
 if (!which || which === 'gemm') await gemmBench()
 if (!which || which === 'forward') await forwardBench()
+if (!which || which === 'prune') await pruneBench()

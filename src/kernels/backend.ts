@@ -9,14 +9,13 @@ export interface GemmOpts {
   ldc?: number
 }
 
-/** SparseGPT's options, as the reference repositories name them. */
+/** SparseGPT's sweep options, as the reference repositories name them. */
 export interface SparseGptOpts {
   sparsity: number
   /** n of N:M (0 = unstructured `sparsity`) */
   prunen: number
   prunem: number
   blocksize: number
-  percdamp: number
 }
 
 /**
@@ -55,8 +54,13 @@ export interface Backend {
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */
   applyMask(w: Float32Array, mask: Uint8Array): void
-  /** SparseGPT in place on w: (rows, cols) with h = 2/N·XᵀX; returns 0, or the 1-based pivot where h + damping is not positive definite. */
-  sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, opts: SparseGptOpts): number
+  /**
+   * SparseGPT's factor: u (cols, cols) upper with uᵀu = (h′ + λI)⁻¹, h′ = h with a unit diagonal on dead inputs,
+   * λ = percdamp·mean(diag h′). Returns 0, or the 1-based pivot where it is not positive definite.
+   */
+  sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number
+  /** SparseGPT's OBS sweep in place on w: (rows, cols) with the factor u; dead inputs (h_jj = 0) zeroed. */
+  sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number, opts: SparseGptOpts): void
   f16ToF32(out: Float32Array, input: Uint16Array): void
   f32ToBf16(out: Uint16Array, input: Float32Array): void
   f32ToF16(out: Uint16Array, input: Float32Array): void

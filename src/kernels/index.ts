@@ -76,10 +76,14 @@ function nativeBackend(addon: NativeAddon): Backend {
     },
     countNonFinite: (x) => addon.countNonFinite(x),
     applyMask(w, mask) { need(mask.length >= w.length, 'applyMask', 'mask too short'); addon.applyMask(w, mask) },
-    sparsegpt(w, mask, h, rows, cols, o) {
-      need(w.length === rows * cols && mask.length === rows * cols && h.length === cols * cols, 'sparsegpt', 'shape mismatch')
-      need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0), 'sparsegpt', 'N:M must divide the block size and the width')
-      return addon.sparsegpt(w, mask, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize, o.percdamp)
+    sparsegptFactor(u, h, cols, percdamp) {
+      need(u.length === cols * cols && h.length === cols * cols, 'sparsegptFactor', 'shape mismatch')
+      return addon.sparsegptFactor(u, h, cols, percdamp)
+    },
+    sparsegptPrune(w, mask, u, h, rows, cols, o) {
+      need(w.length === rows * cols && mask.length === rows * cols && u.length === cols * cols && h.length === cols * cols, 'sparsegptPrune', 'shape mismatch')
+      need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0), 'sparsegptPrune', 'N:M must divide the block size and the width')
+      addon.sparsegptPrune(w, mask, u, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize)
     },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },

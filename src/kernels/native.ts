@@ -28,8 +28,9 @@ export interface NativeAddon {
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
   applyMask(w: Float32Array, mask: Uint8Array): void
   countNonFinite(x: Float32Array): number
-  sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, sparsity: number,
-    prunen: number, prunem: number, blocksize: number, percdamp: number): number
+  sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number
+  sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number,
+    sparsity: number, prunen: number, prunem: number, blocksize: number): void
   setThreads(n: number): void
   getThreads(): number
   isa(): string

@@ -75,14 +75,17 @@ export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; t
     let stats: Record<InputName, InputStats> | null = null
     if (x && tmp && scratch && rope) {
       const collectors = blockCollectors(k, widths, method.needsHessian)
+      // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
+      const before = times.statistics
       clock('calibrationForward', () => {
         for (let s = 0; s < n; s += perCall) {
           const m = Math.min(perCall, n - s)
           const part = tmp!.subarray(0, m * seq * H)
           part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => collectors[input].add(act, rows, seq))
+          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => clock('statistics', () => collectors[input].add(act, rows, seq)))
         }
       })
+      times.calibrationForward -= times.statistics - before
       clock('statistics', () => {
         stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
           mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}

@@ -1,6 +1,9 @@
 import {SparsifyError} from '../util/errors.js'
 import type {PruningMethod} from './types.js'
 
+/** Factors by Hessian, alive as long as the block's statistics are. */
+const factors = new WeakMap<Float32Array, Float32Array>()
+
 /** The reference defaults (§4.2). */
 export const SPARSEGPT_DEFAULTS = {blocksize: 128, percdamp: 0.01}
 
@@ -16,18 +19,25 @@ export const sparsegpt: PruningMethod = {
   needsHessian: true,
   needsCalibration: true,
   prune({name, layer, weight, rows, cols, stats, target, kernels: k}) {
+    const h = stats.hessian!
+    // q/k/v (and gate/up) see the same input, hence the same Hessian: factor it once.
+    let u = factors.get(h)
+    if (!u) {
+      u = new Float32Array(cols * cols)
+      const pivot = k.sparsegptFactor(u, h, cols, SPARSEGPT_DEFAULTS.percdamp)
+      if (pivot !== 0) {
+        throw new SparsifyError(`the Hessian of model.layers.${layer}.${name} is not positive definite after damping (pivot ${pivot})`, 1,
+          'the calibration activations contain Inf or NaN; check the checkpoint, or calibrate on other data')
+      }
+      factors.set(h, u)
+    }
     const mask = new Uint8Array(rows * cols)
-    const opts = {
-      ...SPARSEGPT_DEFAULTS,
+    k.sparsegptPrune(weight, mask, u, h, rows, cols, {
+      blocksize: SPARSEGPT_DEFAULTS.blocksize,
       sparsity: target.kind === 'unstructured' ? target.sparsity : 0,
       prunen: target.kind === 'nm' ? target.n : 0,
       prunem: target.kind === 'nm' ? target.m : 0,
-    }
-    const pivot = k.sparsegpt(weight, mask, stats.hessian!, rows, cols, opts)
-    if (pivot !== 0) {
-      throw new SparsifyError(`the Hessian of model.layers.${layer}.${name} is not positive definite after damping (pivot ${pivot})`, 1,
-        'the calibration activations contain Inf or NaN; check the checkpoint, or calibrate on other data')
-    }
+    })
     return mask
   },
 }

@@ -56,18 +56,23 @@ describe('pruning kernels equal their references', () => {
   })
 
   it('sparsegpt: one factorisation and a triangular inverse equal the reference three factorisations', () => {
-    for (const [rows, cols, opts] of [
-      [5, 8, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128, percdamp: 0.01}],
-      [9, 40, {sparsity: 0.6, prunen: 0, prunem: 0, blocksize: 16, percdamp: 0.01}],
-      [6, 48, {sparsity: 0, prunen: 2, prunem: 4, blocksize: 16, percdamp: 0.01}],
-      [3, 136, {sparsity: 0, prunen: 4, prunem: 8, blocksize: 128, percdamp: 0.05}],
+    for (const [rows, cols, opts, percdamp] of [
+      [5, 8, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128}, 0.01],
+      [9, 40, {sparsity: 0.6, prunen: 0, prunem: 0, blocksize: 16}, 0.01],
+      [6, 48, {sparsity: 0, prunen: 2, prunem: 4, blocksize: 16}, 0.01],
+      [3, 136, {sparsity: 0, prunen: 4, prunem: 8, blocksize: 128}, 0.05],
+      [4, 300, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128}, 0.01],   // several 128-wide factor blocks
     ] as const) {
       const h = hessian(cols, 3 * cols, [1, cols - 2])
+      const ua = new Float32Array(cols * cols), ub = new Float32Array(cols * cols)
+      assert.equal(ref.sparsegptFactor(ua, h, cols, percdamp), 0)
+      assert.equal(nat.sparsegptFactor(ub, h, cols, percdamp), 0)
+      assertClose(ub, ua, {atol: 1e-5, rtol: 1e-3}, `factor ${cols}`)
       const w = randomNormal(rows * cols, rand)
       const wa = w.slice(), wb = w.slice()
       const ma = new Uint8Array(rows * cols), mb = new Uint8Array(rows * cols)
-      assert.equal(ref.sparsegpt(wa, ma, h, rows, cols, opts), 0)
-      assert.equal(nat.sparsegpt(wb, mb, h, rows, cols, opts), 0)
+      ref.sparsegptPrune(wa, ma, ua, h, rows, cols, opts)
+      nat.sparsegptPrune(wb, mb, ua, h, rows, cols, opts)
       assert.deepEqual(mb, ma, `masks ${rows}x${cols}`)
       assertClose(wb, wa, {atol: 1e-4, rtol: 1e-3}, `weights ${rows}x${cols}`)
       for (let i = 0; i < w.length; i++) if (mb[i]) assert.equal(wb[i], 0)
@@ -77,14 +82,16 @@ describe('pruning kernels equal their references', () => {
   it('sparsegpt keeps the reference threshold quirk and reports a non-positive-definite Hessian', () => {
     const cols = 16, rows = 4
     const h = hessian(cols, 64)
-    const w = randomNormal(rows * cols, rand), mask = new Uint8Array(rows * cols)
+    const w = randomNormal(rows * cols, rand)
+    const u = new Float32Array(cols * cols)
+    assert.equal(nat.sparsegptFactor(u, h, cols, 0.01), 0)
     const none = w.slice(), m0 = new Uint8Array(rows * cols)
-    nat.sparsegpt(none, m0, h, rows, cols, {sparsity: 0, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01})
+    nat.sparsegptPrune(none, m0, u, h, rows, cols, {sparsity: 0, prunen: 0, prunem: 0, blocksize: 8})
     // sparsity 0 still prunes each tile's minimum (the reference's ≤ quirk): one per 8-column tile of 4 rows
     assert.equal(m0.reduce((a, b) => a + b, 0), 2)
     const bad = h.slice()
     bad[3 * cols + 3] = NaN
-    assert.ok(nat.sparsegpt(w.slice(), mask, bad, rows, cols, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01}) > 0)
-    assert.ok(ref.sparsegpt(w.slice(), mask, bad, rows, cols, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 8, percdamp: 0.01}) > 0)
+    assert.ok(nat.sparsegptFactor(u, bad, cols, 0.01) > 0)
+    assert.ok(ref.sparsegptFactor(u, bad, cols, 0.01) > 0)
   })
 })

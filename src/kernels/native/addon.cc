@@ -117,12 +117,17 @@ Napi::Value ApplyMask(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value SparseGpt(const Napi::CallbackInfo& info) {
-  // (w, mask, h, rows, cols, sparsity, prunen, prunem, blocksize, percdamp) → 0 or failing pivot
-  const int r = sp::sparsegpt(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4),
-                              info[5].As<Napi::Number>().FloatValue(), num(info, 6), num(info, 7), num(info, 8),
-                              info[9].As<Napi::Number>().FloatValue());
-  return Napi::Number::New(info.Env(), r);
+Napi::Value SparseGptFactor(const Napi::CallbackInfo& info) {
+  // (u, h, cols, percdamp) → 0 or the failing pivot
+  return Napi::Number::New(info.Env(), sp::sparsegpt_factor(f32(info, 0), f32(info, 1), num(info, 2),
+                                                            info[3].As<Napi::Number>().FloatValue()));
+}
+
+Napi::Value SparseGptPrune(const Napi::CallbackInfo& info) {
+  // (w, mask, u, h, rows, cols, sparsity, prunen, prunem, blocksize)
+  sp::sparsegpt_prune(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
+                      info[6].As<Napi::Number>().FloatValue(), num(info, 7), num(info, 8), num(info, 9));
+  return info.Env().Undefined();
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
@@ -149,7 +154,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["selectThreshold"] = Napi::Function::New(env, SelectThreshold);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
-  exports["sparsegpt"] = Napi::Function::New(env, SparseGpt);
+  exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);
+  exports["sparsegptPrune"] = Napi::Function::New(env, SparseGptPrune);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);

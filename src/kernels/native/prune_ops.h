@@ -21,10 +21,13 @@ long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].
 void apply_mask(float* w, const uint8_t* mask, long count);
 
-// SparseGPT (Frantar & Alistarh 2023) on one layer, in place on w: (rows, cols), with
-// h = 2/N·XᵀX: (cols, cols). prunen = 0 selects unstructured `sparsity`. Returns 0, or the
-// 1-based index of the pivot at which h + damping is not positive definite.
-int sparsegpt(float* w, uint8_t* mask, const float* h, int rows, int cols, float sparsity, int prunen, int prunem,
-              int blocksize, float percdamp);
+// SparseGPT (Frantar & Alistarh 2023), in two steps so that layers sharing an input share
+// the factorisation. sparsegpt_factor: u (cols, cols) = the upper factor of (h + damping)⁻¹,
+// h = 2/N·XᵀX; returns 0, or the 1-based pivot at which h + damping is not positive definite.
+// sparsegpt_prune: the OBS sweep in place on w: (rows, cols); prunen = 0 selects unstructured
+// `sparsity`.
+int sparsegpt_factor(float* u, const float* h, int cols, float percdamp);
+void sparsegpt_prune(float* w, uint8_t* mask, const float* u, const float* h, int rows, int cols, float sparsity,
+                     int prunen, int prunem, int blocksize);
 
 }  // namespace sp

@@ -1,8 +1,9 @@
 // SparseGPT's numerical core. The inverse-Hessian factor U (Hinv = UᵀU, U upper) comes
-// from one Cholesky factorisation of the reversed Hessian and one triangular inverse,
-// both in double: if P reverses the order, P·H·P = L'L'ᵀ gives H = V·Vᵀ with
-// V = P·L'·P upper, so H⁻¹ = V⁻ᵀV⁻¹ and U = V⁻¹. (The reference takes three
-// factorisations: cholesky, cholesky_inverse, cholesky(upper).)
+// from one Cholesky factorisation of the reversed Hessian and one triangular inverse: if P
+// reverses the order, P·H·P = L·Lᵀ gives H = V·Vᵀ with V = P·L·P upper, so H⁻¹ = V⁻ᵀ·V⁻¹ and
+// U = V⁻¹ = P·L⁻¹·P. (The reference takes three factorisations: cholesky, cholesky_inverse,
+// cholesky(upper).) Both are blocked in float32 as LAPACK's are, with the O(n³) work in
+// our GEMM and the 128-wide diagonal blocks in double.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -14,82 +15,125 @@
 namespace sp {
 namespace {
 
-// In place lower Cholesky of a (n, n) row-major. Returns 0, or the 1-based failing pivot.
-int cholesky_lower(double* a, int n) {
-  for (int j = 0; j < n; ++j) {
-    double* aj = a + (long)j * n;
-    double d = aj[j];
-    for (int k = 0; k < j; ++k) d -= aj[k] * aj[k];
-    if (!(d > 0) || !std::isfinite(d)) return j + 1;
-    const double ljj = std::sqrt(d);
-    aj[j] = ljj;
-    parallel_range(n - j - 1, 64, [&](long b, long e) {
-      for (long i = j + 1 + b; i < j + 1 + e; ++i) {
-        double* ai = a + i * n;
-        double s = ai[j];
-        for (int k = 0; k < j; ++k) s -= ai[k] * aj[k];
-        ai[j] = s / ljj;
+constexpr int NB = 128;
+
+// The few non-GEMM loops that matter get one clone per instruction set, picked at load time.
+#if defined(SP_X86)
+#define SP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SP_CLONES
+#endif
+
+SP_CLONES double dot(const float* x, const float* y, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += (double)x[i] * y[i];
+  return s;
+}
+
+SP_CLONES void sub_scaled(float* y, const float* x, float a, int n) {
+  for (int i = 0; i < n; ++i) y[i] -= a * x[i];
+}
+
+// In place lower Cholesky of a: (n, n) row-major, right-looking by blocks of NB.
+// Returns 0, or the 1-based pivot that is not positive.
+int cholesky_lower(float* a, int n) {
+  std::vector<float> neg;
+  for (int k0 = 0; k0 < n; k0 += NB) {
+    const int b = std::min(NB, n - k0), k1 = k0 + b;
+    for (int j = k0; j < k1; ++j) {  // diagonal block, unblocked
+      float* aj = a + (long)j * n;
+      const double d = aj[j] - dot(aj + k0, aj + k0, j - k0);
+      if (!(d > 0) || !std::isfinite(d)) return j + 1;
+      aj[j] = (float)std::sqrt(d);
+      for (int i = j + 1; i < k1; ++i) {
+        float* ai = a + (long)i * n;
+        ai[j] = (float)((ai[j] - dot(ai + k0, aj + k0, j - k0)) / aj[j]);
+      }
+    }
+    const int n2 = n - k1;
+    if (n2 == 0) break;
+    parallel_range(n2, 32, [&](long lo, long hi) {  // panel: A21 ← A21·L11⁻ᵀ
+      for (long i = k1 + lo; i < k1 + hi; ++i) {
+        float* ai = a + i * n;
+        for (int j = k0; j < k1; ++j) {
+          const float* aj = a + (long)j * n;
+          ai[j] = (float)((ai[j] - dot(ai + k0, aj + k0, j - k0)) / aj[j]);
+        }
       }
     });
+    neg.resize((size_t)n2 * b);  // trailing update A22 −= A21·A21ᵀ, as a GEMM on −A21
+    for (int i = 0; i < n2; ++i)
+      for (int k = 0; k < b; ++k) neg[(long)i * b + k] = -a[(long)(k1 + i) * n + k0 + k];
+    gemm(GemmArgs{n2, n2, b, neg.data(), b, false, a + (long)k1 * n + k0, n, true, a + (long)k1 * n + k1, n, true, nullptr});
   }
   return 0;
 }
 
+// x = L⁻¹ for lower-triangular l: (n, n); x must be zero on entry. By block rows:
+// X[i,:i] = −L_ii⁻¹·(L[i,:i]·X[:i,:i]), X[i,i] = L_ii⁻¹.
+void lower_inverse(float* x, const float* l, int n) {
+  std::vector<float> t, dinv;
+  for (int i0 = 0; i0 < n; i0 += NB) {
+    const int b = std::min(NB, n - i0);
+    dinv.assign((size_t)b * b, 0.f);
+    for (int c = 0; c < b; ++c)
+      for (int i = c; i < b; ++i) {
+        double s = i == c ? 1.0 : 0.0;
+        for (int k = c; k < i; ++k) s -= (double)l[(long)(i0 + i) * n + i0 + k] * dinv[(long)k * b + c];
+        dinv[(long)i * b + c] = (float)(s / l[(long)(i0 + i) * n + i0 + i]);
+      }
+    if (i0 > 0) {
+      t.assign((size_t)b * i0, 0.f);
+      gemm(GemmArgs{b, i0, i0, l + (long)i0 * n, n, false, x, n, false, t.data(), i0, false, nullptr});
+      for (auto& v : dinv) v = -v;
+      gemm(GemmArgs{b, i0, b, dinv.data(), b, false, t.data(), i0, false, x + (long)i0 * n, n, false, nullptr});
+      for (auto& v : dinv) v = -v;
+    }
+    for (int i = 0; i < b; ++i)
+      for (int c = 0; c <= i; ++c) x[(long)(i0 + i) * n + i0 + c] = dinv[(long)i * b + c];
+  }
+}
+
 }  // namespace
 
-int sparsegpt(float* w, uint8_t* mask, const float* h, int rows, int cols, float sparsity, int prunen, int prunem,
-              int blocksize, float percdamp) {
-  const int C = cols, R = rows;
-  // Dead inputs (never active in calibration): weight zeroed, unit diagonal.
-  std::vector<double> a((size_t)C * C);
+int sparsegpt_factor(float* U, const float* h, int cols, float percdamp) {
+  const int C = cols;
+  // Dead inputs (never active in calibration) get a unit diagonal; the damping is
+  // percdamp times the mean diagonal after that.
   double diag = 0;
-  for (int j = 0; j < C; ++j) {
-    const bool dead = h[(long)j * C + j] == 0.f;
-    if (dead)
-      for (int r = 0; r < R; ++r) w[(long)r * C + j] = 0.f;
-    diag += dead ? 1.0 : h[(long)j * C + j];
-  }
-  const double damp = percdamp * diag / C;
+  for (int j = 0; j < C; ++j) diag += h[(long)j * C + j] == 0.f ? 1.0 : h[(long)j * C + j];
+  const float damp = (float)(percdamp * diag / C);
   // a = P·(H + damp·I)·P, the reversed, damped Hessian.
+  std::vector<float> a((size_t)C * C);
   parallel_range(C, 16, [&](long b, long e) {
     for (long i = b; i < e; ++i)
       for (int j = 0; j < C; ++j) {
         const long si = C - 1 - i, sj = C - 1 - j;
-        double v = h[si * C + sj];
-        if (si == sj) v = (v == 0.0 ? 1.0 : v) + damp;
+        float v = h[si * C + sj];
+        if (si == sj) v = (v == 0.f ? 1.f : v) + damp;
         a[i * C + j] = v;
       }
   });
   if (int bad = cholesky_lower(a.data(), C)) return C - bad + 1;
-  // V[i][j] = L'[C-1-i][C-1-j] (upper). U = V⁻¹ by back substitution, one column of U per task;
-  // ut holds U transposed so that every inner product runs over contiguous memory.
-  auto V = [&](long i, long j) { return a[(C - 1 - i) * (long)C + (C - 1 - j)]; };
-  std::vector<double> vrow((size_t)C * C, 0.0);  // V row-major, upper part
-  parallel_range(C, 16, [&](long b, long e) {
-    for (long i = b; i < e; ++i)
-      for (long j = i; j < C; ++j) vrow[i * C + j] = V(i, j);
-  });
-  std::vector<double> ut((size_t)C * C, 0.0);
-  parallel_range(C, 4, [&](long b, long e) {
-    for (long c = b; c < e; ++c) {
-      double* u = ut.data() + c * C;  // column c of U: rows 0..c
-      for (long i = c; i >= 0; --i) {
-        const double* vi = vrow.data() + i * C;
-        double s = i == c ? 1.0 : 0.0;
-        for (long k = i + 1; k <= c; ++k) s -= vi[k] * u[k];
-        u[i] = s / vi[i];
-      }
+  std::vector<float> linv((size_t)C * C, 0.f);
+  lower_inverse(linv.data(), a.data(), C);
+  a.clear(); a.shrink_to_fit();
+  parallel_range(C, 16, [&](long b, long e) {  // U = P·L⁻¹·P, upper
+    for (long i = b; i < e; ++i) {
+      std::fill(U + i * C, U + i * C + i, 0.f);
+      for (long j = i; j < C; ++j) U[i * C + j] = linv[(C - 1 - i) * (long)C + (C - 1 - j)];
     }
   });
-  std::vector<float> U((size_t)C * C, 0.f);  // row-major upper, float as the reference uses it
-  parallel_range(C, 16, [&](long b, long e) {
-    for (long i = b; i < e; ++i)
-      for (long j = i; j < C; ++j) U[i * C + j] = (float)ut[j * C + i];
-  });
-  a.clear(); a.shrink_to_fit();
-  vrow.clear(); vrow.shrink_to_fit();
-  ut.clear(); ut.shrink_to_fit();
+  return 0;
+}
 
+void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, int rows, int cols, float sparsity,
+                     int prunen, int prunem, int blocksize) {
+  const int C = cols, R = rows;
+  for (int j = 0; j < C; ++j)  // dead inputs: their weights are zeroed
+    if (h[(long)j * C + j] == 0.f)
+      for (int r = 0; r < R; ++r) w[(long)r * C + j] = 0.f;
+  const float* U = Up;
   std::fill(mask, mask + (long)R * C, 0);
   std::vector<float> err((size_t)R * blocksize), tile;
   for (int i1 = 0; i1 < C; i1 += blocksize) {
@@ -129,8 +173,7 @@ int sparsegpt(float* w, uint8_t* mask, const float* h, int rows, int cols, float
           }
           const float q = mr[c] ? 0.f : wr[c];
           const float e1 = (wr[c] - q) / U[(long)c * C + c];
-          const float* uc = U.data() + (long)c * C;
-          for (int j = c; j < i2; ++j) wr[j] -= e1 * uc[j];
+          sub_scaled(wr + c, U + (long)c * C + c, e1, i2 - c);
           wr[c] = q;
           err[r * blocksize + i] = -e1;
         }
@@ -138,11 +181,10 @@ int sparsegpt(float* w, uint8_t* mask, const float* h, int rows, int cols, float
     });
     // Lazy batch update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:].
     if (i2 < C) {
-      gemm(GemmArgs{R, C - i2, count, err.data(), blocksize, false, U.data() + (long)i1 * C + i2, C, false,
+      gemm(GemmArgs{R, C - i2, count, err.data(), blocksize, false, U + (long)i1 * C + i2, C, false,
                     w + i2, C, true, nullptr});
     }
   }
-  return 0;
 }
 
 }  // namespace sp

@@ -36,26 +36,29 @@ function choleskyInverse(l: Float64Array, n: number): Float64Array {
 }
 
 /**
- * SparseGPT's fasterprune as the reference code writes it: dead columns, damping,
- * Hinv = cholesky(cholesky_inverse(cholesky(H)), upper), then the blocked OBS sweep with
- * adaptive masks and lazy batch updates. Float64 factorisations, float32 weights.
+ * SparseGPT's inverse-Hessian factor as the reference code takes it: dead columns, damping,
+ * Hinv = cholesky(cholesky_inverse(cholesky(H)), upper), in float64.
  */
-export function sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, rows: number, cols: number, o: SparseGptOpts): number {
-  const C = cols, R = rows
+export function sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number {
+  const C = cols
   const H = Float64Array.from(h)
-  for (let j = 0; j < C; j++) {
-    if (H[j * C + j] === 0) { H[j * C + j] = 1; for (let r = 0; r < R; r++) w[r * C + j] = 0 }
-  }
+  for (let j = 0; j < C; j++) if (H[j * C + j] === 0) H[j * C + j] = 1
   let mean = 0
   for (let j = 0; j < C; j++) mean += H[j * C + j] / C
-  for (let j = 0; j < C; j++) H[j * C + j] += o.percdamp * mean
+  for (let j = 0; j < C; j++) H[j * C + j] += percdamp * mean
   const l = cholesky(H, C)
   if (typeof l === 'number') return l
   const lu = cholesky(choleskyInverse(l, C), C)
   if (typeof lu === 'number') return lu
-  const U = new Float32Array(C * C)                // upper factor: transpose of the lower one
-  for (let i = 0; i < C; i++) for (let j = i; j < C; j++) U[i * C + j] = lu[j * C + i]
+  u.fill(0)
+  for (let i = 0; i < C; i++) for (let j = i; j < C; j++) u[i * C + j] = lu[j * C + i]   // upper: the lower factor transposed
+  return 0
+}
 
+/** SparseGPT's fasterprune sweep: adaptive masks per block, OBS compensation, lazy batch updates. */
+export function sparsegptPrune(w: Float32Array, mask: Uint8Array, U: Float32Array, h: Float32Array, rows: number, cols: number, o: SparseGptOpts): void {
+  const C = cols, R = rows
+  for (let j = 0; j < C; j++) if (h[j * C + j] === 0) for (let r = 0; r < R; r++) w[r * C + j] = 0
   mask.fill(0)
   for (let i1 = 0; i1 < C; i1 += o.blocksize) {
     const i2 = Math.min(i1 + o.blocksize, C), count = i2 - i1
@@ -92,5 +95,4 @@ export function sparsegpt(w: Float32Array, mask: Uint8Array, h: Float32Array, ro
       }
     }
   }
-  return 0
 }
