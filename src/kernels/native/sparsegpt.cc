@@ -34,10 +34,21 @@ SP_CLONES void sub_scaled(float* y, const float* x, float a, int n) {
   for (int i = 0; i < n; ++i) y[i] -= a * x[i];
 }
 
+// dinv (b, b) = the inverse of the lower-triangular b×b block at l (leading dimension ld), in double.
+void small_lower_inverse(std::vector<float>& dinv, const float* l, int ld, int b) {
+  dinv.assign((size_t)b * b, 0.f);
+  for (int c = 0; c < b; ++c)
+    for (int i = c; i < b; ++i) {
+      double s = i == c ? 1.0 : 0.0;
+      for (int k = c; k < i; ++k) s -= (double)l[(long)i * ld + k] * dinv[(long)k * b + c];
+      dinv[(long)i * b + c] = (float)(s / l[(long)i * ld + i]);
+    }
+}
+
 // In place lower Cholesky of a: (n, n) row-major, right-looking by blocks of NB.
 // Returns 0, or the 1-based pivot that is not positive.
 int cholesky_lower(float* a, int n) {
-  std::vector<float> neg;
+  std::vector<float> neg, dinv;
   for (int k0 = 0; k0 < n; k0 += NB) {
     const int b = std::min(NB, n - k0), k1 = k0 + b;
     for (int j = k0; j < k1; ++j) {  // diagonal block, unblocked
@@ -52,19 +63,20 @@ int cholesky_lower(float* a, int n) {
     }
     const int n2 = n - k1;
     if (n2 == 0) break;
-    parallel_range(n2, 32, [&](long lo, long hi) {  // panel: A21 ← A21·L11⁻ᵀ
-      for (long i = k1 + lo; i < k1 + hi; ++i) {
-        float* ai = a + i * n;
-        for (int j = k0; j < k1; ++j) {
-          const float* aj = a + (long)j * n;
-          ai[j] = (float)((ai[j] - dot(ai + k0, aj + k0, j - k0)) / aj[j]);
-        }
-      }
-    });
-    neg.resize((size_t)n2 * b);  // trailing update A22 −= A21·A21ᵀ, as a GEMM on −A21
+    // Panel: A21 ← A21·L11⁻ᵀ, as a GEMM with the small inverse of the diagonal block.
+    small_lower_inverse(dinv, a + (long)k0 * n + k0, n, b);
+    neg.resize((size_t)n2 * b);
+    for (int i = 0; i < n2; ++i)
+      for (int k = 0; k < b; ++k) neg[(long)i * b + k] = a[(long)(k1 + i) * n + k0 + k];
+    gemm(GemmArgs{n2, b, b, neg.data(), b, false, dinv.data(), b, true, a + (long)k1 * n + k0, n, false, nullptr});
+    neg.resize((size_t)n2 * b);  // trailing update A22 −= A21·A21ᵀ, lower block columns only, as GEMMs on −A21
     for (int i = 0; i < n2; ++i)
       for (int k = 0; k < b; ++k) neg[(long)i * b + k] = -a[(long)(k1 + i) * n + k0 + k];
-    gemm(GemmArgs{n2, n2, b, neg.data(), b, false, a + (long)k1 * n + k0, n, true, a + (long)k1 * n + k1, n, true, nullptr});
+    for (int j0 = 0; j0 < n2; j0 += NB) {
+      const int bw = std::min(NB, n2 - j0);
+      gemm(GemmArgs{n2 - j0, bw, b, neg.data() + (long)j0 * b, b, false, a + (long)(k1 + j0) * n + k0, n, true,
+                    a + (long)(k1 + j0) * n + k1 + j0, n, true, nullptr});
+    }
   }
   return 0;
 }
@@ -75,16 +87,15 @@ void lower_inverse(float* x, const float* l, int n) {
   std::vector<float> t, dinv;
   for (int i0 = 0; i0 < n; i0 += NB) {
     const int b = std::min(NB, n - i0);
-    dinv.assign((size_t)b * b, 0.f);
-    for (int c = 0; c < b; ++c)
-      for (int i = c; i < b; ++i) {
-        double s = i == c ? 1.0 : 0.0;
-        for (int k = c; k < i; ++k) s -= (double)l[(long)(i0 + i) * n + i0 + k] * dinv[(long)k * b + c];
-        dinv[(long)i * b + c] = (float)(s / l[(long)(i0 + i) * n + i0 + i]);
-      }
+    small_lower_inverse(dinv, l + (long)i0 * n + i0, n, b);
     if (i0 > 0) {
       t.assign((size_t)b * i0, 0.f);
-      gemm(GemmArgs{b, i0, i0, l + (long)i0 * n, n, false, x, n, false, t.data(), i0, false, nullptr});
+      // T = L[i, :i]·X[:i, :i]; X is lower, so block column j only needs rows from j on.
+      for (int j0 = 0; j0 < i0; j0 += NB) {
+        const int bw = std::min(NB, i0 - j0);
+        gemm(GemmArgs{b, bw, i0 - j0, l + (long)i0 * n + j0, n, false, x + (long)j0 * n + j0, n, false, t.data() + j0, i0,
+                      false, nullptr});
+      }
       for (auto& v : dinv) v = -v;
       gemm(GemmArgs{b, i0, b, dinv.data(), b, false, t.data(), i0, false, x + (long)i0 * n, n, false, nullptr});
       for (auto& v : dinv) v = -v;
