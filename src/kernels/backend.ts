@@ -39,6 +39,17 @@ export interface Backend {
     nh: number, nkv: number, hd: number, scale: number): void
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
+  /** dx of y = rmsnorm(x)·w; dw (if given) += ∂L/∂w. */
+  rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
+  /** In place: dy of rope's output becomes dx of its input. */
+  ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void
+  /** out = silu(gate) ⊙ up → dgate, dup. */
+  siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void
+  /** Causal GQA attention backward; dq, dk, dv are written. */
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
+  /** In place: logits (rows, vocab) become scale·(softmax − onehot(target)). */
+  xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
   columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void

@@ -85,6 +85,30 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0), 'sparsegptPrune', 'N:M must divide the block size and the width')
       addon.sparsegptPrune(w, mask, u, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize)
     },
+    rmsnormBackward(dx, dw, dy, x, w, rows, dim, eps) {
+      need(dx.length >= rows * dim && dy.length >= rows * dim && x.length >= rows * dim && w.length >= dim && (!dw || dw.length >= dim), 'rmsnormBackward', 'shape mismatch')
+      addon.rmsnormBackward(dx, dw, dy, x, w, rows, dim, eps)
+    },
+    ropeBackward(dx, cos, sin, tokens, seq, heads, hd) {
+      need(hd % 2 === 0 && dx.length >= tokens * heads * hd && cos.length >= Math.min(tokens, seq) * hd / 2, 'ropeBackward', 'shape mismatch')
+      addon.ropeBackward(dx, cos, sin, tokens, seq, heads, hd)
+    },
+    siluMulBackward(dgate, dup, dout, gate, up) {
+      const n = dout.length
+      need(dgate.length >= n && dup.length >= n && gate.length >= n && up.length >= n, 'siluMulBackward', 'shape mismatch')
+      addon.siluMulBackward(dgate, dup, dout, gate, up)
+    },
+    attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale) {
+      const rows = batch * seq
+      need(nh % nkv === 0, 'attentionBackward', 'heads must be a multiple of kv heads')
+      need([dq, dout, q].every((a) => a.length >= rows * nh * hd) && [dk, dv, k, v].every((a) => a.length >= rows * nkv * hd), 'attentionBackward', 'shape mismatch')
+      addon.attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale)
+    },
+    xentBackward(logits, targets, rows, vocab, scale) {
+      need(logits.length >= rows * vocab && targets.length >= rows, 'xentBackward', 'shape mismatch')
+      for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'xentBackward', `target ${targets[r]} outside the vocabulary`)
+      addon.xentBackward(logits, targets, rows, vocab, scale)
+    },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },
     f32ToBf16(out, input) { need(input.length >= out.length, 'f32ToBf16', 'input too short'); addon.f32ToBf16(out, input) },

@@ -31,6 +31,12 @@ export interface NativeAddon {
   sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number
   sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number,
     sparsity: number, prunen: number, prunem: number, blocksize: number): void
+  rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
+  ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void
+  siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void
+  attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+    batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
+  xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   setThreads(n: number): void
   getThreads(): number
   isa(): string

@@ -3,6 +3,7 @@
 // (src/kernels/index.ts) before any call reaches this file.
 #include <napi.h>
 
+#include "backward.h"
 #include "cpu.h"
 #include "gemm.h"
 #include "ops.h"
@@ -130,6 +131,34 @@ Napi::Value SparseGptPrune(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
+  sp::rmsnorm_backward(f32(info, 0), info[1].IsNull() ? nullptr : f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4),
+                       num(info, 5), num(info, 6), info[7].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value RopeBackward(const Napi::CallbackInfo& info) {
+  sp::rope_backward(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  return info.Env().Undefined();
+}
+
+Napi::Value SiluMulBackward(const Napi::CallbackInfo& info) {
+  sp::silu_mul_backward(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4), len(info, 2));
+  return info.Env().Undefined();
+}
+
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  sp::attention_backward(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4), f32(info, 5), f32(info, 6),
+                         num(info, 7), num(info, 8), num(info, 9), num(info, 10), num(info, 11),
+                         info[12].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value XentBackward(const Napi::CallbackInfo& info) {
+  sp::xent_backward(f32(info, 0), data<int32_t>(info[1]), num(info, 2), num(info, 3), info[4].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
@@ -156,6 +185,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);
   exports["sparsegptPrune"] = Napi::Function::New(env, SparseGptPrune);
+  exports["rmsnormBackward"] = Napi::Function::New(env, RmsNormBackward);
+  exports["ropeBackward"] = Napi::Function::New(env, RopeBackward);
+  exports["siluMulBackward"] = Napi::Function::New(env, SiluMulBackward);
+  exports["attentionBackward"] = Napi::Function::New(env, AttentionBackward);
+  exports["xentBackward"] = Napi::Function::New(env, XentBackward);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);

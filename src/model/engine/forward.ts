@@ -1,5 +1,5 @@
 import {kernels, type Backend} from '../../kernels/index.js'
-import type {Model} from '../model.js'
+import type {WeightSource} from './backward.js'
 import type {BlockWeights} from '../weights.js'
 import {ropeTables} from '../rope-tables.js'
 import {BlockScratch, runBlock, type LinearObserver} from './block.js'
@@ -33,7 +33,7 @@ export function toBatch(rows: readonly (readonly number[] | Int32Array)[]): Batc
   return {ids, n: rows.length, seq}
 }
 
-export function embed(model: Model, ids: Int32Array, x: Float32Array): void {
+export function embed(model: WeightSource, ids: Int32Array, x: Float32Array): void {
   const H = model.cfg.hidden, table = model.embeddings()
   for (let t = 0; t < ids.length; t++) x.set(table.subarray(ids[t] * H, (ids[t] + 1) * H), t * H)
 }
@@ -43,7 +43,7 @@ export function embed(model: Model, ids: Int32Array, x: Float32Array): void {
  * in memory at a time. For each group of sequences, `visit` receives the final hidden states
  * (count·seq, hidden), before the final norm.
  */
-export function forwardHidden(model: Model, batch: Batch, visit: (x: Float32Array, first: number, count: number) => void,
+export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Float32Array, first: number, count: number) => void,
   opts: ForwardOptions = {}, observe?: (layer: number) => LinearObserver | undefined): void {
   const k = opts.kernels ?? kernels()
   const {cfg} = model
@@ -73,7 +73,7 @@ export function forwardHidden(model: Model, batch: Batch, visit: (x: Float32Arra
 }
 
 /** Rows of logits produced a tile at a time, so a large vocabulary never needs (seq, vocab) at once. */
-function headTiles(model: Model, k: Backend, x: Float32Array, rows: number,
+function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows: number,
   each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
   const {hidden: H, vocabSize: V, rmsEps} = model.cfg
   const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
@@ -87,7 +87,7 @@ function headTiles(model: Model, k: Backend, x: Float32Array, rows: number,
 }
 
 /** Mean next-token cross-entropy of each sequence (positions 0..seq−2 predict 1..seq−1). */
-export function sequenceLosses(model: Model, batch: Batch, opts: ForwardOptions = {}): Float64Array {
+export function sequenceLosses(model: WeightSource, batch: Batch, opts: ForwardOptions = {}): Float64Array {
   const k = opts.kernels ?? kernels()
   const {n, seq} = batch
   const out = new Float64Array(n)
@@ -108,7 +108,7 @@ export function sequenceLosses(model: Model, batch: Batch, opts: ForwardOptions 
 }
 
 /** All logits, (n·seq, vocab): for tests and small inputs. */
-export function forwardLogits(model: Model, batch: Batch, opts: ForwardOptions = {}): Float32Array {
+export function forwardLogits(model: WeightSource, batch: Batch, opts: ForwardOptions = {}): Float32Array {
   const k = opts.kernels ?? kernels()
   const V = model.cfg.vocabSize
   const out = new Float32Array(batch.n * batch.seq * V)

@@ -1,0 +1,20 @@
+// Gradients of the engine's kernels. Shapes as in ops.h; d* are gradients of the loss.
+#pragma once
+#include <cstdint>
+
+namespace sp {
+
+// dx = ∂L/∂x of y = rmsnorm(x)·w; dw += ∂L/∂w (dw may be null).
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int rows, int dim,
+                      float eps);
+// In place: the gradient of rope turns dy into dx.
+void rope_backward(float* dx, const float* cos, const float* sin, int tokens, int seq, int heads, int hd);
+// out = silu(gate) ⊙ up  →  dgate, dup.
+void silu_mul_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n);
+// Causal GQA attention: dq is written, dk and dv are written (not accumulated).
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, int batch, int seq, int nh, int nkv, int hd, float scale);
+// In place: logits become scale·(softmax(logits) − onehot(target)), the gradient of scale·Σ nll.
+void xent_backward(float* logits, const int32_t* targets, int rows, int vocab, float scale);
+
+}  // namespace sp

@@ -1,0 +1,94 @@
+// References for the backward kernels: each the plain derivative of its forward reference.
+
+export function rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    let ss = 0
+    for (let i = 0; i < dim; i++) ss += x[r * dim + i] ** 2
+    const inv = 1 / Math.sqrt(ss / dim + eps)
+    // y_i = x_i·inv·w_i;  ∂inv/∂x_j = −inv³·x_j/dim
+    let dot = 0
+    for (let i = 0; i < dim; i++) dot += dy[r * dim + i] * w[i] * x[r * dim + i]
+    for (let j = 0; j < dim; j++) dx[r * dim + j] = inv * dy[r * dim + j] * w[j] - (inv ** 3 / dim) * x[r * dim + j] * dot
+    if (dw) for (let i = 0; i < dim; i++) dw[i] += dy[r * dim + i] * x[r * dim + i] * inv
+  }
+}
+
+export function ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void {
+  const half = hd / 2
+  for (let t = 0; t < tokens; t++) {
+    const row = (t % seq) * half
+    for (let h = 0; h < heads; h++) {
+      const b = (t * heads + h) * hd
+      for (let i = 0; i < half; i++) {
+        // forward: o1 = x1·c − x2·s, o2 = x2·c + x1·s
+        const g1 = dx[b + i], g2 = dx[b + i + half], c = cos[row + i], s = sin[row + i]
+        dx[b + i] = g1 * c + g2 * s
+        dx[b + i + half] = -g1 * s + g2 * c
+      }
+    }
+  }
+}
+
+export function siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void {
+  for (let i = 0; i < dout.length; i++) {
+    const sg = 1 / (1 + Math.exp(-gate[i]))
+    dup[i] = dout[i] * gate[i] * sg
+    dgate[i] = dout[i] * up[i] * (sg + gate[i] * sg * (1 - sg))
+  }
+}
+
+export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+  batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void {
+  const group = nh / nkv, qs = nh * hd, ks = nkv * hd
+  dk.fill(0, 0, batch * seq * ks)
+  dv.fill(0, 0, batch * seq * ks)
+  const p = new Float64Array(seq), dp = new Float64Array(seq)
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nh; h++) {
+      const kvh = Math.floor(h / group)
+      const Q = (i: number, d: number) => q[(b * seq + i) * qs + h * hd + d]
+      const K = (j: number, d: number) => k[(b * seq + j) * ks + kvh * hd + d]
+      const V = (j: number, d: number) => v[(b * seq + j) * ks + kvh * hd + d]
+      const dO = (i: number, d: number) => dout[(b * seq + i) * qs + h * hd + d]
+      for (let i = 0; i < seq; i++) {
+        let mx = -Infinity
+        for (let j = 0; j <= i; j++) {
+          let s = 0
+          for (let d = 0; d < hd; d++) s += Q(i, d) * K(j, d)
+          p[j] = s * scale
+          mx = Math.max(mx, p[j])
+        }
+        let sum = 0
+        for (let j = 0; j <= i; j++) { p[j] = Math.exp(p[j] - mx); sum += p[j] }
+        let dot = 0
+        for (let j = 0; j <= i; j++) {
+          p[j] /= sum
+          let g = 0
+          for (let d = 0; d < hd; d++) g += dO(i, d) * V(j, d)
+          dp[j] = g
+          dot += p[j] * g
+          for (let d = 0; d < hd; d++) dv[(b * seq + j) * ks + kvh * hd + d] += p[j] * dO(i, d)
+        }
+        for (let d = 0; d < hd; d++) dq[(b * seq + i) * qs + h * hd + d] = 0
+        for (let j = 0; j <= i; j++) {
+          const ds = p[j] * (dp[j] - dot) * scale
+          for (let d = 0; d < hd; d++) {
+            dq[(b * seq + i) * qs + h * hd + d] += ds * K(j, d)
+            dk[(b * seq + j) * ks + kvh * hd + d] += ds * Q(i, d)
+          }
+        }
+      }
+    }
+  }
+}
+
+export function xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void {
+  for (let r = 0; r < rows; r++) {
+    let mx = -Infinity
+    for (let j = 0; j < vocab; j++) mx = Math.max(mx, logits[r * vocab + j])
+    let sum = 0
+    for (let j = 0; j < vocab; j++) sum += Math.exp(logits[r * vocab + j] - mx)
+    for (let j = 0; j < vocab; j++) logits[r * vocab + j] = (Math.exp(logits[r * vocab + j] - mx) / sum) * scale
+    logits[r * vocab + targets[r]] -= scale
+  }
+}

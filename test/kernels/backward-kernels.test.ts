@@ -1,0 +1,63 @@
+import {describe, it} from 'node:test'
+
+import {nativeKernels, refBackend} from '../../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../../src/util/random.js'
+import {assertClose} from '../helpers/assert-close.js'
+
+const nat = nativeKernels(), ref = refBackend
+const rand = seededRandom(31)
+
+describe('backward kernels equal their references', () => {
+  it('rmsnormBackward', () => {
+    for (const [rows, dim] of [[1, 1], [3, 17], [70, 33]]) {
+      const x = randomNormal(rows * dim, rand), w = randomNormal(dim, rand), dy = randomNormal(rows * dim, rand)
+      const a = new Float32Array(rows * dim), b = new Float32Array(rows * dim)
+      const dwa = randomNormal(dim, rand), dwb = dwa.slice()
+      ref.rmsnormBackward(a, dwa, dy, x, w, rows, dim, 1e-5)
+      nat.rmsnormBackward(b, dwb, dy, x, w, rows, dim, 1e-5)
+      assertClose(b, a, {atol: 1e-5, rtol: 1e-4}, 'dx')
+      assertClose(dwb, dwa, {atol: 1e-5, rtol: 1e-4}, 'dw')
+    }
+  })
+
+  it('ropeBackward', () => {
+    const [tokens, seq, heads, hd] = [34, 17, 3, 16]
+    const cos = randomNormal(seq * hd / 2, rand), sin = randomNormal(seq * hd / 2, rand), g = randomNormal(tokens * heads * hd, rand)
+    const a = g.slice(), b = g.slice()
+    ref.ropeBackward(a, cos, sin, tokens, seq, heads, hd)
+    nat.ropeBackward(b, cos, sin, tokens, seq, heads, hd)
+    assertClose(b, a, {atol: 1e-6, rtol: 1e-5})
+  })
+
+  it('siluMulBackward', () => {
+    const n = 1001
+    const g = randomNormal(n, rand, 3), u = randomNormal(n, rand), d = randomNormal(n, rand)
+    const a = [new Float32Array(n), new Float32Array(n)], b = [new Float32Array(n), new Float32Array(n)]
+    ref.siluMulBackward(a[0], a[1], d, g, u)
+    nat.siluMulBackward(b[0], b[1], d, g, u)
+    assertClose(b[0], a[0], {atol: 1e-6, rtol: 1e-5}, 'dgate')
+    assertClose(b[1], a[1], {atol: 1e-6, rtol: 1e-5}, 'dup')
+  })
+
+  it('attentionBackward (grouped-query, odd sizes)', () => {
+    for (const [batch, seq, nh, nkv, hd] of [[1, 1, 1, 1, 4], [2, 17, 4, 2, 8], [1, 33, 6, 3, 5]]) {
+      const rows = batch * seq
+      const q = randomNormal(rows * nh * hd, rand), k = randomNormal(rows * nkv * hd, rand), v = randomNormal(rows * nkv * hd, rand)
+      const dout = randomNormal(rows * nh * hd, rand)
+      const A = [new Float32Array(rows * nh * hd), new Float32Array(rows * nkv * hd), new Float32Array(rows * nkv * hd)]
+      const B = [new Float32Array(rows * nh * hd), randomNormal(rows * nkv * hd, rand), randomNormal(rows * nkv * hd, rand)]
+      ref.attentionBackward(A[0], A[1], A[2], dout, q, k, v, batch, seq, nh, nkv, hd, 1 / Math.sqrt(hd))
+      nat.attentionBackward(B[0], B[1], B[2], dout, q, k, v, batch, seq, nh, nkv, hd, 1 / Math.sqrt(hd))
+      for (let i = 0; i < 3; i++) assertClose(B[i], A[i], {atol: 1e-5, rtol: 1e-4}, ['dq', 'dk', 'dv'][i])
+    }
+  })
+
+  it('xentBackward', () => {
+    const [rows, vocab] = [7, 50]
+    const logits = randomNormal(rows * vocab, rand, 3), t = Int32Array.from({length: rows}, () => Math.floor(rand() * vocab))
+    const a = logits.slice(), b = logits.slice()
+    ref.xentBackward(a, t, rows, vocab, 0.25)
+    nat.xentBackward(b, t, rows, vocab, 0.25)
+    assertClose(b, a, {atol: 1e-7, rtol: 1e-5})
+  })
+})
