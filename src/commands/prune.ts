@@ -26,6 +26,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
     skip: Flags.string({description: 'regular expression of linear tensor names to leave dense'}),
     out: Flags.string({description: 'output folder', required: true}),
     overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
+    'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
   }
 
   async run(): Promise<void> {
@@ -33,7 +34,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
     const sparsity = f.sparsity === undefined ? undefined : Number(f.sparsity)
     const report = await runPrune({
       model: this.args.model, method: f.method, sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
-      seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip,
+      seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
     }, this.log_)
     const e = report.evaluation
     this.emit(report, [

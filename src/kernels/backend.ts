@@ -61,6 +61,10 @@ export interface Backend {
   selectNM(mask: Uint8Array, score: Float32Array, rows: number, cols: number, n: number, m: number): void
   /** mask of every score ≤ the k-th smallest (0-based) of the whole array. */
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
+  /** acc += (scale·g)², GBLM's gradient accumulator. */
+  accumulateSquares(acc: Float32Array, g: Float32Array, scale: number): void
+  /** out += |w|·g. */
+  absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

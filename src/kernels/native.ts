@@ -28,6 +28,8 @@ export interface NativeAddon {
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
   applyMask(w: Float32Array, mask: Uint8Array): void
   countNonFinite(x: Float32Array): number
+  accumulateSquares(acc: Float32Array, g: Float32Array, scale: number): void
+  absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void
   sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number
   sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number,
     sparsity: number, prunen: number, prunem: number, blocksize: number): void

@@ -20,6 +20,7 @@ export const dsnot: PruningMethod = {
   id: 'dsnot',
   title: 'DSnoT: dynamic sparse no training (prune-and-grow on a Wanda mask)',
   paper: 'https://arxiv.org/abs/2310.08915',
+  needsGradients: false,
   needsHessian: false,
   needsCalibration: true,
   prune(ctx) {

@@ -10,6 +10,7 @@ export const magnitude: PruningMethod = {
   id: 'magnitude',
   title: 'Magnitude: prune the smallest weights of each matrix',
   paper: 'https://arxiv.org/abs/2306.11695 (baseline of Wanda)',
+  needsGradients: false,
   needsHessian: false,
   needsCalibration: false,
   prune({weight, rows, cols, target, kernels: k}) {

@@ -32,6 +32,8 @@ export interface SequentialJob {
   /** Calibration windows, each of the same length (none for magnitude). */
   samples: number[][]
   skip?: RegExp
+  /** GBLM's stage-A gradient norms by weight name, when the method needs them. */
+  gradnorms?: Map<string, Float32Array>
   kernels?: Backend
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
   onBlockDone(layer: number, weights: BlockWeights): void
@@ -97,7 +99,8 @@ export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; t
       const skipped = job.skip?.test(full) ?? false
       if (!skipped) {
         clock('solve', () => {
-          method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS, target, kernels: k})
+          method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
+            gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
         })
       }
       let zeros = 0

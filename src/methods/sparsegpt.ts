@@ -16,6 +16,7 @@ export const sparsegpt: PruningMethod = {
   id: 'sparsegpt',
   title: 'SparseGPT: one-shot OBS pruning with weight reconstruction',
   paper: 'https://arxiv.org/abs/2301.00774',
+  needsGradients: false,
   needsHessian: true,
   needsCalibration: true,
   prune({name, layer, weight, rows, cols, stats, target, kernels: k}) {

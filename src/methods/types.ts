@@ -27,6 +27,8 @@ export interface PruneContext {
   rows: number
   cols: number
   stats: InputStats
+  /** GBLM's sqrt(Σ_n (100·g_n)²) for this weight, (rows, cols); null for methods without gradients. */
+  gradnorm: Float32Array | null
   target: SparsityTarget
   kernels: Backend
 }
@@ -38,6 +40,8 @@ export interface PruningMethod {
   paper: string
   /** The input Hessian costs in² memory and a GEMM per batch: only methods that use it ask. */
   needsHessian: boolean
+  /** Gradients of the language-model loss on the dense model, before pruning (GBLM's stage A). */
+  needsGradients: boolean
   /** Magnitude needs no calibration at all. */
   needsCalibration: boolean
   /** Zeroes the pruned weights of ctx.weight (updating the rest if the method does) and returns the mask (1 = pruned). */

@@ -14,6 +14,7 @@ export const wanda: PruningMethod = {
   id: 'wanda',
   title: 'Wanda: pruning by weights and activations',
   paper: 'https://arxiv.org/abs/2306.11695',
+  needsGradients: false,
   needsHessian: false,
   needsCalibration: true,
   prune({weight, rows, cols, stats, target, kernels: k}) {

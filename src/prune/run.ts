@@ -5,7 +5,9 @@ import {calibrationSamples} from '../data/calibration.js'
 import {loadDataset, type Dataset, type Purpose} from '../data/dataset.js'
 import {evalChunks, perplexity} from '../eval/perplexity.js'
 import {MirrorWriter} from '../export/mirror-writer.js'
+import {gradientNorms, GBLM_SCALE} from '../methods/gradnorm.js'
 import {METHODS} from '../methods/index.js'
+import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
 import {pruneSequential} from '../methods/sequential.js'
 import {Model} from '../model/model.js'
 import {blockPrefix, LINEARS} from '../model/weights.js'
@@ -29,6 +31,8 @@ export interface PruneOptions {
   out: string
   overwrite: boolean
   skip?: string
+  /** Write GBLM's stage-A gradient norms here (safetensors, one F32 tensor per linear weight). */
+  saveGradnorm?: string
 }
 
 /** Files beside the weights that a Hugging Face loader or tokenizer reads. */
@@ -90,12 +94,19 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       'sparsify.calibration': calib?.name ?? 'none', 'sparsify.nsamples': String(samples.length),
       'sparsify.seqlen': String(seqlen), 'sparsify.seed': String(o.seed),
     }
+    const gradnorms = method.needsGradients
+      ? await timed('gradients', () => gradientNorms(model, samples, (done) => log.info(`  gradients of sample ${done}/${samples.length}`)))
+      : undefined
+    if (gradnorms && o.saveGradnorm) {
+      writeSafetensors(path.resolve(o.saveGradnorm), [...gradnorms].map(([name, g]) => ({name, dtype: 'F32' as const,
+        shape: [...model.ckpt.entry(name).shape], data: encodeFloats(g, 'F32')})), {'sparsify.gblm_scale': String(GBLM_SCALE)})
+    }
     const writer = new MirrorWriter(model.ckpt, work, provenance)
     let result
     try {
       writer.writeThrough(-1)
       result = await timed('prune', () => pruneSequential({
-        model, method, target, samples, skip,
+        model, method, target, samples, skip, gradnorms,
         onBlockDone(layer, w) {
           const replaced = new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight]))
           writer.writeThrough(layer, replaced)

@@ -55,6 +55,15 @@ describe('pruning kernels equal their references', () => {
     }
   })
 
+  it('accumulateSquares and absMulAdd', () => {
+    const n = 70001, g = randomNormal(n, rand), w = randomNormal(n, rand)
+    const a = randomNormal(n, rand).map(Math.abs), b = a.slice()
+    ref.accumulateSquares(a, g, 100); nat.accumulateSquares(b, g, 100)
+    assertClose(b, a, {atol: 1e-6, rtol: 1e-6})
+    ref.absMulAdd(a, w, g); nat.absMulAdd(b, w, g)
+    assertClose(b, a, {atol: 1e-6, rtol: 1e-6})
+  })
+
   it('sparsegpt: one factorisation and a triangular inverse equal the reference three factorisations', () => {
     for (const [rows, cols, opts, percdamp] of [
       [5, 8, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128}, 0.01],

@@ -6,10 +6,11 @@ import path from 'node:path'
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {GOLDEN_MODELS, golden} from '../helpers/golden.js'
 import {sparsify, tempDir} from '../helpers/cli.js'
+import {relativeError} from '../helpers/assert-close.js'
 
-/** The golden runs this suite reproduces; gblm comes with the gradients. */
+/** Every golden run. */
 const RUNS = ['magnitude_50', 'magnitude_2of4', 'wanda_50', 'wanda_70', 'wanda_2of4', 'sparsegpt_50', 'sparsegpt_2of4', 'sparsegpt_4of8',
-  'dsnot_50', 'dsnot_60', 'dsnot_2of4']
+  'gblm_50', 'gblm_2of4', 'dsnot_50', 'dsnot_60', 'dsnot_2of4']
 
 function targetFlags(run: {sparsity: number; n: number; m: number}): string[] {
   return run.n ? ['--pattern', `${run.n}:${run.m}`] : ['--sparsity', String(run.sparsity)]
@@ -26,8 +27,9 @@ describe('sparsify prune reproduces the golden pruned weights', () => {
       it(`${model} ${tag}: identical masks, weights to 1e-4, perplexity to 1e-4`, () => {
         const run = g.json.runs.find((r: {tag: string}) => r.tag === tag)
         const out = path.join(dir, tag)
+        const gradnorm = path.join(dir, `${tag}-gradnorm.safetensors`)
         const r = sparsify(['prune', g.dir, '--method', run.method, ...targetFlags(run), '--calib', calib, '--nsamples', '4', '--seqlen', '32',
-          '--eval', evalIds, '--out', out, '--json'])
+          '--eval', evalIds, '--out', out, '--json', ...(run.method === 'gblm' ? ['--save-gradnorm', gradnorm] : [])])
         assert.equal(r.status, 0, r.stderr)
         const report = JSON.parse(r.stdout)
         const got = SafetensorsFile.open(path.join(out, 'model.safetensors'))
@@ -46,6 +48,17 @@ describe('sparsify prune reproduces the golden pruned weights', () => {
           checked++
         }
         assert.equal(checked, 14, 'every linear of both blocks compared')
+        if (run.method === 'gblm') {
+          const norms = SafetensorsFile.open(gradnorm)
+          let compared = 0
+          for (const name of g.expected.tensors.keys()) {
+            if (!name.startsWith('gblm_gradnorm.')) continue
+            const err = relativeError(norms.readF32(name.slice('gblm_gradnorm.'.length)), g.expected.readF32(name))
+            assert.ok(err < 1e-4, `${name}: relative error ${err}`)
+            compared++
+          }
+          assert.equal(compared, 14)
+        }
         const rel = Math.abs(report.evaluation.pruned_perplexity - run.ppl_eval) / run.ppl_eval
         assert.ok(rel < 1e-4, `perplexity ${report.evaluation.pruned_perplexity} vs ${run.ppl_eval}`)
         const dense = Math.abs(report.evaluation.dense_perplexity - g.json.ppl_eval) / g.json.ppl_eval

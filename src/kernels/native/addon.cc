@@ -109,6 +109,16 @@ Napi::Value SelectThreshold(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AccumulateSquares(const Napi::CallbackInfo& info) {
+  sp::accumulate_squares(f32(info, 0), f32(info, 1), info[2].As<Napi::Number>().FloatValue(), len(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value AbsMulAdd(const Napi::CallbackInfo& info) {
+  sp::abs_mul_add(f32(info, 0), f32(info, 1), f32(info, 2), len(info, 0));
+  return info.Env().Undefined();
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -181,6 +191,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["selectRowK"] = Napi::Function::New(env, SelectRowK);
   exports["selectNM"] = Napi::Function::New(env, SelectNM);
   exports["selectThreshold"] = Napi::Function::New(env, SelectThreshold);
+  exports["accumulateSquares"] = Napi::Function::New(env, AccumulateSquares);
+  exports["absMulAdd"] = Napi::Function::New(env, AbsMulAdd);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);

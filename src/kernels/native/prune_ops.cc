@@ -82,6 +82,21 @@ void select_threshold(uint8_t* mask, const float* score, long count, long k) {
   });
 }
 
+void accumulate_squares(float* acc, const float* g, float scale, long count) {
+  parallel_range(count, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i) {
+      const float v = scale * g[i];
+      acc[i] += v * v;
+    }
+  });
+}
+
+void abs_mul_add(float* out, const float* w, const float* g, long count) {
+  parallel_range(count, 1 << 16, [&](long b, long e) {
+    for (long i = b; i < e; ++i) out[i] += std::fabs(w[i]) * g[i];
+  });
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

@@ -16,6 +16,10 @@ void select_row_k(uint8_t* mask, const float* score, int rows, int cols, int k);
 void select_nm(uint8_t* mask, const float* score, int rows, int cols, int n, int m);
 // Whole-matrix threshold: t = the k-th smallest score (0-based); prune every score <= t.
 void select_threshold(uint8_t* mask, const float* score, long count, long k);
+// acc += (scale·g)²  (GBLM's gradient accumulator)
+void accumulate_squares(float* acc, const float* g, float scale, long count);
+// out += |w| · g, elementwise
+void abs_mul_add(float* out, const float* w, const float* g, long count);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].

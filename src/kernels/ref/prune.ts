@@ -51,3 +51,11 @@ export function countNonFinite(x: Float32Array): number {
   for (const v of x) if (!Number.isFinite(v)) n++
   return n
 }
+
+export function accumulateSquares(acc: Float32Array, g: Float32Array, scale: number): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += (scale * g[i]) ** 2
+}
+
+export function absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < out.length; i++) out[i] += Math.abs(w[i]) * g[i]
+}
