@@ -50,6 +50,8 @@ export interface Backend {
     batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
   /** In place: logits (rows, vocab) become scale·(softmax − onehot(target)). */
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
+  /** One AdamW step in place on p with moments m, v (bias-corrected; decoupled weight decay). */
+  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number}): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
   columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void

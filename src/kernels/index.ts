@@ -111,6 +111,10 @@ function nativeBackend(addon: NativeAddon): Backend {
       for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'xentBackward', `target ${targets[r]} outside the vocabulary`)
       addon.xentBackward(logits, targets, rows, vocab, scale)
     },
+    adamwStep(p, g, m, v, o) {
+      need(g.length >= p.length && m.length >= p.length && v.length >= p.length && o.step >= 1, 'adamwStep', 'shape mismatch')
+      addon.adamwStep(p, g, m, v, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step)
+    },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },
     f32ToBf16(out, input) { need(input.length >= out.length, 'f32ToBf16', 'input too short'); addon.f32ToBf16(out, input) },

@@ -39,6 +39,7 @@ export interface NativeAddon {
   attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
+  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void
   setThreads(n: number): void
   getThreads(): number
   isa(): string

@@ -52,6 +52,17 @@ describe('backward kernels equal their references', () => {
     }
   })
 
+  it('adamwStep', () => {
+    const n = 40001, g = randomNormal(n, rand)
+    const o = {lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 3}
+    const pa = randomNormal(n, rand), ma = randomNormal(n, rand, 0.01), va = randomNormal(n, rand, 0.01).map(Math.abs)
+    const pb = pa.slice(), mb = ma.slice(), vb = va.slice()
+    ref.adamwStep(pa, g, ma, va, o); nat.adamwStep(pb, g, mb, vb, o)
+    assertClose(pb, pa, {atol: 1e-6, rtol: 1e-5}, 'p')
+    assertClose(mb, ma, {atol: 1e-7, rtol: 1e-5}, 'm')
+    assertClose(vb, va, {atol: 1e-7, rtol: 1e-5}, 'v')
+  })
+
   it('xentBackward', () => {
     const [rows, vocab] = [7, 50]
     const logits = randomNormal(rows * vocab, rand, 3), t = Int32Array.from({length: rows}, () => Math.floor(rand() * vocab))

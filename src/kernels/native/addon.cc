@@ -169,6 +169,13 @@ Napi::Value XentBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
+  // (p, g, m, v, lr, beta1, beta2, eps, weightDecay, step)
+  auto fl = [&](int i) { return info[i].As<Napi::Number>().FloatValue(); };
+  sp::adamw_step(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), len(info, 0), fl(4), fl(5), fl(6), fl(7), fl(8), num(info, 9));
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
@@ -202,6 +209,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["siluMulBackward"] = Napi::Function::New(env, SiluMulBackward);
   exports["attentionBackward"] = Napi::Function::New(env, AttentionBackward);
   exports["xentBackward"] = Napi::Function::New(env, XentBackward);
+  exports["adamwStep"] = Napi::Function::New(env, AdamwStep);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);

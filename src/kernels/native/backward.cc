@@ -134,4 +134,16 @@ void xent_backward(float* logits, const int32_t* targets, int rows, int vocab, f
   });
 }
 
+void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
+                float weight_decay, int step) {
+  const float c1 = 1.0f - std::pow(beta1, (float)step), c2 = 1.0f - std::pow(beta2, (float)step);
+  parallel_range(n, 1 << 15, [&](long b, long e) {
+    for (long i = b; i < e; ++i) {
+      m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+      v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+      p[i] -= lr * ((m[i] / c1) / (std::sqrt(v[i] / c2) + eps) + weight_decay * p[i]);
+    }
+  });
+}
+
 }  // namespace sp

@@ -17,4 +17,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 // In place: logits become scale·(softmax(logits) − onehot(target)), the gradient of scale·Σ nll.
 void xent_backward(float* logits, const int32_t* targets, int rows, int vocab, float scale);
 
+// One AdamW step in place (decoupled weight decay, bias-corrected moments); g is pre-scaled.
+void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
+                float weight_decay, int step);
+
 }  // namespace sp

@@ -92,3 +92,13 @@ export function xentBackward(logits: Float32Array, targets: Int32Array, rows: nu
     logits[r * vocab + targets[r]] -= scale
   }
 }
+
+export function adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+  o: {lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number}): void {
+  const c1 = 1 - o.beta1 ** o.step, c2 = 1 - o.beta2 ** o.step
+  for (let i = 0; i < p.length; i++) {
+    m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i]
+    v[i] = o.beta2 * v[i] + (1 - o.beta2) * g[i] * g[i]
+    p[i] -= o.lr * (m[i] / c1 / (Math.sqrt(v[i] / c2) + o.eps) + o.weightDecay * p[i])
+  }
+}

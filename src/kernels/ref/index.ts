@@ -1,6 +1,6 @@
 import type {Backend} from '../backend.js'
 import {attention} from './attention.js'
-import {attentionBackward, rmsnormBackward, ropeBackward, siluMulBackward, xentBackward} from './backward.js'
+import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBackward, xentBackward} from './backward.js'
 import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 import {addInplace, siluMul} from './elementwise.js'
 import {gemm} from './gemm.js'
@@ -14,5 +14,5 @@ import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 export const refBackend: Backend = {
   name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
-  rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward,
+  rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
 }
