@@ -145,7 +145,36 @@ async function pruneBench(): Promise<void> {
   }
 }
 
+/**
+ * Perplexity on brown:test of the trained fixture, dense and pruned by every method at 50%,
+ * 60% and 2:4, calibrated on brown:train (128 × 256 tokens, seed 0).
+ */
+async function qualityBench(): Promise<void> {
+  const model = fileURLToPath(new URL('../../fixtures/tiny-llama', import.meta.url))
+  const dir = path.join(tmpdir(), `sparsify-bench-quality-${process.pid}`)
+  const targets: [string, string[]][] = [['50%', ['--sparsity', '0.5']], ['60%', ['--sparsity', '0.6']], ['2:4', ['--pattern', '2:4']]]
+  const methods = ['magnitude', 'wanda', 'sparsegpt', 'gblm', 'dsnot']
+  const table = new Map<string, string[]>()
+  let dense = 0
+  try {
+    for (const method of methods) {
+      for (const [label, flags] of targets) {
+        const r = cli(['prune', model, '--method', method, ...flags, '--calib', 'brown', '--nsamples', '128', '--seqlen', '256',
+          '--eval', 'brown', '--out', path.join(dir, `${method}-${label}`.replace(/[:%]/g, '_'))])
+        dense = r.evaluation.dense_perplexity
+        table.set(method, [...(table.get(method) ?? []), r.evaluation.pruned_perplexity.toFixed(2)])
+      }
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+  console.log(`\nPerplexity of fixtures/tiny-llama on brown:test (seqlen 256), calibrated on 128 × 256 tokens of brown:train; dense ${dense.toFixed(2)}`)
+  console.log('method'.padEnd(12) + targets.map(([l]) => l.padStart(10)).join(''))
+  for (const [m, cells] of table) console.log(m.padEnd(12) + cells.map((c) => c.padStart(10)).join(''))
+}
+
 const which = process.argv[2]
 if (!which || which === 'gemm') await gemmBench()
 if (!which || which === 'forward') await forwardBench()
 if (!which || which === 'prune') await pruneBench()
+if (!which || which === 'quality') await qualityBench()

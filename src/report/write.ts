@@ -19,6 +19,8 @@ function evaluationTable(r: PruneReport): string[] {
   ]
 }
 
+const reproduce = (r: PruneReport) => ['## Reproduce', '', '```sh', r.command, '```', '']
+
 export function reportMarkdown(r: PruneReport): string {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
   return [
@@ -54,12 +56,7 @@ export function reportMarkdown(r: PruneReport): string {
     '',
     'The weights are stored dense, with zeros: other runtimes run them at dense speed.',
     '',
-    '## Reproduce',
-    '',
-    '```sh',
-    r.command,
-    '```',
-    '',
+    ...reproduce(r),
   ].join('\n')
 }
 
@@ -86,12 +83,7 @@ export function modelCard(r: PruneReport): string {
     '',
     ...evaluationTable(r),
     '',
-    '## Reproduce',
-    '',
-    '```sh',
-    r.command,
-    '```',
-    '',
+    ...reproduce(r),
     `Made with sparsify ${r.tool.version}.`,
     '',
   ].join('\n')

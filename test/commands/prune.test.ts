@@ -128,28 +128,27 @@ describe('sparsify prune refuses bad input, leaving nothing in --out', () => {
     assert.equal(r.status, 0, r.stderr)
     assert.ok(!existsSync(path.join(out, 'keep.txt')))
   })
-  it('a checkpoint with NaN or Inf weights', () => {
+  /** A copy of the golden llama with one tensor's float32 values edited. */
+  function edited(tensor: string, edit: (values: Float32Array) => void): string {
     const dir = tempDir()
     copyFileSync(path.join(g.dir, 'config.json'), path.join(dir, 'config.json'))
     const f = SafetensorsFile.open(path.join(g.dir, 'model.safetensors'))
     writeSafetensors(path.join(dir, 'model.safetensors'), [...f.tensors.values()].map((t) => {
       const data = f.readBytes(t.name)
-      if (t.name === 'model.layers.1.mlp.up_proj.weight') new Float32Array(data.buffer)[17] = NaN
+      if (t.name === tensor) edit(new Float32Array(data.buffer))
       return {...t, data}
     }))
+    return dir
+  }
+
+  it('a checkpoint with NaN or Inf weights', () => {
+    const dir = edited('model.layers.1.mlp.up_proj.weight', (v) => { v[17] = NaN })
     refused(['prune', dir, '--calib', calib, '--nsamples', '4', '--seqlen', '32', '--eval', 'none', '--method', 'magnitude', '--sparsity', '0.5'], 5,
       /model\.layers\.1\.mlp\.up_proj\.weight contains NaN or Inf/)
   })
   it('a Hessian that stays non-positive-definite after damping', () => {
-    const dir = tempDir()
-    copyFileSync(path.join(g.dir, 'config.json'), path.join(dir, 'config.json'))
-    const f = SafetensorsFile.open(path.join(g.dir, 'model.safetensors'))
     // Enormous (finite) v_proj weights overflow the attention output to Inf: H = XᵀX of o_proj's input is not finite.
-    writeSafetensors(path.join(dir, 'model.safetensors'), [...f.tensors.values()].map((t) => {
-      const data = f.readBytes(t.name)
-      if (t.name === 'model.layers.0.self_attn.v_proj.weight') new Float32Array(data.buffer).fill(3e38)
-      return {...t, data}
-    }))
+    const dir = edited('model.layers.0.self_attn.v_proj.weight', (v) => v.fill(3e38))
     refused(['prune', dir, '--calib', calib, '--nsamples', '4', '--seqlen', '32', '--eval', 'none', '--method', 'sparsegpt', '--sparsity', '0.5'], 1,
       /Hessian of model\.layers\.0\.self_attn\.o_proj is not positive definite/)
   })
