@@ -67,6 +67,8 @@ export interface Backend {
   accumulateSquares(acc: Float32Array, g: Float32Array, scale: number): void
   /** out += |w|·g. */
   absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void
+  /** [zeros of x: (rows, cols), the fewest zeros in any aligned group of m columns (0 when m = 0)]. */
+  zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number]
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

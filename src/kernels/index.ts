@@ -75,6 +75,10 @@ function nativeBackend(addon: NativeAddon): Backend {
       addon.selectThreshold(mask, score, k)
     },
     countNonFinite: (x) => addon.countNonFinite(x),
+    zeroStats(x, rows, cols, m) {
+      need(x.length >= rows * cols && m >= 0, 'zeroStats', 'shape mismatch')
+      return addon.zeroStats(x, rows, cols, m)
+    },
     accumulateSquares(acc, g, scale) { need(g.length >= acc.length, 'accumulateSquares', 'shape mismatch'); addon.accumulateSquares(acc, g, scale) },
     absMulAdd(out, w, g) { need(w.length >= out.length && g.length >= out.length, 'absMulAdd', 'shape mismatch'); addon.absMulAdd(out, w, g) },
     applyMask(w, mask) { need(mask.length >= w.length, 'applyMask', 'mask too short'); addon.applyMask(w, mask) },

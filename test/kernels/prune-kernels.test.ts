@@ -55,6 +55,15 @@ describe('pruning kernels equal their references', () => {
     }
   })
 
+  it('zeroStats', () => {
+    for (const [rows, cols, m] of [[3, 8, 4], [5, 17, 0], [4, 16, 8], [2, 12, 4]]) {
+      const x = randomNormal(rows * cols, rand)
+      for (let i = 0; i < x.length; i += 2) x[i] = 0
+      x[1] = 0
+      assert.deepEqual(nat.zeroStats(x, rows, cols, m), ref.zeroStats(x, rows, cols, m))
+    }
+  })
+
   it('accumulateSquares and absMulAdd', () => {
     const n = 70001, g = randomNormal(n, rand), w = randomNormal(n, rand)
     const a = randomNormal(n, rand).map(Math.abs), b = a.slice()

@@ -119,6 +119,17 @@ Napi::Value AbsMulAdd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value ZeroStats(const Napi::CallbackInfo& info) {
+  // (x, rows, cols, m) → [zeros, fewest zeros in an aligned group of m]
+  long zeros = 0;
+  int least = 0;
+  sp::zero_stats(&zeros, &least, f32(info, 0), num(info, 1), num(info, 2), num(info, 3));
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), (double)zeros));
+  out.Set(1u, Napi::Number::New(info.Env(), least));
+  return out;
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -200,6 +211,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["selectThreshold"] = Napi::Function::New(env, SelectThreshold);
   exports["accumulateSquares"] = Napi::Function::New(env, AccumulateSquares);
   exports["absMulAdd"] = Napi::Function::New(env, AbsMulAdd);
+  exports["zeroStats"] = Napi::Function::New(env, ZeroStats);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);

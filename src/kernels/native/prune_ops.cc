@@ -97,6 +97,23 @@ void abs_mul_add(float* out, const float* w, const float* g, long count) {
   });
 }
 
+void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int cols, int m) {
+  long z = 0;
+  int least = m;
+  for (long r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    for (int g = 0; g < cols; g += (m > 0 ? m : cols)) {
+      const int end = m > 0 ? std::min(cols, g + m) : cols;
+      int gz = 0;
+      for (int j = g; j < end; ++j) gz += row[j] == 0.f;
+      z += gz;
+      if (m > 0) least = std::min(least, gz);
+    }
+  }
+  *zeros = z;
+  *min_group_zeros = m > 0 ? least : 0;
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

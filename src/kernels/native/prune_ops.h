@@ -20,6 +20,9 @@ void select_threshold(uint8_t* mask, const float* score, long count, long k);
 void accumulate_squares(float* acc, const float* g, float scale, long count);
 // out += |w| · g, elementwise
 void abs_mul_add(float* out, const float* w, const float* g, long count);
+// Zeros of x: (rows, cols) in all, and the fewest zeros found in any aligned group of m columns
+// (m = 0: only the count). Returned as {zeros, min_group_zeros}.
+void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int cols, int m);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].

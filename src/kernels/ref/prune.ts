@@ -59,3 +59,16 @@ export function accumulateSquares(acc: Float32Array, g: Float32Array, scale: num
 export function absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void {
   for (let i = 0; i < out.length; i++) out[i] += Math.abs(w[i]) * g[i]
 }
+
+export function zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number] {
+  let zeros = 0, least = m
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += m || cols) {
+      let z = 0
+      for (let j = g; j < Math.min(cols, g + (m || cols)); j++) if (x[r * cols + j] === 0) z++
+      zeros += z
+      if (m) least = Math.min(least, z)
+    }
+  }
+  return [zeros, m ? least : 0]
+}
