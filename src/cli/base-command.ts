@@ -12,6 +12,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   static baseFlags = {
     threads: Flags.integer({description: 'compute threads (default: all cores)', min: 1, helpGroup: 'GLOBAL'}),
     json: Flags.boolean({description: 'print one JSON object on stdout and nothing else', helpGroup: 'GLOBAL'}),
+    quiet: Flags.boolean({description: 'no progress on stderr (errors still print)', helpGroup: 'GLOBAL'}),
   }
 
   protected flags!: CommandFlags<T>
@@ -28,12 +29,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as CommandFlags<T>
     this.args = args as CommandArgs<T>
-    this.log_ = stderrLogger(false)
+    this.log_ = stderrLogger({quiet: this.flags.quiet})
     if (this.flags.threads) setThreads(this.flags.threads)
   }
 
   /** Prints the result: the object as JSON with --json, else the human lines. */
   protected emit(result: object, human: string[]): void {
+    this.log_.stop()
     process.stdout.write(this.flags.json ? `${JSON.stringify(result)}\n` : `${human.join('\n')}\n`)
   }
 
@@ -50,6 +52,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } else if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       line = `disk full: ${err.message}`
     }
+    this.log_?.stop()
     if (process.env.SPARSIFY_DEBUG) process.stderr.write(`${err.stack}\n`)
     if (code !== 0) process.stderr.write(`error: ${line}\n`)
     process.exitCode = code

@@ -28,7 +28,7 @@ export default class Eval extends BaseCommand<typeof Eval> {
     this.log_.info(`evaluating ${model.cfg.arch} on ${data.name}: ${chunks.length} chunks of ${chunks[0].length} tokens`)
     const start = performance.now()
     const r = perplexity(model, chunks, {
-      onBlock: (layer, group, groups) => this.log_.info(`  block ${layer + 1}/${model.cfg.layers}${groups > 1 ? ` (group ${group + 1}/${groups})` : ''}`),
+      onBlock: (layer, group, groups) => this.log_.step('evaluating blocks', group * model.cfg.layers + layer + 1, groups * model.cfg.layers),
     })
     const seconds = (performance.now() - start) / 1000
     model.close()

@@ -1,10 +1,12 @@
 import {Args, Flags} from '@oclif/core'
+import Table from 'cli-table3'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {DATA_HELP} from '../data/dataset.js'
 import {METHODS} from '../methods/index.js'
 import {runPrune} from '../prune/run.js'
-import {EXIT_CODES_HELP} from '../util/errors.js'
+import {EXIT, EXIT_CODES_HELP, SparsifyError} from '../util/errors.js'
+import {parseBytes} from '../prune/memory.js'
 
 export default class Prune extends BaseCommand<typeof Prune> {
   static summary = 'Prune a Hugging Face model with a post-training method and write a loadable checkpoint and a report.'
@@ -27,6 +29,8 @@ export default class Prune extends BaseCommand<typeof Prune> {
     out: Flags.string({description: 'output folder', required: true}),
     overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
     'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
+    'max-ppl-increase': Flags.string({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent'}),
+    'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
   }
 
   async run(): Promise<void> {
@@ -35,12 +39,25 @@ export default class Prune extends BaseCommand<typeof Prune> {
     const report = await runPrune({
       model: this.args.model, method: f.method, sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
+      maxPplIncrease: f['max-ppl-increase'] === undefined ? undefined : Number(f['max-ppl-increase']),
+      maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']),
     }, this.log_)
     const e = report.evaluation
+    const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})
+    quality.push(['dense', '0.00%', e ? e.dense_perplexity.toFixed(3) : '-'])
+    quality.push([`${report.method.id} ${report.target.pattern}`, `${(100 * report.sparsity.overall).toFixed(2)}%`, e ? e.pruned_perplexity.toFixed(3) : '-'])
+    const blocks = new Table({head: ['block', ...report.sparsity.blocks.map((b) => String(b.layer))], style: {head: [], border: []}})
+    blocks.push(['sparsity', ...report.sparsity.blocks.map((b) => `${(100 * b.sparsity).toFixed(1)}%`)])
     this.emit(report, [
       `pruned ${report.model.source} with ${report.method.id} (${report.target.pattern}): ${(100 * report.sparsity.overall).toFixed(2)}% of decoder-linear weights are zero`,
-      ...(e ? [`perplexity on ${e.dataset}: dense ${e.dense_perplexity.toFixed(3)} → pruned ${e.pruned_perplexity.toFixed(3)}`] : []),
+      quality.toString(),
+      blocks.toString(),
       `wrote ${report.output} in ${report.timings_seconds.total.toFixed(1)} s (report: ${report.output}/REPORT.md)`,
     ])
+    const g = report.gate
+    if (g && !g.passed) {
+      throw new SparsifyError(`quality gate failed: perplexity rose ${g.ppl_increase_pct.toFixed(2)}%, more than --max-ppl-increase ${g.max_ppl_increase_pct}%`,
+        EXIT.gate, `the output was written to ${report.output}; see REPORT.md`)
+    }
   }
 }

@@ -38,6 +38,8 @@ export interface SequentialJob {
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
   onBlockDone(layer: number, weights: BlockWeights): void
   onProgress?(layer: number, layers: number): void
+  /** Called between blocks, after yielding to the event loop; throws to stop the job (signals). */
+  checkpoint?(): void
 }
 
 const TOKENS_PER_CALL = 4096
@@ -47,7 +49,7 @@ const TOKENS_PER_CALL = 4096
  * calibration inputs while the linears' inputs are measured, prune every linear, then run
  * the pruned block to make the next block's inputs. One block of weights is held at a time.
  */
-export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; times: PhaseTimes} {
+export async function pruneSequential(job: SequentialJob): Promise<{linears: LinearResult[]; times: PhaseTimes}> {
   const k = job.kernels ?? defaultKernels()
   const {model, method, target} = job
   const cfg = model.cfg
@@ -68,6 +70,7 @@ export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; t
   const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
   for (let layer = 0; layer < cfg.layers; layer++) {
+    job.checkpoint?.()
     w = model.block(layer, w)
     for (const name of LINEARS) {
       if (k.countNonFinite(w.linears[name].weight) > 0) {
@@ -117,6 +120,8 @@ export function pruneSequential(job: SequentialJob): {linears: LinearResult[]; t
     }
     job.onBlockDone(layer, w)
     job.onProgress?.(layer, cfg.layers)
+    await new Promise((resolve) => setImmediate(resolve))
+    job.checkpoint?.()
   }
   return {linears, times}
 }

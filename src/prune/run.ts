@@ -13,10 +13,11 @@ import {Model} from '../model/model.js'
 import {blockPrefix, LINEARS} from '../model/weights.js'
 import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
-import {EXIT, type SparsifyError, usage} from '../util/errors.js'
+import {EXIT, SparsifyError, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
 import {describeTarget, parseTarget} from './target.js'
+import {availableBytes, estimatePruneBytes} from './memory.js'
 
 export interface PruneOptions {
   model: string
@@ -33,6 +34,10 @@ export interface PruneOptions {
   skip?: string
   /** Write GBLM's stage-A gradient norms here (safetensors, one F32 tensor per linear weight). */
   saveGradnorm?: string
+  /** Fail the run (exit 10, output still written) if pruned perplexity exceeds dense by more than this many percent. */
+  maxPplIncrease?: number
+  /** Refuse to start if the estimated peak exceeds this many bytes (default: available memory). */
+  maxMemory?: number
 }
 
 /** Files beside the weights that a Hugging Face loader or tokenizer reads. */
@@ -75,6 +80,15 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     try { return await fn() } finally { phase[key] = (phase[key] ?? 0) + (performance.now() - s) / 1000 }
   }
 
+  if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
+  const limit = o.maxMemory ?? availableBytes()
+  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration ? o.nsamples : 0, seqlen, 256 * seqlen)
+  if (need > limit) {
+    throw new SparsifyError(`this job needs about ${gib(need)} of memory, more than the ${gib(limit)} ${o.maxMemory ? 'allowed by --max-memory' : 'available'}`,
+      EXIT.memory, 'lower --nsamples or --seqlen, or raise --max-memory')
+  }
+  log.info(`estimated peak memory ${gib(need)} of ${gib(limit)}`)
+
   const calib = method.needsCalibration ? await dataWithFallback(o.calib, 'c4', 'calib', log) : null
   const samples = calib ? await timed('sampling', () => calibrationSamples(model, calib, o.nsamples, seqlen, o.seed)) : []
   const evalData = o.eval === 'none' ? null : await dataWithFallback(o.eval, 'wikitext2', 'eval', log)
@@ -82,9 +96,12 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
 
   log.info(`pruning ${model.cfg.arch} (${model.cfg.layers} blocks) with ${method.id}, ${describeTarget(target)}` +
     (calib ? `, calibrated on ${samples.length} × ${seqlen} tokens of ${calib.name}` : ''))
-  const dense = chunks ? await timed('evalDense', () => perplexity(model, chunks)) : null
+  const evalProgress = (label: string) => ({onBlock: (layer: number, group: number, groups: number) =>
+    log.step(label, group * model.cfg.layers + layer + 1, groups * model.cfg.layers)})
+  const dense = chunks ? await timed('evalDense', () => perplexity(model, chunks, evalProgress('dense perplexity'))) : null
   if (dense) log.info(`dense perplexity ${dense.perplexity.toFixed(3)} on ${evalData!.name}`)
 
+  const interruption = watchSignals(log)
   const work = path.join(path.dirname(out), `.${path.basename(out)}.sparsify-tmp-${process.pid}`)
   rmSync(work, {recursive: true, force: true})
   mkdirSync(work, {recursive: true})
@@ -95,7 +112,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       'sparsify.seqlen': String(seqlen), 'sparsify.seed': String(o.seed),
     }
     const gradnorms = method.needsGradients
-      ? await timed('gradients', () => gradientNorms(model, samples, (done) => log.info(`  gradients of sample ${done}/${samples.length}`)))
+      ? await timed('gradients', () => gradientNorms(model, samples, (done) => log.step('gradients (GBLM stage A)', done, samples.length)))
       : undefined
     if (gradnorms && o.saveGradnorm) {
       writeSafetensors(path.resolve(o.saveGradnorm), [...gradnorms].map(([name, g]) => ({name, dtype: 'F32' as const,
@@ -106,12 +123,12 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     try {
       writer.writeThrough(-1)
       result = await timed('prune', () => pruneSequential({
-        model, method, target, samples, skip, gradnorms,
+        model, method, target, samples, skip, gradnorms, checkpoint: interruption.check,
         onBlockDone(layer, w) {
           const replaced = new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight]))
           writer.writeThrough(layer, replaced)
         },
-        onProgress: (layer, layers) => log.info(`  block ${layer + 1}/${layers} pruned`),
+        onProgress: (layer, layers) => log.step(`pruning with ${method.id}`, layer + 1, layers),
       }))
       writer.finish()
     } catch (err) {
@@ -124,15 +141,18 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     let pruned = null
     if (chunks) {
       const prunedModel = Model.load(work)
-      pruned = await timed('evalPruned', () => perplexity(prunedModel, chunks))
+      pruned = await timed('evalPruned', () => perplexity(prunedModel, chunks, evalProgress('pruned perplexity')))
       prunedModel.close()
       log.info(`pruned perplexity ${pruned.perplexity.toFixed(3)}`)
     }
     model.close()
+    const increase = dense && pruned ? 100 * (pruned.perplexity / dense.perplexity - 1) : null
+    const gate = o.maxPplIncrease === undefined || increase === null ? null
+      : {max_ppl_increase_pct: o.maxPplIncrease, ppl_increase_pct: increase, passed: increase <= o.maxPplIncrease}
     const report = buildReport({
       options: o, out, model, method, target, seqlen, samples: samples.length, calib: calib?.name ?? null,
       evalName: evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phase, ...result.times},
-      seconds: (performance.now() - started) / 1000,
+      seconds: (performance.now() - started) / 1000, gate,
     })
     writeReportFiles(work, report)
     if (existsSync(out)) rmSync(out, {recursive: true, force: true})
@@ -141,6 +161,37 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   } catch (err) {
     rmSync(work, {recursive: true, force: true})
     throw err
+  } finally {
+    interruption.release()
+  }
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`
+
+/**
+ * Ctrl-C or SIGTERM stops the job after the block in progress: the work folder is removed, any
+ * previous output stays as it was, and the exit code is 130 or 143. A second Ctrl-C exits at once.
+ */
+function watchSignals(log: Logger): {check(): void; release(): void} {
+  let caught: NodeJS.Signals | null = null
+  const handler = (sig: NodeJS.Signals) => {
+    if (caught) process.exit(sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint)
+    caught = sig
+    log.info(`${sig}: stopping after the current block (again to quit at once)`)
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    check() {
+      if (caught) {
+        throw new SparsifyError(`interrupted by ${caught}; nothing was written to --out`, caught === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
+          'run the same command again to start over')
+      }
+    },
+    release() {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
   }
 }
 

@@ -20,6 +20,8 @@ export interface PruneReport {
     linears: {name: string; shape: [number, number]; sparsity: number; skipped: boolean}[]
   }
   evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
+  /** The --max-ppl-increase quality gate, when one was set. */
+  gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
   timings_seconds: Record<string, number>
   peak_rss_bytes: number
   output: string
@@ -41,6 +43,7 @@ export interface ReportInput {
   linears: LinearResult[]
   phases: Record<string, number>
   seconds: number
+  gate: PruneReport['gate']
 }
 
 /** The command line that reproduces the run. */
@@ -53,6 +56,7 @@ export function reproduceCommand(o: PruneOptions): string {
   parts.push(`--seed ${o.seed}`)
   if (o.eval) parts.push(`--eval ${o.eval}`)
   if (o.skip) parts.push(`--skip '${o.skip}'`)
+  if (o.maxPplIncrease !== undefined) parts.push(`--max-ppl-increase ${o.maxPplIncrease}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
 }
@@ -82,6 +86,7 @@ export function buildReport(r: ReportInput): PruneReport {
     evaluation: r.dense && r.pruned && r.evalName
       ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
       : null,
+    gate: r.gate,
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     output: r.out,

@@ -9,6 +9,8 @@ const ppl = (x: number) => (x >= 1000 ? x.toFixed(1) : x.toFixed(3))
 function evaluationTable(r: PruneReport): string[] {
   const e = r.evaluation
   if (!e) return ['No evaluation was run (`--eval none`).']
+  const g = r.gate
+  const gate = g ? ['', `Quality gate: perplexity rose ${g.ppl_increase_pct.toFixed(2)}%, limit ${g.max_ppl_increase_pct}%: **${g.passed ? 'passed' : 'FAILED'}**.`] : []
   return [
     `Perplexity on ${e.dataset} (${e.nsamples} chunks of ${e.seqlen} tokens):`,
     '',
@@ -16,6 +18,7 @@ function evaluationTable(r: PruneReport): string[] {
     '|---|---|---|',
     `| dense | 0% | ${ppl(e.dense_perplexity)} |`,
     `| ${r.method.id} ${r.target.pattern} | ${pct(r.sparsity.overall)} | ${ppl(e.pruned_perplexity)} |`,
+    ...gate,
   ]
 }
 

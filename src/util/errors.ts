@@ -4,7 +4,11 @@ export const EXIT = {
   runtime: 1,
   usage: 2,
   notFound: 3,
+  memory: 4,
   invalidFormat: 5,
+  gate: 10,
+  sigint: 130,
+  sigterm: 143,
 } as const
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
@@ -15,7 +19,11 @@ export const EXIT_CODES_HELP = [
   '  1  runtime error',
   '  2  usage error (bad flag or argument)',
   '  3  model or data not found',
+  '  4  the job will not fit in memory (found before it starts)',
   '  5  invalid checkpoint or data format',
+  ' 10  quality gate failed (--max-ppl-increase); the output is still written',
+  '130  interrupted (Ctrl-C)',
+  '143  terminated (SIGTERM)',
 ].join('\n')
 
 /** An error the user can act on: one line of message, an exit code and what to do next. */

@@ -1,0 +1,43 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {freemem} from 'node:os'
+
+import type {ModelConfig} from '../model/config.js'
+import type {PruningMethod} from '../methods/types.js'
+import {usage} from '../util/errors.js'
+
+/** Memory the kernel would give us now: MemAvailable where Linux reports it. */
+export function availableBytes(): number {
+  if (existsSync('/proc/meminfo')) {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))
+    if (m) return Number(m[1]) * 1024
+  }
+  return freemem()
+}
+
+/** "24G", "512M", "1.5GiB", or plain bytes. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
+  if (!m) throw usage(`--max-memory ${text} is not a size`, 'e.g. --max-memory 16G')
+  return Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase())
+}
+
+/**
+ * Peak memory of `sparsify prune`, from the shapes alone: one block of float32 weights, the
+ * embeddings and head, the calibration activations and block scratch, the method's statistics
+ * (SparseGPT: Hessians and their factors) or gradient accumulators (GBLM), and the runtime.
+ */
+export function estimatePruneBytes(cfg: ModelConfig, method: PruningMethod, nsamples: number, seqlen: number, evalTokens: number): number {
+  const f = 4, H = cfg.hidden, I = cfg.intermediate, q = cfg.heads * cfg.headDim, kv = cfg.kvHeads * cfg.headDim
+  const blockParams = H * (q + 2 * kv) + q * H + 3 * H * I
+  const embedAndHead = (cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * H * f
+  const callRows = Math.min(nsamples, Math.max(1, Math.floor(4096 / seqlen))) * seqlen
+  const scratch = callRows * (3 * H + 2 * q + 2 * kv + 2 * I) * f
+  const activations = method.needsCalibration ? nsamples * seqlen * H * f + scratch : 0
+  const statistics = method.needsHessian ? 2 * (2 * H * H + q * q + I * I) * f + 3 * I * I * f : 4 * (3 * H + q + I) * 8
+  const gradients = method.needsGradients
+    ? cfg.layers * blockParams * f + 2 * blockParams * f + seqlen * (10 * H + 4 * I + 2 * seqlen) * f + seqlen * cfg.vocabSize * f * 2
+    : 0
+  const evaluation = Math.min(evalTokens, 2 ** 29 / H) * H * f + 512 * cfg.vocabSize * f
+  const runtime = 200 * 2 ** 20
+  return 2 * blockParams * f + embedAndHead + activations + statistics + gradients + evaluation + runtime
+}

@@ -1,0 +1,100 @@
+import {describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {writeRandomLlama} from '../../fixtures/gen/random-model.js'
+import {golden} from '../helpers/golden.js'
+import {BIN, ROOT, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {brownDocuments} from '../../src/data/brown.js'
+
+const g = golden('llama')
+const ids = path.join(tempDir(), 'ids.json')
+writeFileSync(ids, JSON.stringify([...g.rows('calib_ids'), ...g.rows('eval_ids')]))
+const evalIds = path.join(tempDir(), 'eval.json')
+writeFileSync(evalIds, JSON.stringify(g.rows('eval_ids')))
+const base = ['prune', g.dir, '--method', 'wanda', '--sparsity', '0.5', '--calib', ids, '--nsamples', '4', '--seqlen', '32', '--eval', evalIds]
+
+describe('a compression step that CI can trust', () => {
+  it('--json prints exactly one JSON object on stdout; progress lines on stderr carry no ANSI codes', () => {
+    const r = sparsify([...base, '--out', path.join(tempDir(), 'o'), '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+    assert.equal(r.stdout.trim(), JSON.stringify(report))
+    assert.doesNotMatch(r.stderr, /\x1b\[/)
+    assert.match(r.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ pruning with wanda 2\/2$/m)
+    const human = sparsify([...base, '--out', path.join(tempDir(), 'h')])
+    assert.doesNotMatch(human.stdout + human.stderr, /\x1b\[/)
+    const quiet = sparsify([...base, '--out', path.join(tempDir(), 'q'), '--quiet'])
+    assert.equal(quiet.stderr, '')
+  })
+
+  it('exit 10 when the quality gate fails, with the output written and the reason in the report', () => {
+    const out = path.join(tempDir(), 'gate'), text = path.join(tempDir(), 'eval.txt')
+    writeFileSync(text, brownDocuments('test').slice(0, 2).join('\n'))
+    // 90% magnitude pruning of the trained fixture costs far more than 1% perplexity.
+    const r = sparsify(['prune', TINY_LLAMA, '--method', 'magnitude', '--sparsity', '0.9', '--eval', text, '--seqlen', '128', '--max-ppl-increase', '1', '--out', out, '--json'])
+    assert.equal(r.status, 10, r.stderr)
+    const report = JSON.parse(r.stdout)
+    assert.equal(report.gate.passed, false)
+    assert.ok(report.gate.ppl_increase_pct > 1)
+    assert.match(r.stderr, /error: quality gate failed: perplexity rose [\d.]+%, more than --max-ppl-increase 1%/)
+    assert.ok(existsSync(path.join(out, 'model.safetensors')))
+    assert.match(readFileSync(path.join(out, 'REPORT.md'), 'utf8'), /Quality gate: .*\*\*FAILED\*\*/)
+    const ok = sparsify([...base, '--max-ppl-increase', '50', '--out', path.join(tempDir(), 'pass'), '--json'])
+    assert.equal(ok.status, 0, ok.stderr)
+    assert.equal(JSON.parse(ok.stdout).gate.passed, true)
+  })
+
+  it('exit 4 when the job cannot fit in memory, found before it starts', () => {
+    const out = path.join(tempDir(), 'mem')
+    const r = sparsify([...base, '--max-memory', '10M', '--out', out])
+    assert.equal(r.status, 4)
+    assert.match(r.stderr, /error: this job needs about [\d.]+ GiB of memory, more than the 0\.01 GiB allowed by --max-memory/)
+    assert.ok(!existsSync(out))
+  })
+
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    it(`${signal} stops cleanly with exit ${code}, leaving --out and its work folder absent`, async () => {
+      const dir = tempDir()
+      writeRandomLlama(path.join(dir, 'model'), {vocab: 512, hidden: 128, intermediate: 256, layers: 12, heads: 4, kvHeads: 2, maxPositions: 256}, {seed: 1})
+      const out = path.join(dir, 'out'), calib = path.join(dir, 'calib.json')
+      writeFileSync(calib, JSON.stringify(Array.from({length: 8}, (_, i) => Array.from({length: 128}, (_, j) => (i * 131 + j * 7) % 512))))
+      const child = spawn(process.execPath, [BIN, 'prune', path.join(dir, 'model'), '--method', 'sparsegpt', '--sparsity', '0.5', '--calib', calib,
+        '--nsamples', '8', '--seqlen', '128', '--eval', 'none', '--out', out], {cwd: ROOT})
+      let stderr = ''
+      const status = await new Promise<number | null>((resolve) => {
+        child.stderr.on('data', (d) => {
+          stderr += d
+          // Interrupt once the first block is done.
+          if (/pruning with sparsegpt 1\/12/.test(stderr) && !child.killed) child.kill(signal)
+        })
+        child.on('exit', (c) => resolve(c))
+      })
+      assert.equal(status, code, stderr)
+      assert.match(stderr, new RegExp(`error: interrupted by ${signal}`))
+      assert.ok(!existsSync(out))
+      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('sparsify-tmp')), [])
+    })
+  }
+
+  it('a full disk leaves the previous output untouched and says so', (t) => {
+    const mnt = tempDir()
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mnt]).status === 0
+    if (!mounted) { t.skip('needs root to mount a small tmpfs'); return }
+    try {
+      const out = path.join(mnt, 'out')
+      mkdirSync(out)
+      writeFileSync(path.join(out, 'previous.txt'), 'the last good run')
+      // The golden llama's weights are 0.5 MB: their copy cannot fit.
+      const r = sparsify([...base, '--out', out, '--overwrite'])
+      assert.equal(r.status, 1, r.stderr)
+      assert.match(r.stderr, /error: disk full/)
+      assert.equal(readFileSync(path.join(out, 'previous.txt'), 'utf8'), 'the last good run')
+      assert.deepEqual(readdirSync(mnt), ['out'])
+    } finally {
+      spawnSync('umount', [mnt])
+    }
+  })
+})
