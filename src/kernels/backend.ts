@@ -69,6 +69,8 @@ export interface Backend {
   absMulAdd(out: Float32Array, w: Float32Array, g: Float32Array): void
   /** [zeros of x: (rows, cols), the fewest zeros in any aligned group of m columns (0 when m = 0)]. */
   zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number]
+  /** [Σ (a−b)²·s_j, Σ a²·s_j] over a, b: (rows, cols). */
+  weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number]
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

@@ -75,6 +75,10 @@ function nativeBackend(addon: NativeAddon): Backend {
       addon.selectThreshold(mask, score, k)
     },
     countNonFinite: (x) => addon.countNonFinite(x),
+    weightedSqDiff(a, b, sc, rows, cols) {
+      need(a.length >= rows * cols && b.length >= rows * cols && sc.length >= cols, 'weightedSqDiff', 'shape mismatch')
+      return addon.weightedSqDiff(a, b, sc, rows, cols)
+    },
     zeroStats(x, rows, cols, m) {
       need(x.length >= rows * cols && m >= 0, 'zeroStats', 'shape mismatch')
       return addon.zeroStats(x, rows, cols, m)

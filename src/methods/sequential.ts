@@ -15,6 +15,8 @@ export interface LinearResult {
   cols: number
   zeros: number
   sparsity: number
+  /** Σ ΔW²·E[x²] / Σ W²·E[x²] over the calibration inputs (a diagonal estimate); null without calibration. */
+  relError: number | null
   skipped: boolean
 }
 
@@ -100,15 +102,20 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
       const l = w.linears[name]
       const full = `${blockPrefix(layer)}${name}.weight`
       const skipped = job.skip?.test(full) ?? false
+      const dense = stats ? l.weight.slice() : null
       if (!skipped) {
         clock('solve', () => {
           method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
             gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
         })
       }
-      let zeros = 0
-      for (const v of l.weight) if (v === 0) zeros++
-      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), skipped})
+      const [zeros] = k.zeroStats(l.weight, l.out, l.in, 0)
+      let relError: number | null = null
+      if (dense && stats) {
+        const [err, ref] = k.weightedSqDiff(dense, l.weight, (stats as Record<InputName, InputStats>)[INPUT_OF[name]].scaler, l.out, l.in)
+        relError = ref > 0 ? err / ref : 0
+      }
+      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped})
     }
     if (x && scratch && rope) {
       clock('rerun', () => {

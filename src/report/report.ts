@@ -17,7 +17,7 @@ export interface PruneReport {
   sparsity: {
     overall: number
     blocks: {layer: number; sparsity: number}[]
-    linears: {name: string; shape: [number, number]; sparsity: number; skipped: boolean}[]
+    linears: {name: string; shape: [number, number]; sparsity: number; rel_error: number | null; skipped: boolean}[]
   }
   evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
   /** The --max-ppl-increase quality gate, when one was set. */
@@ -81,7 +81,8 @@ export function buildReport(r: ReportInput): PruneReport {
     sparsity: {
       overall: round(zeros / total),
       blocks: [...byBlock].map(([layer, [z, n]]) => ({layer, sparsity: round(z / n)})),
-      linears: r.linears.map((l) => ({name: l.name, shape: [l.rows, l.cols] as [number, number], sparsity: round(l.sparsity), skipped: l.skipped})),
+      linears: r.linears.map((l) => ({name: l.name, shape: [l.rows, l.cols] as [number, number], sparsity: round(l.sparsity),
+        rel_error: l.relError === null ? null : round(l.relError), skipped: l.skipped})),
     },
     evaluation: r.dense && r.pruned && r.evalName
       ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}

@@ -1,7 +1,10 @@
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
+import {sparsityChart} from './chart.js'
 import {modelName, type PruneReport} from './report.js'
+
+const CHART = 'sparsify-chart.svg'
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`
 const ppl = (x: number) => (x >= 1000 ? x.toFixed(1) : x.toFixed(3))
@@ -39,6 +42,13 @@ export function reportMarkdown(r: PruneReport): string {
     '',
     ...evaluationTable(r),
     '',
+    '## Sparsity and reconstruction error per layer',
+    '',
+    `![sparsity and relative reconstruction error per linear](${CHART})`,
+    '',
+    'The error is Σ ΔW²·E[x²] / Σ W²·E[x²] over the calibration inputs of each linear: a diagonal estimate that ignores',
+    'correlations between inputs (so it overstates the error of SparseGPT, whose updates exploit them).',
+    '',
     '## Sparsity per block',
     '',
     '| block | sparsity |',
@@ -47,9 +57,9 @@ export function reportMarkdown(r: PruneReport): string {
     '',
     '## Sparsity per linear',
     '',
-    '| tensor | shape | sparsity |',
-    '|---|---|---|',
-    ...r.sparsity.linears.map((l) => `| \`${l.name}\` | ${l.shape.join(' × ')} | ${l.skipped ? 'dense (skipped)' : pct(l.sparsity)} |`),
+    '| tensor | shape | sparsity | rel. error (est.) |',
+    '|---|---|---|---|',
+    ...r.sparsity.linears.map((l) => `| \`${l.name}\` | ${l.shape.join(' × ')} | ${l.skipped ? 'dense (skipped)' : pct(l.sparsity)} | ${l.rel_error === null ? '-' : l.rel_error.toExponential(2)} |`),
     '',
     '## Timings',
     '',
@@ -95,6 +105,7 @@ export function modelCard(r: PruneReport): string {
 export function writeReportFiles(dir: string, r: PruneReport): void {
   writeFileSync(path.join(dir, 'sparsify-report.json'), `${JSON.stringify(r, null, 2)}\n`)
   writeFileSync(path.join(dir, 'REPORT.md'), reportMarkdown(r))
+  writeFileSync(path.join(dir, CHART), sparsityChart(r))
   writeFileSync(path.join(dir, 'README.md'), modelCard(r))
   const provenance = {tool: r.tool, model: r.model.source, method: r.method.id, target: r.target, calibration: r.calibration, command: r.command}
   writeFileSync(path.join(dir, 'sparsify.json'), `${JSON.stringify(provenance, null, 2)}\n`)

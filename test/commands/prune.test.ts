@@ -39,7 +39,7 @@ describe('sparsify prune output', () => {
     assert.equal(report.sparsity.overall, 0.5)
     assert.equal(report.evaluation, null)
     assert.deepEqual(readdirSync(out).sort(), ['README.md', 'REPORT.md', 'config.json', 'generation_config.json', 'model-00001-of-00002.safetensors',
-      'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'sparsify-report.json', 'sparsify.json', 'tokenizer.json', 'tokenizer_config.json'])
+      'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'sparsify-chart.svg', 'sparsify-report.json', 'sparsify.json', 'tokenizer.json', 'tokenizer_config.json'])
     for (const shard of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) {
       const a = SafetensorsFile.open(path.join(model, shard)), b = SafetensorsFile.open(path.join(out, shard))
       assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort())

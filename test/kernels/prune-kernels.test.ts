@@ -55,6 +55,12 @@ describe('pruning kernels equal their references', () => {
     }
   })
 
+  it('weightedSqDiff', () => {
+    const [rows, cols] = [7, 33]
+    const a = randomNormal(rows * cols, rand), b = randomNormal(rows * cols, rand), sc = randomNormal(cols, rand).map(Math.abs)
+    assertClose(nat.weightedSqDiff(a, b, sc, rows, cols), ref.weightedSqDiff(a, b, sc, rows, cols), {atol: 1e-9, rtol: 1e-9})
+  })
+
   it('zeroStats', () => {
     for (const [rows, cols, m] of [[3, 8, 4], [5, 17, 0], [4, 16, 8], [2, 12, 4]]) {
       const x = randomNormal(rows * cols, rand)

@@ -130,6 +130,15 @@ Napi::Value ZeroStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value WeightedSqDiff(const Napi::CallbackInfo& info) {
+  double err = 0, ref = 0;
+  sp::weighted_sq_diff(&err, &ref, f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4));
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), err));
+  out.Set(1u, Napi::Number::New(info.Env(), ref));
+  return out;
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -212,6 +221,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["accumulateSquares"] = Napi::Function::New(env, AccumulateSquares);
   exports["absMulAdd"] = Napi::Function::New(env, AbsMulAdd);
   exports["zeroStats"] = Napi::Function::New(env, ZeroStats);
+  exports["weightedSqDiff"] = Napi::Function::New(env, WeightedSqDiff);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);

@@ -114,6 +114,18 @@ void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int
   *min_group_zeros = m > 0 ? least : 0;
 }
 
+void weighted_sq_diff(double* err, double* ref, const float* a, const float* b, const float* s, int rows, int cols) {
+  double e = 0, r = 0;
+  for (long i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      const double av = a[i * cols + j], d = av - b[i * cols + j];
+      e += d * d * s[j];
+      r += av * av * s[j];
+    }
+  *err = e;
+  *ref = r;
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

@@ -23,6 +23,8 @@ void abs_mul_add(float* out, const float* w, const float* g, long count);
 // Zeros of x: (rows, cols) in all, and the fewest zeros found in any aligned group of m columns
 // (m = 0: only the count). Returned as {zeros, min_group_zeros}.
 void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int cols, int m);
+// err = Σ (a−b)²·s_j and ref = Σ a²·s_j over a, b: (rows, cols), s: (cols).
+void weighted_sq_diff(double* err, double* ref, const float* a, const float* b, const float* s, int rows, int cols);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].

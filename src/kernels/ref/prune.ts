@@ -72,3 +72,13 @@ export function zeroStats(x: Float32Array, rows: number, cols: number, m: number
   }
   return [zeros, m ? least : 0]
 }
+
+export function weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number] {
+  let err = 0, ref = 0
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+    const av = a[i * cols + j]
+    err += (av - b[i * cols + j]) ** 2 * s[j]
+    ref += av * av * s[j]
+  }
+  return [err, ref]
+}

@@ -1,0 +1,61 @@
+import type {PruneReport} from './report.js'
+
+const COLORS: Record<string, string> = {
+  q_proj: '#4e79a7', k_proj: '#59a14f', v_proj: '#9c755f', o_proj: '#f28e2b', gate_proj: '#e15759', up_proj: '#b07aa1', down_proj: '#76b7b2',
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+
+/**
+ * Two bar panels over the decoder linears in order (block by block): achieved sparsity, and the
+ * relative reconstruction error estimate. Plain SVG, drawn here: no library needed for bars.
+ */
+export function sparsityChart(r: PruneReport): string {
+  const ls = r.sparsity.linears
+  // Bars share at least 660 px (room for the title and legend) and at most 18 px each beyond that.
+  const bw = Math.max(4, Math.floor(Math.max(660, Math.min(18 * ls.length, 1400)) / Math.max(1, ls.length)))
+  const left = 70, top = 40, panel = 150, gap = 60
+  const width = left + ls.length * bw + 30, height = top + 2 * panel + gap + 70
+  const errs = ls.map((l) => l.rel_error ?? 0)
+  const maxErr = Math.max(1e-12, ...errs)
+  const out: string[] = []
+  const text = (x: number, y: number, s: string, extra = '') => out.push(`<text x="${x}" y="${y}" ${extra}>${esc(s)}</text>`)
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`)
+  out.push(`<rect width="${width}" height="${height}" fill="white"/>`)
+  text(left, 20, `${r.method.id} ${r.target.pattern}: per-linear sparsity and relative reconstruction error`, 'font-size="13" font-weight="bold"')
+  const panels: [string, (i: number) => number, (v: number) => string][] = [
+    ['sparsity', (i) => ls[i].sparsity, (v) => `${(100 * v).toFixed(0)}%`],
+    ['rel. error (est.)', (i) => errs[i] / maxErr, (v) => (v * maxErr).toPrecision(2)],
+  ]
+  panels.forEach(([label, value, tick], p) => {
+    const y0 = top + p * (panel + gap)
+    out.push(`<line x1="${left}" y1="${y0 + panel}" x2="${left + ls.length * bw}" y2="${y0 + panel}" stroke="#333"/>`)
+    out.push(`<line x1="${left}" y1="${y0}" x2="${left}" y2="${y0 + panel}" stroke="#333"/>`)
+    for (const f of [0, 0.5, 1]) {
+      const y = y0 + panel - f * panel
+      out.push(`<line x1="${left - 4}" y1="${y}" x2="${left + ls.length * bw}" y2="${y}" stroke="#ddd"/>`)
+      text(left - 6, y + 4, tick(f), 'text-anchor="end"')
+    }
+    text(12, y0 + panel / 2, label, `transform="rotate(-90 12 ${y0 + panel / 2})" text-anchor="middle"`)
+    ls.forEach((l, i) => {
+      const h = Math.max(0, Math.min(1, value(i))) * panel
+      const kind = l.name.split('.').at(-2) ?? ''
+      out.push(`<rect x="${left + i * bw + 1}" y="${y0 + panel - h}" width="${bw - 2}" height="${h}" fill="${COLORS[kind] ?? '#888'}"><title>${esc(l.name)}: ${label} ${tick(value(i))}</title></rect>`)
+    })
+  })
+  // Block labels under the lower panel.
+  const per = ls.filter((l) => l.name.startsWith('model.layers.0.')).length || 7
+  const yb = top + 2 * panel + gap + 16
+  for (let b = 0; b * per < ls.length; b++) {
+    if (ls.length / per > 24 && b % Math.ceil(ls.length / per / 24) !== 0) continue
+    text(left + (b * per + per / 2) * bw, yb - 2, String(b), 'text-anchor="middle"')
+  }
+  text(left + (ls.length * bw) / 2, yb + 14, 'decoder block', 'text-anchor="middle"')
+  Object.entries(COLORS).forEach(([k, c], i) => {
+    const x = left + i * 88
+    out.push(`<rect x="${x}" y="${height - 18}" width="10" height="10" fill="${c}"/>`)
+    text(x + 14, height - 9, k)
+  })
+  out.push('</svg>')
+  return `${out.join('\n')}\n`
+}
