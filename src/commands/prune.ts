@@ -27,7 +27,8 @@ export default class Prune extends BaseCommand<typeof Prune> {
     eval: Flags.string({description: 'perplexity data for dense vs pruned, or none (default wikitext2; brown:test when unavailable)'}),
     skip: Flags.string({description: 'regular expression of linear tensor names to leave dense'}),
     out: Flags.string({description: 'output folder', required: true}),
-    overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
+    overwrite: Flags.boolean({description: 'replace a non-empty --out (and discard an interrupted run of the job)'}),
+    resume: Flags.boolean({description: 'continue an interrupted run of the same command from its last finished block'}),
     'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
     'max-ppl-increase': Flags.string({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
@@ -40,7 +41,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
       model: this.args.model, method: f.method, sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
       maxPplIncrease: f['max-ppl-increase'] === undefined ? undefined : Number(f['max-ppl-increase']),
-      maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']),
+      maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})

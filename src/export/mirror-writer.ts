@@ -28,11 +28,18 @@ interface Shard {
 export class MirrorWriter {
   private readonly shards: Shard[] = []
 
-  constructor(private readonly src: Checkpoint, readonly outDir: string, metadata: Record<string, string>) {
+  /** With `doneThrough` (a block index), continues files already written through that block. */
+  constructor(private readonly src: Checkpoint, readonly outDir: string, metadata: Record<string, string>, doneThrough?: number) {
     for (const file of src.files) {
       const entries = [...file.tensors.values()].sort((a, b) => blockOf(a.name) - blockOf(b.name) || (a.name < b.name ? -1 : 1))
-      const writer = SafetensorsWriter.create(path.join(outDir, path.basename(file.path)), entries, {...file.metadata, ...metadata})
-      this.shards.push({writer, pending: entries})
+      const target = path.join(outDir, path.basename(file.path))
+      const meta = {...file.metadata, ...metadata}
+      if (doneThrough === undefined) {
+        this.shards.push({writer: SafetensorsWriter.create(target, entries, meta), pending: entries})
+      } else {
+        const written = entries.filter((e) => blockOf(e.name) <= doneThrough).length
+        this.shards.push({writer: SafetensorsWriter.resume(target, entries, meta, written), pending: entries.slice(written)})
+      }
     }
     const index = path.join(src.dir, INDEX_FILE)
     if (existsSync(index)) copyFileSync(index, path.join(outDir, INDEX_FILE))
@@ -55,9 +62,13 @@ export class MirrorWriter {
     for (const s of this.shards) s.writer.close()
   }
 
-  abort(): void {
-    for (const s of this.shards) {
-      try { s.writer.close() } catch { /* the folder is removed anyway */ }
-    }
+  /** Makes what was written so far durable: the point a resumed run continues from. */
+  sync(): void {
+    for (const s of this.shards) s.writer.sync()
+  }
+
+  /** Leaves the files as they are (an interrupted or failed job). */
+  abandon(): void {
+    for (const s of this.shards) s.writer.abandon()
   }
 }

@@ -38,10 +38,15 @@ export interface SequentialJob {
   gradnorms?: Map<string, Float32Array>
   kernels?: Backend
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
-  onBlockDone(layer: number, weights: BlockWeights): void
+  onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[]): void
   onProgress?(layer: number, layers: number): void
   /** Called between blocks, after yielding to the event loop; throws to stop the job (signals). */
   checkpoint?(): void
+  /** Rounds a pruned weight to the dtype it will be stored in, so that the next block sees the saved model. */
+  roundToStorage?(name: string, weight: Float32Array): void
+  /** Resuming: blocks before this one are done; their pruned linears are read back with `finishedWeight`. */
+  startBlock?: number
+  finishedWeight?(name: string, into: Float32Array): void
 }
 
 const TOKENS_PER_CALL = 4096
@@ -71,7 +76,20 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
   }
   const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
-  for (let layer = 0; layer < cfg.layers; layer++) {
+  // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
+  for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
+    w = model.block(layer, w)
+    for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
+    if (x && scratch && rope) {
+      clock('rerun', () => {
+        for (let s = 0; s < n; s += perCall) {
+          const m = Math.min(perCall, n - s)
+          runBlock(k, cfg, w!, x!.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope, scratch!)
+        }
+      })
+    }
+  }
+  for (let layer = job.startBlock ?? 0; layer < cfg.layers; layer++) {
     job.checkpoint?.()
     w = model.block(layer, w)
     for (const name of LINEARS) {
@@ -109,6 +127,7 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
             gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
         })
       }
+      job.roundToStorage?.(full, l.weight)
       const [zeros] = k.zeroStats(l.weight, l.out, l.in, 0)
       let relError: number | null = null
       if (dense && stats) {
@@ -125,7 +144,7 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
         }
       })
     }
-    job.onBlockDone(layer, w)
+    job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))
     job.checkpoint?.()

@@ -1,4 +1,4 @@
-import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {calibrationSamples} from '../data/calibration.js'
@@ -7,8 +7,9 @@ import {evalChunks, perplexity} from '../eval/perplexity.js'
 import {MirrorWriter} from '../export/mirror-writer.js'
 import {gradientNorms, GBLM_SCALE} from '../methods/gradnorm.js'
 import {METHODS} from '../methods/index.js'
-import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
-import {pruneSequential} from '../methods/sequential.js'
+import {decodeFloats, encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
+import {pruneSequential, type LinearResult} from '../methods/sequential.js'
+import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {Model} from '../model/model.js'
 import {blockPrefix, LINEARS} from '../model/weights.js'
 import {buildReport, type PruneReport} from '../report/report.js'
@@ -38,7 +39,18 @@ export interface PruneOptions {
   maxPplIncrease?: number
   /** Refuse to start if the estimated peak exceeds this many bytes (default: available memory). */
   maxMemory?: number
+  /** Continue an interrupted run of the same job from its last finished block. */
+  resume?: boolean
 }
+
+/** What an interrupted run leaves in its work folder: enough to continue it. */
+interface Progress {
+  fingerprint: string
+  doneThrough: number
+  linears: LinearResult[]
+}
+
+const PROGRESS = 'sparsify-progress.json'
 
 /** Files beside the weights that a Hugging Face loader or tokenizer reads. */
 const COPIED = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
@@ -102,9 +114,10 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   if (dense) log.info(`dense perplexity ${dense.perplexity.toFixed(3)} on ${evalData!.name}`)
 
   const interruption = watchSignals(log)
-  const work = path.join(path.dirname(out), `.${path.basename(out)}.sparsify-tmp-${process.pid}`)
-  rmSync(work, {recursive: true, force: true})
-  mkdirSync(work, {recursive: true})
+  const work = path.join(path.dirname(out), `.${path.basename(out)}.sparsify-work`)
+  const fingerprint = jobFingerprint(o, model)
+  const progress = startWork(work, fingerprint, o, log)
+  let keepWork = false
   try {
     const provenance = {
       'sparsify.version': VERSION, 'sparsify.method': method.id, 'sparsify.target': describeTarget(target),
@@ -118,23 +131,41 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       writeSafetensors(path.resolve(o.saveGradnorm), [...gradnorms].map(([name, g]) => ({name, dtype: 'F32' as const,
         shape: [...model.ckpt.entry(name).shape], data: encodeFloats(g, 'F32')})), {'sparsify.gblm_scale': String(GBLM_SCALE)})
     }
-    const writer = new MirrorWriter(model.ckpt, work, provenance)
+    const writer = new MirrorWriter(model.ckpt, work, provenance, progress?.doneThrough)
+    const done: LinearResult[] = progress?.linears ?? []
     let result
     try {
-      writer.writeThrough(-1)
+      if (!progress) writer.writeThrough(-1)
+      const partial = new Map<string, SafetensorsFile>()
       result = await timed('prune', () => pruneSequential({
         model, method, target, samples, skip, gradnorms, checkpoint: interruption.check,
-        onBlockDone(layer, w) {
+        startBlock: (progress?.doneThrough ?? -1) + 1,
+        finishedWeight(name, into) {
+          const shard = path.join(work, path.basename(model.ckpt.file(name).path))
+          if (!partial.has(shard)) partial.set(shard, SafetensorsFile.open(shard, {allowTruncated: true}))
+          partial.get(shard)!.readF32Into(name, into)
+        },
+        roundToStorage(name, weight) {
+          const dtype = model.ckpt.entry(name).dtype
+          if (dtype === 'BF16' || dtype === 'F16') weight.set(decodeFloats(encodeFloats(weight, dtype), dtype))
+        },
+        onBlockDone(layer, w, linears) {
           const replaced = new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight]))
           writer.writeThrough(layer, replaced)
+          writer.sync()
+          done.push(...linears)
+          saveProgress(work, {fingerprint, doneThrough: layer, linears: done})
         },
         onProgress: (layer, layers) => log.step(`pruning with ${method.id}`, layer + 1, layers),
       }))
+      for (const f of partial.values()) f.close()
       writer.finish()
     } catch (err) {
-      writer.abort()
+      writer.abandon()
       throw err
     }
+    result = {...result, linears: done}
+    rmSync(path.join(work, PROGRESS), {force: true})
     copyConfig(model.dir, work)
     for (const f of COPIED) if (existsSync(path.join(model.dir, f))) copyFileSync(path.join(model.dir, f), path.join(work, f))
 
@@ -159,18 +190,59 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     renameSync(work, out)
     return report
   } catch (err) {
-    rmSync(work, {recursive: true, force: true})
+    // An interrupted job keeps its finished blocks for --resume; any other failure leaves nothing.
+    const code = (err as SparsifyError).exitCode
+    keepWork = code === EXIT.sigint || code === EXIT.sigterm
+    if (keepWork && existsSync(path.join(work, PROGRESS))) {
+      const p = JSON.parse(readFileSync(path.join(work, PROGRESS), 'utf8')) as Progress
+      throw new SparsifyError(`interrupted by ${code === EXIT.sigint ? 'SIGINT' : 'SIGTERM'} after block ${p.doneThrough + 1} of ${model.cfg.layers}; --out is untouched`,
+        code as typeof EXIT.sigint, `run the same command with --resume to continue (finished blocks are kept in ${work})`)
+    }
+    if (!keepWork || !existsSync(path.join(work, PROGRESS))) rmSync(work, {recursive: true, force: true})
     throw err
   } finally {
     interruption.release()
   }
 }
 
+/** Everything that decides the output: a resumed run must match it exactly. */
+function jobFingerprint(o: PruneOptions, model: Model): string {
+  const files = model.ckpt.files.map((f) => { const st = statSync(f.path); return [path.resolve(f.path), st.size, st.mtimeMs] })
+  const {model: m, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip} = o
+  return JSON.stringify({model: path.resolve(m), files, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, version: VERSION})
+}
+
+/** Prepares the work folder beside --out: fresh, or the interrupted run's when resuming it. */
+function startWork(work: string, fingerprint: string, o: PruneOptions, log: Logger): Progress | null {
+  const file = path.join(work, PROGRESS)
+  if (existsSync(work)) {
+    const p = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Progress) : null
+    if (o.resume && p) {
+      if (p.fingerprint !== fingerprint) throw usage(`the interrupted run in ${work} used other options or another model`, 'run it with its own options, or pass --overwrite to start over')
+      log.info(`resuming after block ${p.doneThrough + 1} (${work})`)
+      return p
+    }
+    if (p && !o.overwrite) throw usage(`an interrupted run of this job is in ${work}`, 'pass --resume to continue it, or --overwrite to start over')
+    rmSync(work, {recursive: true, force: true})
+  } else if (o.resume) {
+    log.info('nothing to resume: starting from the first block')
+  }
+  mkdirSync(work, {recursive: true})
+  return null
+}
+
+function saveProgress(work: string, p: Progress): void {
+  const tmp = path.join(work, `${PROGRESS}.tmp`)
+  writeFileSync(tmp, JSON.stringify(p))
+  renameSync(tmp, path.join(work, PROGRESS))
+}
+
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`
 
 /**
- * Ctrl-C or SIGTERM stops the job after the block in progress: the work folder is removed, any
- * previous output stays as it was, and the exit code is 130 or 143. A second Ctrl-C exits at once.
+ * Ctrl-C or SIGTERM stops the job after the block in progress: finished blocks stay in the work
+ * folder for --resume, any previous output stays as it was, and the exit code is 130 or 143.
+ * A second Ctrl-C exits at once.
  */
 function watchSignals(log: Logger): {check(): void; release(): void} {
   let caught: NodeJS.Signals | null = null
@@ -184,8 +256,8 @@ function watchSignals(log: Logger): {check(): void; release(): void} {
   return {
     check() {
       if (caught) {
-        throw new SparsifyError(`interrupted by ${caught}; nothing was written to --out`, caught === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
-          'run the same command again to start over')
+        throw new SparsifyError(`interrupted by ${caught}; --out is untouched`, caught === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
+          'run the same command again')
       }
     },
     release() {

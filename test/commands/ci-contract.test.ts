@@ -55,27 +55,47 @@ describe('a compression step that CI can trust', () => {
     assert.ok(!existsSync(out))
   })
 
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
-    it(`${signal} stops cleanly with exit ${code}, leaving --out and its work folder absent`, async () => {
-      const dir = tempDir()
-      writeRandomLlama(path.join(dir, 'model'), {vocab: 512, hidden: 128, intermediate: 256, layers: 12, heads: 4, kvHeads: 2, maxPositions: 256}, {seed: 1})
-      const out = path.join(dir, 'out'), calib = path.join(dir, 'calib.json')
-      writeFileSync(calib, JSON.stringify(Array.from({length: 8}, (_, i) => Array.from({length: 128}, (_, j) => (i * 131 + j * 7) % 512))))
-      const child = spawn(process.execPath, [BIN, 'prune', path.join(dir, 'model'), '--method', 'sparsegpt', '--sparsity', '0.5', '--calib', calib,
-        '--nsamples', '8', '--seqlen', '128', '--eval', 'none', '--out', out], {cwd: ROOT})
-      let stderr = ''
-      const status = await new Promise<number | null>((resolve) => {
-        child.stderr.on('data', (d) => {
-          stderr += d
-          // Interrupt once the first block is done.
-          if (/pruning with sparsegpt 1\/12/.test(stderr) && !child.killed) child.kill(signal)
-        })
-        child.on('exit', (c) => resolve(c))
+  /** Runs prune and sends `signal` once block `at` is reported done; resolves with the exit code and stderr. */
+  function interrupted(args: string[], signal: NodeJS.Signals, at: number): Promise<{status: number | null; stderr: string}> {
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT})
+    let stderr = ''
+    return new Promise((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d
+        if (new RegExp(`pruning with sparsegpt ${at}/`).test(stderr) && !child.killed) child.kill(signal)
       })
-      assert.equal(status, code, stderr)
-      assert.match(stderr, new RegExp(`error: interrupted by ${signal}`))
+      child.on('exit', (status) => resolve({status, stderr}))
+    })
+  }
+
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    it(`${signal} at a random block exits ${code}; --resume then gives the same bytes as an uninterrupted run`, async () => {
+      const dir = tempDir()
+      const layers = 10
+      writeRandomLlama(path.join(dir, 'model'), {vocab: 512, hidden: 128, intermediate: 256, layers, heads: 4, kvHeads: 2, maxPositions: 256}, {seed: 1, dtype: 'BF16'})
+      const calib = path.join(dir, 'calib.json')
+      writeFileSync(calib, JSON.stringify(Array.from({length: 8}, (_, i) => Array.from({length: 128}, (_, j) => (i * 131 + j * 7) % 512))))
+      const args = (out: string) => ['prune', path.join(dir, 'model'), '--method', 'sparsegpt', '--sparsity', '0.5', '--calib', calib,
+        '--nsamples', '8', '--seqlen', '128', '--eval', 'none', '--out', out]
+      const whole = path.join(dir, 'whole')
+      assert.equal(sparsify(args(whole)).status, 0)
+      const out = path.join(dir, 'out')
+      const at = 1 + Math.floor(Math.random() * (layers - 2))
+      const r = await interrupted(args(out), signal, at)
+      assert.equal(r.status, code, r.stderr)
+      assert.match(r.stderr, new RegExp(`error: interrupted by ${signal} after block \\d+ of ${layers}; --out is untouched \\(run the same command with --resume`))
       assert.ok(!existsSync(out))
-      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('sparsify-tmp')), [])
+      assert.ok(existsSync(path.join(dir, '.out.sparsify-work')), 'finished blocks kept')
+      const again = sparsify(args(out))
+      assert.equal(again.status, 2, 'an interrupted run is not silently discarded')
+      assert.match(again.stderr, /pass --resume to continue it/)
+      const resumed = sparsify([...args(out), '--resume'])
+      assert.equal(resumed.status, 0, resumed.stderr)
+      assert.match(resumed.stderr, /resuming after block \d+/)
+      assert.deepEqual(readFileSync(path.join(out, 'model.safetensors')), readFileSync(path.join(whole, 'model.safetensors')), `interrupted at block ${at}`)
+      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('sparsify-work')), [], 'work folder removed on success')
+      const a = JSON.parse(readFileSync(path.join(out, 'sparsify-report.json'), 'utf8')), b = JSON.parse(readFileSync(path.join(whole, 'sparsify-report.json'), 'utf8'))
+      assert.deepEqual(a.sparsity, b.sparsity)
     })
   }
 

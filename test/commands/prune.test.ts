@@ -106,7 +106,7 @@ describe('sparsify prune refuses bad input, leaving nothing in --out', () => {
     assert.match(errLines[0], pattern)
     assert.doesNotMatch(r.stderr, /\n\s+at /)
     assert.ok(!existsSync(out) || readdirSync(out).length === 0 || readdirSync(out).includes('keep.txt'), 'no output written')
-    assert.deepEqual(readdirSync(path.dirname(out)).filter((f) => f.includes('sparsify-tmp')), [], 'work folder removed')
+    assert.deepEqual(readdirSync(path.dirname(out)).filter((f) => f.includes('.sparsify-')), [], 'work folder removed')
   }
 
   it('sparsity out of range, both or neither of --sparsity/--pattern', () => {

@@ -11,7 +11,8 @@ let staging = new Uint16Array(0)
 export class SafetensorsFile {
   private constructor(readonly path: string, private fd: number, readonly header: Header) {}
 
-  static open(path: string): SafetensorsFile {
+  /** With allowTruncated, a file still being written: tensors past its end cannot be read. */
+  static open(path: string, {allowTruncated = false} = {}): SafetensorsFile {
     let fd: number
     try {
       fd = openSync(path, 'r')
@@ -22,7 +23,7 @@ export class SafetensorsFile {
       const size = fstatSync(fd).size
       const prefix = new Uint8Array(8)
       readSync(fd, prefix, 0, Math.min(8, size), 0)
-      const header = parseHeader(path, size, prefix, (n) => {
+      const header = parseHeader(path, allowTruncated ? Number.MAX_SAFE_INTEGER : size, prefix, (n) => {
         const buf = new Uint8Array(n)
         readSync(fd, buf, 0, n, 8)
         return buf
