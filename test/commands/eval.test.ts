@@ -51,7 +51,7 @@ describe('sparsify eval', () => {
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /^perplexity\s+376\.94/m)
     assert.match(r.stdout, /tokens\/s/)
-    assert.match(r.stderr, /block 2\/2/)
+    assert.match(r.stderr, /evaluating blocks 2\/2/)
   })
 
   it('evaluates the bundled fixture on the bundled brown test split', () => {
