@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {DATA_HELP, loadDataset} from '../data/dataset.js'
 import {evalChunks, perplexity} from '../eval/perplexity.js'
 import {Model} from '../model/model.js'
+import {resolveModel} from '../hub/download.js'
 import {EXIT_CODES_HELP} from '../util/errors.js'
 
 export default class Eval extends BaseCommand<typeof Eval> {
@@ -13,7 +14,7 @@ export default class Eval extends BaseCommand<typeof Eval> {
     '<%= config.bin %> eval fixtures/tiny-llama --dataset brown',
     '<%= config.bin %> eval ./Llama-3.2-1B --dataset wiki.test.parquet --seqlen 2048 --json',
   ]
-  static args = {model: Args.string({description: 'Hugging Face model folder', required: true})}
+  static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     dataset: Flags.string({description: DATA_HELP, default: 'wikitext2'}),
     seqlen: Flags.integer({description: 'tokens per chunk (default: min(2048, max_position_embeddings))', min: 2}),
@@ -22,8 +23,8 @@ export default class Eval extends BaseCommand<typeof Eval> {
 
   async run(): Promise<void> {
     const {dataset, seqlen, nsamples} = this.flags
-    const model = Model.load(this.args.model)
-    const data = await loadDataset(dataset, 'eval')
+    const model = Model.load(await resolveModel(this.args.model, this.log_))
+    const data = await loadDataset(dataset, 'eval', this.log_)
     const chunks = await evalChunks(model, data, seqlen, nsamples)
     this.log_.info(`evaluating ${model.cfg.arch} on ${data.name}: ${chunks.length} chunks of ${chunks[0].length} tokens`)
     const start = performance.now()

@@ -3,6 +3,7 @@ import Table from 'cli-table3'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {inspectModel} from '../inspect/inspect.js'
+import {resolveModel} from '../hub/download.js'
 import {EXIT_CODES_HELP} from '../util/errors.js'
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`
@@ -11,10 +12,10 @@ export default class Inspect extends BaseCommand<typeof Inspect> {
   static summary = 'Show a checkpoint: architecture, dtypes, parameters, size, and the sparsity and N:M pattern of every decoder linear.'
   static description = EXIT_CODES_HELP
   static examples = ['<%= config.bin %> inspect fixtures/tiny-llama', '<%= config.bin %> inspect ./pruned --json']
-  static args = {model: Args.string({description: 'Hugging Face model folder', required: true})}
+  static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
 
   async run(): Promise<void> {
-    const r = inspectModel(this.args.model)
+    const r = inspectModel(await resolveModel(this.args.model, this.log_))
     const table = new Table({head: ['tensor', 'shape', 'dtype', 'sparsity', 'N:M'], style: {head: [], border: []}})
     for (const l of r.linears) table.push([l.name, l.shape.join(' × '), l.dtype, pct(l.sparsity), l.pattern ?? '-'])
     this.emit(r, [

@@ -15,7 +15,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
     '<%= config.bin %> prune fixtures/tiny-llama --method wanda --sparsity 0.5 --calib brown --eval brown --out pruned',
     '<%= config.bin %> prune ./Llama-3.2-1B --method sparsegpt --pattern 2:4 --nsamples 128 --out ./llama-2of4',
   ]
-  static args = {model: Args.string({description: 'Hugging Face model folder', required: true})}
+  static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     method: Flags.string({description: 'pruning method', options: Object.keys(METHODS), required: true}),
     sparsity: Flags.string({description: 'fraction of zeros per linear, 0 ≤ r < 1 (unstructured)'}),

@@ -31,10 +31,10 @@ export async function evalChunks(model: Model, data: Dataset, seqlen: number | u
     chunks = data.rows.map((r) => r.slice(0, len))
   } else {
     const len = seqlen ?? defaultSeqlen(model)
-    const text = data.documents.join('\n\n')
+    const text = data.documents.join(data.protocol?.join ?? '\n\n')
     if (!text.trim()) throw invalidFormat(`dataset ${data.name} is empty`, 'give a file with some text in it')
     const ids = await TextTokenizer.load(model.dir).encode(text)
-    const n = Math.floor(ids.length / len)
+    const n = Math.min(Math.floor(ids.length / len), data.protocol?.maxChunks ?? Infinity)
     if (n === 0) throw usage(`${data.name} has ${ids.length} tokens, fewer than seqlen ${len}`, 'pass a smaller --seqlen or more text')
     chunks = Array.from({length: n}, (_, i) => ids.slice(i * len, (i + 1) * len))
   }

@@ -11,6 +11,7 @@ import {decodeFloats, encodeFloats, writeSafetensors} from '../model/safetensors
 import {pruneSequential, type LinearResult} from '../methods/sequential.js'
 import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {Model} from '../model/model.js'
+import {resolveModel} from '../hub/download.js'
 import {blockPrefix, LINEARS} from '../model/weights.js'
 import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
@@ -61,12 +62,12 @@ const COPIED = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.js
  * brown split while the hub is out of reach; a set the user named is never swapped.
  */
 async function dataWithFallback(spec: string | undefined, fallbackFrom: string, purpose: Purpose, log: Logger): Promise<Dataset> {
-  if (spec !== undefined) return loadDataset(spec, purpose)
+  if (spec !== undefined) return loadDataset(spec, purpose, log)
   try {
-    return await loadDataset(fallbackFrom, purpose)
+    return await loadDataset(fallbackFrom, purpose, log)
   } catch (err) {
-    if ((err as SparsifyError).exitCode !== EXIT.notFound) throw err
-    log.info(`note: ${fallbackFrom} is not available offline; using the bundled brown ${purpose === 'eval' ? 'test' : 'train'} split`)
+    if (!(err instanceof SparsifyError) || err.exitCode === EXIT.invalidFormat) throw err
+    log.info(`note: ${fallbackFrom} is not available (${err.message}); using the bundled brown ${purpose === 'eval' ? 'test' : 'train'} split`)
     return loadDataset('brown', purpose)
   }
 }
@@ -82,7 +83,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   let skip: RegExp | undefined
   try { skip = o.skip ? new RegExp(o.skip) : undefined } catch { throw usage(`--skip ${o.skip} is not a valid regular expression`) }
 
-  const model = Model.load(o.model)
+  const model = Model.load(await resolveModel(o.model, log))
   const target = parseTarget(o.sparsity, o.pattern, model.cfg, method.id)
   const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
   if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)

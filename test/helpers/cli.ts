@@ -1,4 +1,4 @@
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -14,10 +14,24 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs the real CLI as a user would, in a child process. */
+/**
+ * Runs the real CLI as a user would, in a child process. The hub is off (HF_HUB_OFFLINE=1, a
+ * cache of its own) unless a test points HF_ENDPOINT at its local server: no test reaches the internet.
+ */
 export function sparsify(args: string[], env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', env: {...process.env, ...env}, cwd: ROOT})
+  const base = {HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(tempDir('sparsify-hub-'), 'hub')}
+  const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', env: {...process.env, ...base, ...env}, cwd: ROOT})
   return {status: r.status, stdout: r.stdout, stderr: r.stderr}
 }
 
 export const tempDir = (prefix = 'sparsify-test-') => mkdtempSync(path.join(tmpdir(), prefix))
+
+/** The same, without blocking this process: for tests that serve the CLI from here (the local hub). */
+export function sparsifyAsync(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const base = {HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(tempDir('sparsify-hub-'), 'hub')}
+  const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...base, ...env}, cwd: ROOT})
+  let stdout = '', stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  return new Promise((resolve) => child.on('close', (status) => resolve({status, stdout, stderr})))
+}

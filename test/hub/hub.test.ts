@@ -1,0 +1,90 @@
+import {after, before, describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {parquetWriteBuffer} from 'hyparquet-writer'
+
+import {brownDocuments} from '../../src/data/brown.js'
+import {HUB_SETS} from '../../src/data/hub-sets.js'
+import {folderFiles, startHub, TOKEN, type HubServer} from '../helpers/hub-server.js'
+import {sparsifyAsync, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+
+const C1 = '1'.repeat(40), C2 = '2'.repeat(40)
+const docs = brownDocuments('test').slice(0, 3).flatMap((d) => d.split('\n'))
+const parquet = Buffer.from(parquetWriteBuffer({columnData: [{name: 'text', data: docs, type: 'STRING'}]}))
+
+describe('models and datasets from the Hugging Face hub (a local stand-in on 127.0.0.1)', () => {
+  let hub: HubServer
+  const files = folderFiles(TINY_LLAMA)
+  before(async () => {
+    hub = await startHub([
+      {type: 'model', id: 'acme/tiny', revisions: {main: C2, v1: C1}, commits: {
+        [C1]: {...files, 'generation_config.json': Buffer.from('{"bos_token_id": 0}')}, [C2]: {...files, 'README.md': Buffer.from('# tiny')}}},
+      {type: 'model', id: 'acme/gated', revisions: {main: C1}, commits: {[C1]: files}, gated: true},
+      {type: 'dataset', id: HUB_SETS.wikitext2.repo, revisions: {}, commits: {[HUB_SETS.wikitext2.commit]: {
+        [HUB_SETS.wikitext2.files.eval]: parquet, [HUB_SETS.wikitext2.files.calib]: parquet}}},
+    ])
+  })
+  after(() => hub.close())
+
+  const online = (cache: string, extra: Record<string, string> = {}) => ({HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: '0', HF_HUB_CACHE: cache, ...extra})
+
+  it('downloads into the shared cache layout, resumes a dropped transfer, and reuses the cache', async () => {
+    const cache = tempDir()
+    hub.dropAfter.set(`/acme/tiny/resolve/${C2}/model.safetensors`, 1_000_000)
+    hub.requests.length = 0
+    const r = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], online(cache))
+    assert.equal(r.status, 0, r.stderr)
+    const repo = path.join(cache, 'models--acme--tiny')
+    assert.equal(readFileSync(path.join(repo, 'refs', 'main'), 'utf8'), C2)
+    const link = path.join(repo, 'snapshots', C2, 'model.safetensors')
+    assert.ok(lstatSync(link).isSymbolicLink())
+    assert.match(readlinkSync(link), /^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/)
+    assert.deepEqual(readFileSync(link), files['model.safetensors'], 'the resumed file is whole and correct')
+    assert.ok(!existsSync(path.join(repo, 'snapshots', C2, 'README.md')), 'only the files a job needs')
+    assert.equal(hub.requests.filter((p) => p.endsWith('/model.safetensors')).length >= 3, true, 'size probe, cut transfer, resumed transfer')
+    const viaHub = JSON.parse(r.stdout)
+    assert.match(viaHub.dataset, /^wikitext2:test@b08601e04326$/)
+
+    // The same evaluation on the local folder and the parquet file gives the same number.
+    const local = path.join(tempDir(), 'test.parquet')
+    writeFileSync(local, parquet)
+    const direct = await sparsifyAsync(['eval', TINY_LLAMA, '--dataset', local, '--seqlen', '64', '--json'])
+    assert.equal(JSON.parse(direct.stdout).perplexity, viaHub.perplexity)
+
+    hub.requests.length = 0
+    const again = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], online(cache))
+    assert.equal(again.status, 0, again.stderr)
+    assert.deepEqual(hub.requests.filter((p) => p.includes('/resolve/')), [], 'a second run makes no file request')
+
+    hub.requests.length = 0
+    const offline = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], {...online(cache), HF_HUB_OFFLINE: '1'})
+    assert.equal(offline.status, 0, offline.stderr)
+    assert.deepEqual(hub.requests, [], 'offline mode sends nothing')
+    assert.equal(JSON.parse(offline.stdout).perplexity, viaHub.perplexity)
+  })
+
+  it('resolves @revision to its commit and writes the ref', async () => {
+    const cache = tempDir()
+    const r = await sparsifyAsync(['download', 'acme/tiny@v1', '--json'], online(cache))
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout).commit, C1)
+    assert.equal(readFileSync(path.join(cache, 'models--acme--tiny', 'refs', 'v1'), 'utf8'), C1)
+    assert.equal(readFileSync(path.join(cache, 'models--acme--tiny', 'snapshots', C1, 'generation_config.json'), 'utf8'), '{"bos_token_id": 0}')
+  })
+
+  it('a gated repo needs HF_TOKEN; a missing repo and a cache miss offline say what to do (exit 3)', async () => {
+    const cache = tempDir()
+    const gated = await sparsifyAsync(['download', 'acme/gated'], online(cache))
+    assert.equal(gated.status, 3)
+    assert.match(gated.stderr, /error: acme\/gated@main is gated or private \(HTTP 401\).*set HF_TOKEN/)
+    const ok = await sparsifyAsync(['download', 'acme/gated'], online(cache, {HF_TOKEN: TOKEN}))
+    assert.equal(ok.status, 0, ok.stderr)
+    const missing = await sparsifyAsync(['eval', 'acme/nothing', '--dataset', 'brown'], online(cache))
+    assert.equal(missing.status, 3)
+    assert.match(missing.stderr, /error: repository: acme\/nothing@main was not found on http:\/\/127\.0\.0\.1:\d+ \(HTTP 404\)/)
+    const miss = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'brown'], {HF_HUB_OFFLINE: '1', HF_HUB_CACHE: tempDir()})
+    assert.equal(miss.status, 3)
+    assert.match(miss.stderr, /not in the cache .* HF_HUB_OFFLINE is set/)
+  })
+})
