@@ -37,7 +37,9 @@ describe('datasets', () => {
     await assert.rejects(loadDataset(jsonl, 'eval'), /bad\.jsonl:2: no string field "text"/)
     await assert.rejects(loadDataset(parquet, 'eval'), /no "text" column \(columns: content\)/)
     await assert.rejects(loadDataset(json, 'eval'), /array of token-id arrays/)
-    await assert.rejects(loadDataset('wikitext2', 'eval'), /Hugging Face hub/)
+    // Offline with an empty cache: the named set is refused with what to do, and no request leaves.
+    Object.assign(process.env, {HF_HUB_OFFLINE: '1', HF_HUB_CACHE: tempDir()})
+    await assert.rejects(loadDataset('wikitext2', 'eval'), /Salesforce\/wikitext@b08601e04326c79dfdd32d625aee71d232d685c3 is not in the cache/)
   })
 
   it('brown: tags stripped, a fixed split by genre, test for eval and train for calibration', async () => {
