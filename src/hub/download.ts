@@ -3,6 +3,8 @@ import path from 'node:path'
 import {datasetInfo, fileDownloadInfo, modelInfo} from '@huggingface/hub'
 
 import {EXIT, SparsifyError, notFound} from '../util/errors.js'
+import {numel} from '../model/safetensors/dtypes.js'
+import {parseHeader} from '../model/safetensors/header.js'
 import type {Logger} from '../util/log.js'
 import {CachedRepo, type RepoType} from './cache.js'
 import {hubEndpoint, hubOffline, hubToken} from './env.js'
@@ -99,6 +101,7 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
   const {commit, files} = await resolve(ref)
   repo.writeRef(ref.revision, commit)
   const todo = files.filter(wanted).filter((f) => !existsSync(path.join(repo.snapshot(commit), f)))
+  const infos = new Map<string, {etag: string; size: number}>()
   for (const file of todo) {
     let info
     try {
@@ -107,6 +110,11 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
       throw hubError(err, ref, file)
     }
     if (!info) throw notFound(`${file} is listed in ${ref.id} but cannot be downloaded`)
+    infos.set(file, info)
+  }
+  await announce(ref, commit, infos, log)
+  for (const file of todo) {
+    const info = infos.get(file)!
     const etag = info.etag.replace(/^W\//, '').replace(/"/g, '')
     const blob = repo.blob(etag)
     if (!existsSync(blob) || statSync(blob).size !== info.size) {
@@ -123,6 +131,54 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
     repo.link(commit, file, etag)
   }
   return {dir: repo.snapshot(commit), commit}
+}
+
+/**
+ * Before any weight is fetched: the safetensors headers alone (two range requests per file) give
+ * the parameter count and dtypes, hence the disk the download takes and the float32 memory of
+ * one decoder block beside the embeddings, which is what a job holds at a time.
+ */
+async function announce(ref: RepoRef, commit: string, infos: Map<string, {size: number}>, log: Logger): Promise<void> {
+  const shards = [...infos.keys()].filter((f) => f.endsWith('.safetensors'))
+  const bytes = [...infos.values()].reduce((a, i) => a + i.size, 0)
+  if (shards.length === 0) {
+    if (bytes > 0) log.info(`${ref.id}: ${(bytes / 2 ** 20).toFixed(1)} MiB to download`)
+    return
+  }
+  let params = 0, largestBlock = 0, outside = 0
+  const perBlock = new Map<number, number>()
+  for (const file of shards) {
+    const url = `${hubEndpoint()}/${ref.type === 'dataset' ? 'datasets/' : ''}${ref.id}/resolve/${commit}/${file}`
+    const range = async (from: number, to: number) => {
+      const headers: Record<string, string> = {Range: `bytes=${from}-${to}`}
+      const token = hubToken()
+      if (token) headers.Authorization = `Bearer ${token}`
+      const res = await fetch(url, {headers})
+      if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), {statusCode: res.status})
+      return new Uint8Array(await res.arrayBuffer())
+    }
+    let header
+    try {
+      const prefix = await range(0, 7)
+      const n = Number(new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true))
+      const body = n > 0 && n < 1e8 ? await range(8, 8 + n - 1) : new Uint8Array(0)
+      header = parseHeader(`${ref.id}/${file}`, infos.get(file)!.size, prefix, () => body)
+    } catch (err) {
+      if (err instanceof SparsifyError) throw err
+      throw hubError(err, ref, file)
+    }
+    for (const t of header.tensors.values()) {
+      const count = numel(t.shape)
+      params += count
+      const m = /^model\.layers\.(\d+)\./.exec(t.name)
+      if (m) perBlock.set(Number(m[1]), (perBlock.get(Number(m[1])) ?? 0) + count)
+      else outside += count
+    }
+  }
+  for (const v of perBlock.values()) largestBlock = Math.max(largestBlock, v)
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`
+  log.info(`${ref.id}@${ref.revision}: ${(params / 1e9).toFixed(3)}B parameters, ${gib(bytes)} to download; ` +
+    `a job holds about ${gib(4 * (largestBlock + outside))} of float32 weights at a time (one block, embeddings and head)`)
 }
 
 /** Files a model job reads: config, weights and their index, tokenizer files. */

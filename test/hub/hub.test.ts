@@ -2,6 +2,7 @@ import {after, before, describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
+import {gzipSync} from 'node:zlib'
 import {parquetWriteBuffer} from 'hyparquet-writer'
 
 import {brownDocuments} from '../../src/data/brown.js'
@@ -12,6 +13,9 @@ import {sparsifyAsync, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 const C1 = '1'.repeat(40), C2 = '2'.repeat(40)
 const docs = brownDocuments('test').slice(0, 3).flatMap((d) => d.split('\n'))
 const parquet = Buffer.from(parquetWriteBuffer({columnData: [{name: 'text', data: docs, type: 'STRING'}]}))
+// C4 shards are gzipped JSON lines; 1200 documents, of which the evaluation protocol takes the first 1100.
+const c4Docs = Array.from({length: 1200}, (_, i) => docs[i % docs.length])
+const c4 = gzipSync(c4Docs.map((text, i) => JSON.stringify({text, timestamp: '2019', url: `u${i}`})).join('\n'))
 
 describe('models and datasets from the Hugging Face hub (a local stand-in on 127.0.0.1)', () => {
   let hub: HubServer
@@ -21,6 +25,7 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
       {type: 'model', id: 'acme/tiny', revisions: {main: C2, v1: C1}, commits: {
         [C1]: {...files, 'generation_config.json': Buffer.from('{"bos_token_id": 0}')}, [C2]: {...files, 'README.md': Buffer.from('# tiny')}}},
       {type: 'model', id: 'acme/gated', revisions: {main: C1}, commits: {[C1]: files}, gated: true},
+      {type: 'dataset', id: HUB_SETS.c4.repo, revisions: {main: C1}, commits: {[C1]: {[HUB_SETS.c4.files.eval]: c4, [HUB_SETS.c4.files.calib]: c4}}},
       {type: 'dataset', id: HUB_SETS.wikitext2.repo, revisions: {}, commits: {[HUB_SETS.wikitext2.commit]: {
         [HUB_SETS.wikitext2.files.eval]: parquet, [HUB_SETS.wikitext2.files.calib]: parquet}}},
     ])
@@ -43,6 +48,7 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
     assert.deepEqual(readFileSync(link), files['model.safetensors'], 'the resumed file is whole and correct')
     assert.ok(!existsSync(path.join(repo, 'snapshots', C2, 'README.md')), 'only the files a job needs')
     assert.equal(hub.requests.filter((p) => p.endsWith('/model.safetensors')).length >= 3, true, 'size probe, cut transfer, resumed transfer')
+    assert.match(r.stderr, /acme\/tiny@main: 0\.003B parameters, 0\.01 GiB to download; a job holds about 0\.00 GiB of float32 weights at a time/)
     const viaHub = JSON.parse(r.stdout)
     assert.match(viaHub.dataset, /^wikitext2:test@b08601e04326$/)
 
@@ -62,6 +68,24 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
     assert.equal(offline.status, 0, offline.stderr)
     assert.deepEqual(hub.requests, [], 'offline mode sends nothing')
     assert.equal(JSON.parse(offline.stdout).perplexity, viaHub.perplexity)
+  })
+
+  it('c4: calibration from the train shard, evaluation by the SparseGPT/Wanda protocol on the validation shard', async () => {
+    const cache = tempDir()
+    const r = await sparsifyAsync(['eval', TINY_LLAMA, '--dataset', 'c4', '--seqlen', '64', '--json'], online(cache))
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.equal(out.dataset, `c4:validation@${C1.slice(0, 12)}`)
+    assert.equal(out.nsamples, 256, 'the first 1100 documents joined with " " hold more than 256 chunks: exactly 256 are kept')
+    // The same text as a local file, joined the C4 way, gives the same perplexity.
+    const local = path.join(tempDir(), 'c4.txt')
+    writeFileSync(local, c4Docs.slice(0, 1100).join(' '))
+    const direct = await sparsifyAsync(['eval', TINY_LLAMA, '--dataset', local, '--seqlen', '64', '--nsamples', '256', '--json'])
+    assert.equal(JSON.parse(direct.stdout).perplexity, out.perplexity)
+    const p = await sparsifyAsync(['prune', TINY_LLAMA, '--method', 'wanda', '--sparsity', '0.5', '--calib', 'c4', '--nsamples', '4', '--seqlen', '64',
+      '--eval', 'none', '--out', path.join(tempDir(), 'o'), '--json'], online(cache))
+    assert.equal(p.status, 0, p.stderr)
+    assert.equal(JSON.parse(p.stdout).calibration.dataset, `c4:train@${C1.slice(0, 12)}`)
   })
 
   it('resolves @revision to its commit and writes the ref', async () => {
