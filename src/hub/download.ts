@@ -120,9 +120,13 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
     if (!existsSync(blob) || statSync(blob).size !== info.size) {
       const url = `${hubEndpoint()}/${ref.type === 'dataset' ? 'datasets/' : ''}${ref.id}/resolve/${commit}/${file}`
       let last = 0
+      const start = performance.now()
       try {
         await fetchBlob(url, blob, info.size, (n) => {
-          if (n === info.size || n - last >= info.size / 50) { last = n; log.step(`downloading ${file}`, Math.round(n / 1024), Math.max(1, Math.round(info.size / 1024))) }
+          if (n !== info.size && n - last < info.size / 50) return
+          last = n
+          const rate = n / 2 ** 20 / Math.max(1e-3, (performance.now() - start) / 1000)
+          log.step(`downloading ${file} (MiB, ${rate.toFixed(1)} MiB/s)`, Math.round(n / 2 ** 20 * 10) / 10, Math.round(info.size / 2 ** 20 * 10) / 10)
         })
       } catch (err) {
         throw hubError(err, ref, file)

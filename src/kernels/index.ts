@@ -92,7 +92,7 @@ function nativeBackend(addon: NativeAddon): Backend {
     },
     sparsegptPrune(w, mask, u, h, rows, cols, o) {
       need(w.length === rows * cols && mask.length === rows * cols && u.length === cols * cols && h.length === cols * cols, 'sparsegptPrune', 'shape mismatch')
-      need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0), 'sparsegptPrune', 'N:M must divide the block size and the width')
+      need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0 && o.prunem <= 64), 'sparsegptPrune', 'N:M must divide the block size and the width (M ≤ 64)')
       addon.sparsegptPrune(w, mask, u, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize)
     },
     rmsnormBackward(dx, dw, dy, x, w, rows, dim, eps) {

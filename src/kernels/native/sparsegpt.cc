@@ -30,8 +30,31 @@ SP_CLONES double dot(const float* x, const float* y, int n) {
   return s;
 }
 
-SP_CLONES void sub_scaled(float* y, const float* x, float a, int n) {
-  for (int i = 0; i < n; ++i) y[i] -= a * x[i];
+// One row's OBS sweep over the columns [i1, i2) of a block: each column is set to its masked
+// value and the error is spread over the later columns of the block; er keeps −error for the
+// lazy update of the columns after the block. N:M groups are chosen as the sweep reaches them,
+// on weights already compensated by earlier columns.
+SP_CLONES void sweep_row(float* wr, uint8_t* mr, float* er, const float* U, int C, int i1, int i2, int prunen, int prunem) {
+  int idx[64];
+  float sc[64];
+  for (int c = i1; c < i2; ++c) {
+    if (prunen != 0 && (c - i1) % prunem == 0) {
+      for (int t = 0; t < prunem; ++t) {
+        const float d = U[(long)(c + t) * C + c + t];
+        sc[t] = wr[c + t] * wr[c + t] / (d * d);
+        idx[t] = t;
+      }
+      std::sort(idx, idx + prunem, [&](int x, int y) { return sc[x] < sc[y] || (sc[x] == sc[y] && x < y); });
+      for (int t = 0; t < prunen; ++t) mr[c + idx[t]] = 1;
+    }
+    const float q = mr[c] ? 0.f : wr[c];
+    const float e1 = (wr[c] - q) / U[(long)c * C + c];
+    er[c - i1] = -e1;
+    if (e1 == 0.f) continue;  // a kept weight moves nothing: w − 0·u = w
+    const float* u = U + (long)c * C;
+    for (int j = c + 1; j < i2; ++j) wr[j] -= e1 * u[j];
+    wr[c] = q;
+  }
 }
 
 // dinv (b, b) = the inverse of the lower-triangular b×b block at l (leading dimension ld), in double.
@@ -146,49 +169,31 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
       for (int r = 0; r < R; ++r) w[(long)r * C + j] = 0.f;
   const float* U = Up;
   std::fill(mask, mask + (long)R * C, 0);
-  std::vector<float> err((size_t)R * blocksize), tile;
+  std::vector<float> err((size_t)R * blocksize), tile, sorted;
   for (int i1 = 0; i1 < C; i1 += blocksize) {
     const int i2 = std::min(i1 + blocksize, C), count = i2 - i1;
     if (prunen == 0) {
       // Adaptive mask: the whole rows × count tile competes, scored by w² / U_jj².
       tile.resize((size_t)R * count);
-      for (int r = 0; r < R; ++r)
-        for (int i = 0; i < count; ++i) {
-          const float d = U[(long)(i1 + i) * C + i1 + i], v = w[(long)r * C + i1 + i];
-          tile[(long)r * count + i] = v * v / (d * d);
-        }
-      std::vector<float> sorted(tile);
+      sorted.resize(tile.size());
+      parallel_range(R, 64, [&](long b, long e) {
+        for (long r = b; r < e; ++r)
+          for (int i = 0; i < count; ++i) {
+            const float d = U[(long)(i1 + i) * C + i1 + i], v = w[r * C + i1 + i];
+            sorted[r * count + i] = tile[r * count + i] = v * v / (d * d);
+          }
+      });
       const long k = (long)((double)tile.size() * sparsity);
       std::nth_element(sorted.begin(), sorted.begin() + k, sorted.end());
       const float t = sorted[k];
-      for (int r = 0; r < R; ++r)
-        for (int i = 0; i < count; ++i) mask[(long)r * C + i1 + i] = tile[(long)r * count + i] <= t;
+      parallel_range(R, 64, [&](long b, long e) {
+        for (long r = b; r < e; ++r)
+          for (int i = 0; i < count; ++i) mask[r * C + i1 + i] = tile[r * count + i] <= t;
+      });
     }
     parallel_range(R, 8, [&](long b, long e) {
-      std::vector<int> idx(prunem > 0 ? prunem : 1);
-      std::vector<float> sc(prunem > 0 ? prunem : 1);
-      for (long r = b; r < e; ++r) {
-        float* wr = w + r * C;
-        uint8_t* mr = mask + r * C;
-        for (int i = 0; i < count; ++i) {
-          const int c = i1 + i;
-          if (prunen != 0 && i % prunem == 0) {
-            // N:M groups are chosen lazily, on weights already compensated by earlier columns.
-            for (int t = 0; t < prunem; ++t) {
-              const float d = U[(long)(c + t) * C + c + t];
-              sc[t] = wr[c + t] * wr[c + t] / (d * d);
-              idx[t] = t;
-            }
-            std::sort(idx.begin(), idx.end(), [&](int x, int y) { return sc[x] < sc[y] || (sc[x] == sc[y] && x < y); });
-            for (int t = 0; t < prunen; ++t) mr[c + idx[t]] = 1;
-          }
-          const float q = mr[c] ? 0.f : wr[c];
-          const float e1 = (wr[c] - q) / U[(long)c * C + c];
-          sub_scaled(wr + c, U + (long)c * C + c, e1, i2 - c);
-          wr[c] = q;
-          err[r * blocksize + i] = -e1;
-        }
-      }
+      for (long r = b; r < e; ++r)
+        sweep_row(w + r * C, mask + r * C, err.data() + r * blocksize, U, C, i1, i2, prunen, prunem);
     });
     // Lazy batch update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:].
     if (i2 < C) {
