@@ -114,11 +114,12 @@ void lower_inverse(float* x, const float* l, int n) {
     if (i0 > 0) {
       t.assign((size_t)b * i0, 0.f);
       // T = L[i, :i]·X[:i, :i]; X is lower, so block column j only needs rows from j on.
-      for (int j0 = 0; j0 < i0; j0 += NB) {
-        const int bw = std::min(NB, i0 - j0);
+      // The block columns are independent, and each GEMM is small (b rows): one per task balances best.
+      parallel_for((i0 + NB - 1) / NB, [&](int jb) {
+        const int j0 = jb * NB, bw = std::min(NB, i0 - j0);
         gemm(GemmArgs{b, bw, i0 - j0, l + (long)i0 * n + j0, n, false, x + (long)j0 * n + j0, n, false, t.data() + j0, i0,
                       false, nullptr});
-      }
+      });
       for (auto& v : dinv) v = -v;
       gemm(GemmArgs{b, i0, b, dinv.data(), b, false, t.data(), i0, false, x + (long)i0 * n, n, false, nullptr});
       for (auto& v : dinv) v = -v;
