@@ -39,25 +39,6 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
       for (int i = 0; i < dim; ++i) dw[i] += (float)part[(size_t)t * dim + i];
 }
 
-void rope_backward(float* dx, const float* cos, const float* sin, int tokens, int seq, int heads, int hd) {
-  // The rotation is orthogonal: its gradient is the rotation by the opposite angle.
-  const int half = hd / 2;
-  parallel_range(tokens, 64, [&](long b, long e) {
-    for (long t = b; t < e; ++t) {
-      const float* c = cos + (t % seq) * half;
-      const float* s = sin + (t % seq) * half;
-      for (int h = 0; h < heads; ++h) {
-        float* v = dx + (t * heads + h) * (long)hd;
-        for (int i = 0; i < half; ++i) {
-          const float g1 = v[i], g2 = v[i + half];
-          v[i] = g1 * c[i] + g2 * s[i];
-          v[i + half] = g2 * c[i] - g1 * s[i];
-        }
-      }
-    }
-  });
-}
-
 void silu_mul_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
   parallel_range(n, 1 << 16, [&](long b, long e) {
     for (long i = b; i < e; ++i) {

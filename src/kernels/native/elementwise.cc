@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "backward.h"
 #include "ops.h"
 
 namespace sp {
@@ -17,8 +18,11 @@ void rmsnorm(float* out, const float* x, const float* w, int rows, int dim, floa
   });
 }
 
-void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd) {
+// Rotates each (i, i + hd/2) pair by the position's angle, or by its opposite when `inverse`:
+// the rotation is orthogonal, so its inverse is also its gradient.
+static void rotate_pairs(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd, bool inverse) {
   const int half = hd / 2;
+  const float sign = inverse ? -1.f : 1.f;
   parallel_range(tokens, 64, [&](long b, long e) {
     for (long t = b; t < e; ++t) {
       const float* c = cos + (t % seq) * half;
@@ -26,13 +30,21 @@ void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int
       for (int h = 0; h < heads; ++h) {
         float* v = x + (t * heads + h) * (long)hd;
         for (int i = 0; i < half; ++i) {
-          const float x1 = v[i], x2 = v[i + half];
-          v[i] = x1 * c[i] - x2 * s[i];
-          v[i + half] = x2 * c[i] + x1 * s[i];
+          const float x1 = v[i], x2 = v[i + half], si = sign * s[i];
+          v[i] = x1 * c[i] - x2 * si;
+          v[i + half] = x2 * c[i] + x1 * si;
         }
       }
     }
   });
+}
+
+void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd) {
+  rotate_pairs(x, cos, sin, tokens, seq, heads, hd, false);
+}
+
+void rope_backward(float* dx, const float* cos, const float* sin, int tokens, int seq, int heads, int hd) {
+  rotate_pairs(dx, cos, sin, tokens, seq, heads, hd, true);
 }
 
 void silu_mul(float* out, const float* gate, const float* up, long n) {
