@@ -71,6 +71,8 @@ export interface Backend {
   zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number]
   /** [Σ (a−b)²·s_j, Σ a²·s_j] over a, b: (rows, cols). */
   weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number]
+  /** h: (n, n): the lower triangle (and diagonal) times scale, copied onto the upper triangle. */
+  mirrorLower(h: Float32Array, n: number, scale: number): void
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

@@ -75,6 +75,7 @@ function nativeBackend(addon: NativeAddon): Backend {
       addon.selectThreshold(mask, score, k)
     },
     countNonFinite: (x) => addon.countNonFinite(x),
+    mirrorLower(h, n, scale) { need(h.length >= n * n, 'mirrorLower', 'shape mismatch'); addon.mirrorLower(h, n, scale) },
     weightedSqDiff(a, b, sc, rows, cols) {
       need(a.length >= rows * cols && b.length >= rows * cols && sc.length >= cols, 'weightedSqDiff', 'shape mismatch')
       return addon.weightedSqDiff(a, b, sc, rows, cols)

@@ -28,6 +28,7 @@ export interface NativeAddon {
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
   applyMask(w: Float32Array, mask: Uint8Array): void
   countNonFinite(x: Float32Array): number
+  mirrorLower(h: Float32Array, n: number, scale: number): void
   weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number]
   zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number]
   accumulateSquares(acc: Float32Array, g: Float32Array, scale: number): void

@@ -2,6 +2,8 @@ import type {Backend} from '../kernels/index.js'
 import type {InputName} from '../model/weights.js'
 import type {InputStats} from './types.js'
 
+const HESSIAN_BLOCK = 256
+
 /** Accumulates the statistics of one linear input over all calibration sequences of one block. */
 export class InputCollector {
   private readonly sum: Float64Array
@@ -21,14 +23,22 @@ export class InputCollector {
   add(x: Float32Array, rows: number, seq: number): void {
     const nseq = rows / seq
     this.k.columnStats(this.sum, this.sumsq, this.varsum, x, nseq, seq, this.cols)
-    if (this.xtx) this.k.gemm(this.xtx, x, x, this.cols, this.cols, rows, {transA: true, accumulate: true})
+    if (this.xtx) {
+      // XᵀX is symmetric: accumulate the lower block triangle only (half the flops); finish() mirrors it.
+      const C = this.cols
+      for (let j0 = 0; j0 < C; j0 += HESSIAN_BLOCK) {
+        const bw = Math.min(HESSIAN_BLOCK, C - j0)
+        this.k.gemm(this.xtx.subarray(j0 * C + j0), x.subarray(j0), x.subarray(j0), C - j0, bw, rows,
+          {transA: true, accumulate: true, lda: C, ldb: C, ldc: C})
+      }
+    }
     this.nseq += nseq
   }
 
   finish(): InputStats {
     const n = this.nseq
     const hessian = this.xtx
-    if (hessian) for (let i = 0; i < hessian.length; i++) hessian[i] *= 2 / n
+    if (hessian) this.k.mirrorLower(hessian, this.cols, 2 / n)
     return {
       nseq: n,
       scaler: Float32Array.from(this.sumsq, (v) => v / n),

@@ -61,6 +61,14 @@ describe('pruning kernels equal their references', () => {
     assertClose(nat.weightedSqDiff(a, b, sc, rows, cols), ref.weightedSqDiff(a, b, sc, rows, cols), {atol: 1e-9, rtol: 1e-9})
   })
 
+  it('mirrorLower', () => {
+    for (const n of [1, 5, 64, 65, 130]) {
+      const h = randomNormal(n * n, rand), a = h.slice(), b = h.slice()
+      ref.mirrorLower(a, n, 0.5); nat.mirrorLower(b, n, 0.5)
+      assert.deepEqual(b, a)
+    }
+  })
+
   it('zeroStats', () => {
     for (const [rows, cols, m] of [[3, 8, 4], [5, 17, 0], [4, 16, 8], [2, 12, 4]]) {
       const x = randomNormal(rows * cols, rand)

@@ -139,6 +139,11 @@ Napi::Value WeightedSqDiff(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value MirrorLower(const Napi::CallbackInfo& info) {
+  sp::mirror_lower(f32(info, 0), num(info, 1), info[2].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -222,6 +227,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["absMulAdd"] = Napi::Function::New(env, AbsMulAdd);
   exports["zeroStats"] = Napi::Function::New(env, ZeroStats);
   exports["weightedSqDiff"] = Napi::Function::New(env, WeightedSqDiff);
+  exports["mirrorLower"] = Napi::Function::New(env, MirrorLower);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);

@@ -126,6 +126,23 @@ void weighted_sq_diff(double* err, double* ref, const float* a, const float* b, 
   *ref = r;
 }
 
+void mirror_lower(float* h, int n, float scale) {
+  constexpr int T = 64;  // tiles, so that the transposed writes stay in cache
+  const int tiles = (n + T - 1) / T;
+  parallel_for(tiles, [&](int bi) {
+    const int i0 = bi * T, i1 = std::min(n, i0 + T);
+    for (int j0 = 0; j0 <= i0; j0 += T) {
+      const int j1 = std::min(n, j0 + T);
+      for (int i = i0; i < i1; ++i)
+        for (int j = j0; j < std::min(j1, i + 1); ++j) {
+          const float v = h[(long)i * n + j] * scale;
+          h[(long)i * n + j] = v;
+          h[(long)j * n + i] = v;
+        }
+    }
+  });
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

@@ -25,6 +25,8 @@ void abs_mul_add(float* out, const float* w, const float* g, long count);
 void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int cols, int m);
 // err = Σ (a−b)²·s_j and ref = Σ a²·s_j over a, b: (rows, cols), s: (cols).
 void weighted_sq_diff(double* err, double* ref, const float* a, const float* b, const float* s, int rows, int cols);
+// h (n, n): scales the lower triangle (with the diagonal) by `scale` and copies it onto the upper one.
+void mirror_lower(float* h, int n, float scale);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].

@@ -82,3 +82,12 @@ export function weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array
   }
   return [err, ref]
 }
+
+export function mirrorLower(h: Float32Array, n: number, scale: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      h[i * n + j] *= scale
+      h[j * n + i] = h[i * n + j]
+    }
+  }
+}
