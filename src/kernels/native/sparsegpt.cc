@@ -6,6 +6,7 @@
 // our GEMM and the 128-wide diagonal blocks in double.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gemm.h"
@@ -28,6 +29,42 @@ SP_CLONES double dot(const float* x, const float* y, int n) {
   double s = 0;
   for (int i = 0; i < n; ++i) s += (double)x[i] * y[i];
   return s;
+}
+
+// The k-th smallest (0-based) of n non-negative floats, by radix selection on their bit patterns
+// (monotonic for non-negative floats): two 16-bit histogram passes, counted in parallel.
+float kth_smallest_nonneg(const float* v, long n, long k) {
+  const int tasks = 16;
+  auto bits = [&](long i) { uint32_t u; std::memcpy(&u, v + i, 4); return u; };
+  std::vector<long> hist((size_t)tasks << 16);
+  auto count = [&](uint32_t prefix, int shift, uint32_t keep) {
+    std::fill(hist.begin(), hist.end(), 0);
+    parallel_for(tasks, [&](int t) {
+      long* hh = hist.data() + ((size_t)t << 16);
+      for (long i = n * t / tasks; i < n * (t + 1) / tasks; ++i) {
+        const uint32_t u = bits(i);
+        if ((u & keep) == prefix) ++hh[(u >> shift) & 0xffff];
+      }
+    });
+  };
+  auto pick = [&](long& rank) {
+    for (uint32_t b = 0; b < 65536; ++b) {
+      long c = 0;
+      for (int t = 0; t < tasks; ++t) c += hist[((size_t)t << 16) + b];
+      if (rank < c) return b;
+      rank -= c;
+    }
+    return 65535u;
+  };
+  long rank = k;
+  count(0, 16, 0);
+  const uint32_t hi = pick(rank);
+  count(hi << 16, 0, 0xffff0000u);
+  const uint32_t lo = pick(rank);
+  const uint32_t u = (hi << 16) | lo;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
 }
 
 // One row's OBS sweep over the columns [i1, i2) of a block: each column is set to its masked
@@ -170,23 +207,21 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
       for (int r = 0; r < R; ++r) w[(long)r * C + j] = 0.f;
   const float* U = Up;
   std::fill(mask, mask + (long)R * C, 0);
-  std::vector<float> err((size_t)R * blocksize), tile, sorted;
+  std::vector<float> err((size_t)R * blocksize), tile;
   for (int i1 = 0; i1 < C; i1 += blocksize) {
     const int i2 = std::min(i1 + blocksize, C), count = i2 - i1;
     if (prunen == 0) {
       // Adaptive mask: the whole rows × count tile competes, scored by w² / U_jj².
       tile.resize((size_t)R * count);
-      sorted.resize(tile.size());
       parallel_range(R, 64, [&](long b, long e) {
         for (long r = b; r < e; ++r)
           for (int i = 0; i < count; ++i) {
             const float d = U[(long)(i1 + i) * C + i1 + i], v = w[r * C + i1 + i];
-            sorted[r * count + i] = tile[r * count + i] = v * v / (d * d);
+            tile[r * count + i] = v * v / (d * d);
           }
       });
       const long k = (long)((double)tile.size() * sparsity);
-      std::nth_element(sorted.begin(), sorted.begin() + k, sorted.end());
-      const float t = sorted[k];
+      const float t = kth_smallest_nonneg(tile.data(), (long)tile.size(), k);
       parallel_range(R, 64, [&](long b, long e) {
         for (long r = b; r < e; ++r)
           for (int i = 0; i < count; ++i) mask[r * C + i1 + i] = tile[r * count + i] <= t;
