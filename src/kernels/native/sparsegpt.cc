@@ -126,12 +126,15 @@ int cholesky_lower(float* a, int n) {
     // Panel: A21 ← A21·L11⁻ᵀ, as a GEMM with the small inverse of the diagonal block.
     small_lower_inverse(dinv, a + (long)k0 * n + k0, n, b);
     neg.resize((size_t)n2 * b);
-    for (int i = 0; i < n2; ++i)
-      for (int k = 0; k < b; ++k) neg[(long)i * b + k] = a[(long)(k1 + i) * n + k0 + k];
+    parallel_range(n2, 256, [&](long lo, long hi) {
+      for (long i = lo; i < hi; ++i) std::memcpy(neg.data() + i * b, a + (k1 + i) * n + k0, b * sizeof(float));
+    });
     gemm(GemmArgs{n2, b, b, neg.data(), b, false, dinv.data(), b, true, a + (long)k1 * n + k0, n, false, nullptr});
-    neg.resize((size_t)n2 * b);  // trailing update A22 −= A21·A21ᵀ, lower block columns only, as GEMMs on −A21
-    for (int i = 0; i < n2; ++i)
-      for (int k = 0; k < b; ++k) neg[(long)i * b + k] = -a[(long)(k1 + i) * n + k0 + k];
+    // Trailing update A22 −= A21·A21ᵀ, lower block columns only, as GEMMs on −A21.
+    parallel_range(n2, 256, [&](long lo, long hi) {
+      for (long i = lo; i < hi; ++i)
+        for (int k = 0; k < b; ++k) neg[i * b + k] = -a[(k1 + i) * n + k0 + k];
+    });
     for (int j0 = 0; j0 < n2; j0 += NB) {
       const int bw = std::min(NB, n2 - j0);
       gemm(GemmArgs{n2 - j0, bw, b, neg.data() + (long)j0 * b, b, false, a + (long)(k1 + j0) * n + k0, n, true,
