@@ -73,10 +73,12 @@ void micro(int kc, const float* __restrict Ap, const float* __restrict Bp, float
 void pack_a(const GemmArgs& g, int i0, int p0, int kc, float* Ap) {
   const int rows = std::min(MR, g.M - i0);
   if (!g.trans_a) {
-    for (int r = 0; r < rows; ++r) {
-      const float* src = g.A + (long)(i0 + r) * g.lda + p0;
-      for (int p = 0; p < kc; ++p) Ap[p * MR + r] = src[p];
-    }
+    // Row pointers read in step, each packed slice written contiguously: a transpose that
+    // touches every cache line of the panel once.
+    const float* src[MR];
+    for (int r = 0; r < MR; ++r) src[r] = g.A + (long)(i0 + std::min(r, rows - 1)) * g.lda + p0;
+    for (int p = 0; p < kc; ++p)
+      for (int r = 0; r < MR; ++r) Ap[p * MR + r] = src[r][p];
   } else {
     for (int p = 0; p < kc; ++p) {
       const float* src = g.A + (long)(p0 + p) * g.lda + i0;
@@ -91,10 +93,10 @@ void pack_a(const GemmArgs& g, int i0, int p0, int kc, float* Ap) {
 void pack_b(const GemmArgs& g, int j0, int p0, int kc, float* Bp) {
   const int cols = std::min(NR, g.N - j0);
   if (g.trans_b) {
-    for (int c = 0; c < cols; ++c) {
-      const float* src = g.B + (long)(j0 + c) * g.ldb + p0;
-      for (int p = 0; p < kc; ++p) Bp[p * NR + c] = src[p];
-    }
+    const float* src[NR];
+    for (int c = 0; c < NR; ++c) src[c] = g.B + (long)(j0 + std::min(c, cols - 1)) * g.ldb + p0;
+    for (int p = 0; p < kc; ++p)
+      for (int c = 0; c < NR; ++c) Bp[p * NR + c] = src[c][p];
   } else {
     for (int p = 0; p < kc; ++p) {
       const float* src = g.B + (long)(p0 + p) * g.ldb + j0;
