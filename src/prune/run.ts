@@ -87,6 +87,9 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   const target = parseTarget(o.sparsity, o.pattern, model.cfg, method.id)
   const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
   if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
+  if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
+    throw usage(`--seqlen ${seqlen} exceeds the model's attention window of ${model.cfg.slidingWindow}`, 'pass --seqlen of at most the sliding window')
+  }
   const phase: Record<string, number> = {}
   const timed = async <T>(key: string, fn: () => Promise<T> | T): Promise<T> => {
     const s = performance.now()
