@@ -54,7 +54,7 @@ interface Progress {
 const PROGRESS = 'sparsify-progress.json'
 
 /** Files beside the weights that a Hugging Face loader or tokenizer reads. */
-const COPIED = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
+export const COPIED = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model',
   'vocab.json', 'merges.txt', 'added_tokens.json', 'chat_template.jinja', 'chat_template.json']
 
 /**

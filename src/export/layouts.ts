@@ -1,0 +1,127 @@
+import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {INDEX_FILE, Checkpoint} from '../model/safetensors/checkpoint.js'
+import {isFloatDtype, numel, type FloatDtype} from '../model/safetensors/dtypes.js'
+import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
+import {COPIED} from '../prune/run.js'
+import {invalidFormat, usage} from '../util/errors.js'
+import type {Logger} from '../util/log.js'
+import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
+
+const LINEAR_WEIGHT = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.weight$/
+const LINEAR_PART = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.(shape|compressed|bitmask|row_offsets)$/
+
+/** Python's json.dump(indent=2, sort_keys=True), which compressed-tensors writes config.json with. */
+function sortedJson(value: unknown): string {
+  const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v
+  return JSON.stringify(sort(value), null, 2)
+}
+
+/** Builds `out` through a work folder beside it, renamed into place when complete. */
+function intoFolder(out: string, overwrite: boolean, build: (work: string) => void): void {
+  const target = path.resolve(out)
+  if (existsSync(target) && readdirSync(target).length > 0 && !overwrite) throw usage(`--out ${out} exists and is not empty`, 'choose another folder, or pass --overwrite')
+  const work = path.join(path.dirname(target), `.${path.basename(target)}.sparsify-export`)
+  rmSync(work, {recursive: true, force: true})
+  mkdirSync(work, {recursive: true})
+  try {
+    build(work)
+    rmSync(target, {recursive: true, force: true})
+    renameSync(work, target)
+  } catch (err) {
+    rmSync(work, {recursive: true, force: true})
+    throw err
+  }
+}
+
+function copyAside(from: string, to: string): void {
+  for (const f of COPIED) if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
+}
+
+/** Rewrites each shard with `transform`, keeping shard names, and the index's weight_map to match. */
+function rewriteShards(ck: Checkpoint, work: string, transform: (file: string) => Encoded[]): void {
+  const weightMap: Record<string, string> = {}
+  for (const f of ck.files) {
+    const name = path.basename(f.path)
+    const tensors = transform(f.path)
+    writeSafetensors(path.join(work, name), tensors, {...f.metadata, format: 'pt'})
+    for (const t of tensors) weightMap[t.name] = name
+  }
+  const index = path.join(ck.dir, INDEX_FILE)
+  if (existsSync(index)) {
+    const idx = JSON.parse(readFileSync(index, 'utf8'))
+    writeFileSync(path.join(work, INDEX_FILE), `${JSON.stringify({...idx, weight_map: weightMap}, null, 2)}\n`)
+  }
+}
+
+/** A checkpoint's decoder linears in a compressed-tensors sparse layout (other tensors unchanged). */
+export function exportLayout(dir: string, layout: SparseLayout, out: string, overwrite: boolean, log: Logger): {sparsity: number; tensors: number} {
+  const ck = Checkpoint.open(dir)
+  let zeros = 0, total = 0, compressed = 0
+  intoFolder(out, overwrite, (work) => {
+    rewriteShards(ck, work, (file) => {
+      const src = ck.files.find((f) => f.path === file)!
+      return [...src.tensors.values()].flatMap((t): Encoded[] => {
+        const m = LINEAR_WEIGHT.exec(t.name)
+        if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return [{...t, data: src.readBytes(t.name)}]
+        const w = src.readF32(t.name)
+        for (const v of w) if (v === 0) zeros++
+        total += w.length
+        compressed++
+        log.step(`compressing (${layout})`, compressed, ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length)
+        const dtype = t.dtype as FloatDtype
+        return compressWeight(m[1], w, t.shape[0], t.shape[1], dtype, layout, (v) => encodeFloats(v, dtype))
+      })
+    })
+    const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+    cfg.quantization_config = {
+      quant_method: 'compressed-tensors', version: '0.9.1', transform_config: {},
+      sparsity_config: {format: layout, global_sparsity: total ? zeros / total : 0, ignore: ['lm_head'],
+        sparsity_structure: layout === 'sparse-24-bitmask' ? '2:4' : 'unstructured', targets: ['Linear']},
+    }
+    writeFileSync(path.join(work, 'config.json'), `${sortedJson(cfg)}\n`)
+    copyAside(dir, work)
+  })
+  ck.close()
+  return {sparsity: total ? zeros / total : 0, tensors: compressed}
+}
+
+/** Any checkpoint back to plain dense safetensors: compressed-tensors sparse layouts are expanded. */
+export function decompress(dir: string, out: string, overwrite: boolean): {tensors: number} {
+  const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  const format = cfg.quantization_config?.sparsity_config?.format
+  if (format && format !== 'dense' && format !== 'sparse-bitmask' && format !== 'sparse-24-bitmask') {
+    throw invalidFormat(`${dir}: sparsity format ${format} is not supported`, 'supported: sparse-bitmask, sparse-24-bitmask, dense')
+  }
+  const ck = Checkpoint.open(dir)
+  let expanded = 0
+  intoFolder(out, overwrite, (work) => {
+    rewriteShards(ck, work, (file) => {
+      const src = ck.files.find((f) => f.path === file)!
+      const out: Encoded[] = []
+      for (const t of src.tensors.values()) {
+        const m = LINEAR_PART.exec(t.name)
+        if (!m) { out.push({...t, data: src.readBytes(t.name)}); continue }
+        if (m[2] !== 'compressed') continue
+        const p = m[1]
+        const [rows, cols] = ck.file(`${p}.shape`).readInts(`${p}.shape`)
+        const values = src.readF32(`${p}.compressed`)
+        const bitmask = ck.file(`${p}.bitmask`).readBytes(`${p}.bitmask`)
+        const dtype = t.dtype as FloatDtype
+        const dense = decompressWeight(values, bitmask, rows, cols)
+        if (numel([rows, cols]) !== dense.length) throw invalidFormat(`${p}: shape and bitmask disagree`)
+        out.push({name: `${p}.weight`, dtype, shape: [rows, cols], data: encodeFloats(dense, dtype)})
+        expanded++
+      }
+      return out
+    })
+    if (cfg.quantization_config?.sparsity_config && !cfg.quantization_config.config_groups) delete cfg.quantization_config
+    else if (cfg.quantization_config) delete cfg.quantization_config.sparsity_config
+    writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+    copyAside(dir, work)
+  })
+  ck.close()
+  return {tensors: expanded}
+}
