@@ -37,6 +37,8 @@ export interface Backend {
   /** Causal GQA. q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd). */
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seq: number,
     nh: number, nkv: number, hd: number, scale: number): void
+  /** n new queries at positions past.. over a KV cache of past+n rows; q, out: (n, nh·hd); kc, vc: (past+n, nkv·hd). */
+  attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number): void
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
   /** dx of y = rmsnorm(x)·w; dw (if given) += ∂L/∂w. */

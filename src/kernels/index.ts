@@ -48,6 +48,11 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(k.length >= rows * nkv * hd && v.length >= rows * nkv * hd, 'attention', 'k/v too short')
       addon.attention(out, q, k, v, batch, seq, nh, nkv, hd, scale)
     },
+    attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale) {
+      need(nh % nkv === 0 && out.length >= n * nh * hd && q.length >= n * nh * hd, 'attentionCached', 'q/out too short')
+      need(kc.length >= (past + n) * nkv * hd && vc.length >= (past + n) * nkv * hd, 'attentionCached', 'cache too short')
+      addon.attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale)
+    },
     nllRows(losses, logits, targets, rows, vocab) {
       need(losses.length >= rows && targets.length >= rows && logits.length >= rows * vocab, 'nllRows', 'shape mismatch')
       for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'nllRows', `target ${targets[r]} outside the vocabulary`)

@@ -16,6 +16,7 @@ export interface NativeAddon {
   addInplace(x: Float32Array, y: Float32Array): void
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seq: number,
     nh: number, nkv: number, hd: number, scale: number): void
+  attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number): void
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   f16ToF32(out: Float32Array, input: Uint16Array): void

@@ -35,6 +35,11 @@ export class TextTokenizer {
     return ids
   }
 
+  /** Text of ids, special tokens left out. */
+  async decode(ids: number[]): Promise<string> {
+    return this.tok.decode(ids, true)
+  }
+
   /** Without special tokens: for pieces of a document (calibration windows). */
   async encodePlain(text: string): Promise<number[]> {
     return (await this.tok.encode(text, null, {addSpecialTokens: false})).getIds()

@@ -66,6 +66,12 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AttentionCached(const Napi::CallbackInfo& info) {
+  sp::attention_cached(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5), num(info, 6),
+                       num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
 Napi::Value NllRows(const Napi::CallbackInfo& info) {
   sp::nll_rows(f32(info, 0), f32(info, 1), data<int32_t>(info[2]), num(info, 3), num(info, 4));
   return info.Env().Undefined();
@@ -213,6 +219,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["siluMul"] = Napi::Function::New(env, SiluMul);
   exports["addInplace"] = Napi::Function::New(env, AddInplace);
   exports["attention"] = Napi::Function::New(env, Attention);
+  exports["attentionCached"] = Napi::Function::New(env, AttentionCached);
   exports["nllRows"] = Napi::Function::New(env, NllRows);
   exports["bf16ToF32"] = Napi::Function::New(env, ToF32<sp::bf16_to_f32>);
   exports["f16ToF32"] = Napi::Function::New(env, ToF32<sp::f16_to_f32>);

@@ -45,4 +45,32 @@ void attention(float* out, const float* q, const float* k, const float* v, int b
   });
 }
 
+void attention_cached(float* out, const float* q, const float* kc, const float* vc, int n, int past, int nh, int nkv, int hd,
+                      float scale) {
+  const int group = nh / nkv;
+  const long qs = (long)nh * hd, ks = (long)nkv * hd;
+  parallel_for(n * nh, [&](int t) {
+    const int i = t / nh, h = t % nh, keys = past + i + 1;
+    const float* qi = q + i * qs + (long)h * hd;
+    const float* kh = kc + (long)(h / group) * hd;
+    const float* vh = vc + (long)(h / group) * hd;
+    std::vector<float> s(keys);
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int j = 0; j < keys; ++j) {
+      float d = 0;
+      for (int c = 0; c < hd; ++c) d += qi[c] * kh[j * ks + c];
+      s[j] = d * scale;
+      mx = std::max(mx, s[j]);
+    }
+    double sum = 0;
+    for (int j = 0; j < keys; ++j) { s[j] = std::exp(s[j] - mx); sum += s[j]; }
+    float* o = out + i * qs + (long)h * hd;
+    for (int c = 0; c < hd; ++c) o[c] = 0.f;
+    for (int j = 0; j < keys; ++j) {
+      const float p = (float)(s[j] / sum);
+      for (int c = 0; c < hd; ++c) o[c] += p * vh[j * ks + c];
+    }
+  });
+}
+
 }  // namespace sp

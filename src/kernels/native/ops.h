@@ -17,6 +17,10 @@ void add_inplace(float* x, const float* y, long n);
 // q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd); head h reads kv head h / (nh/nkv).
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq,
                int nh, int nkv, int hd, float scale);
+// Attention of n new queries (positions past..past+n−1) over a cache of past+n keys and values.
+// q, out: (n, nh·hd); kc, vc: (past+n, nkv·hd); query i attends to keys 0..past+i.
+void attention_cached(float* out, const float* q, const float* kc, const float* vc, int n, int past, int nh, int nkv, int hd,
+                      float scale);
 // losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
 void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
 

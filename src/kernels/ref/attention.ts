@@ -27,3 +27,29 @@ export function attention(out: Float32Array, q: Float32Array, k: Float32Array, v
     }
   }
 }
+
+/** The cached form: query i of n sits at position past + i and sees keys 0..past + i. */
+export function attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number,
+  nh: number, nkv: number, hd: number, scale: number): void {
+  const group = nh / nkv, qs = nh * hd, ks = nkv * hd
+  for (let i = 0; i < n; i++) {
+    for (let h = 0; h < nh; h++) {
+      const kvh = Math.floor(h / group), keys = past + i + 1
+      const s = new Float64Array(keys)
+      let mx = -Infinity
+      for (let j = 0; j < keys; j++) {
+        let d = 0
+        for (let c = 0; c < hd; c++) d += q[i * qs + h * hd + c] * kc[j * ks + kvh * hd + c]
+        s[j] = d * scale
+        mx = Math.max(mx, s[j])
+      }
+      let sum = 0
+      for (let j = 0; j < keys; j++) { s[j] = Math.exp(s[j] - mx); sum += s[j] }
+      for (let c = 0; c < hd; c++) {
+        let acc = 0
+        for (let j = 0; j < keys; j++) acc += s[j] * vc[j * ks + kvh * hd + c]
+        out[i * qs + h * hd + c] = acc / sum
+      }
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import type {Backend} from '../backend.js'
-import {attention} from './attention.js'
+import {attention, attentionCached} from './attention.js'
 import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBackward, xentBackward} from './backward.js'
 import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 import {addInplace, siluMul} from './elementwise.js'
@@ -12,7 +12,7 @@ import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 
 /** The readable reference backend: the definition of every kernel, and SPARSIFY_KERNELS=ref. */
 export const refBackend: Backend = {
-  name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
+  name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, attentionCached, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
 }

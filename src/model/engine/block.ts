@@ -37,8 +37,11 @@ export function linear(k: Backend, out: Float32Array, input: Float32Array, l: Li
  *   x += o_proj(attention(rope(q), rope(k), v))    with q, k, v = proj(rmsnorm(x))
  *   x += down_proj(silu(gate_proj(h)) ⊙ up_proj(h)) with h = rmsnorm(x)
  */
+/** Attention over this call's q, k, v (rows, heads·hd): the engine's causal kernel, or a KV cache's. */
+export type Attend = (ctx: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array) => void
+
 export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float32Array, batch: number, seq: number,
-  rope: RopeTables, s: BlockScratch, observe?: LinearObserver): void {
+  rope: RopeTables, s: BlockScratch, observe?: LinearObserver, attend?: Attend): void {
   const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim
   const L = w.linears
   const sub = (a: Float32Array, width: number) => a.subarray(0, rows * width)
@@ -56,7 +59,8 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
   }
   k.rope(q, rope.cos, rope.sin, rows, seq, cfg.heads, hd)
   k.rope(kk, rope.cos, rope.sin, rows, seq, cfg.kvHeads, hd)
-  k.attention(ctx, q, kk, v, batch, seq, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
+  if (attend) attend(ctx, q, kk, v)
+  else k.attention(ctx, q, kk, v, batch, seq, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
   observe?.('attn_out', ctx, rows)
   linear(k, h, ctx, L['self_attn.o_proj'], rows)
   k.addInplace(x.subarray(0, rows * H), h)

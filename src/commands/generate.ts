@@ -1,0 +1,68 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {resolveModel} from '../hub/download.js'
+import {argmax, Decoder} from '../model/engine/decode.js'
+import {Model} from '../model/model.js'
+import {ParamStore} from '../model/params.js'
+import {TextTokenizer} from '../model/tokenizer.js'
+import {EXIT_CODES_HELP, usage} from '../util/errors.js'
+
+/** End-of-sequence ids from generation_config.json, else config.json. */
+function eosIds(dir: string): number[] {
+  for (const f of ['generation_config.json', 'config.json']) {
+    const file = path.join(dir, f)
+    if (!existsSync(file)) continue
+    const eos = JSON.parse(readFileSync(file, 'utf8')).eos_token_id
+    if (eos !== undefined) return [eos].flat().filter((e): e is number => typeof e === 'number')
+  }
+  return []
+}
+
+export default class Generate extends BaseCommand<typeof Generate> {
+  static summary = 'Continue a prompt greedily with the engine (KV cache), printing tokens as they come and the speed.'
+  static description = `The model is held in memory as float32 for decoding (unlike eval and prune, which stream blocks).\n\n${EXIT_CODES_HELP}`
+  static examples = ['<%= config.bin %> generate fixtures/tiny-llama --prompt "The jury said"']
+  static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
+  static flags = {
+    prompt: Flags.string({description: 'the text to continue', required: true}),
+    'max-new-tokens': Flags.integer({description: 'tokens to generate at most', default: 32, min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const dir = await resolveModel(this.args.model, this.log_)
+    const model = Model.load(dir)
+    const tok = TextTokenizer.load(dir)
+    const prompt = await tok.encode(this.flags.prompt)
+    if (prompt.length === 0) throw usage('the prompt tokenizes to nothing')
+    const max = this.flags['max-new-tokens']
+    const decoder = new Decoder(ParamStore.fromModel(model), prompt.length + max)
+    model.close()
+    const eos = new Set(eosIds(dir))
+    const out: number[] = []
+    let printed = ''
+    const start = performance.now()
+    let logits = decoder.step(prompt)
+    const prefill = (performance.now() - start) / 1000
+    const decodeStart = performance.now()
+    for (let i = 0; i < max; i++) {
+      const next = argmax(logits)
+      if (eos.has(next)) break
+      out.push(next)
+      const text = await tok.decode(out)
+      if (!this.flags.json) process.stdout.write(text.slice(printed.length))
+      printed = text
+      if (i + 1 < max) logits = decoder.step([next])
+    }
+    const seconds = (performance.now() - decodeStart) / 1000
+    const result = {model: this.args.model, prompt: this.flags.prompt, text: printed, tokens: out, prompt_tokens: prompt.length,
+      prefill_seconds: prefill, decode_seconds: seconds, tokens_per_second: out.length / Math.max(seconds, 1e-9)}
+    if (this.flags.json) this.emit(result, [])
+    else {
+      process.stdout.write('\n')
+      this.log_.info(`${out.length} tokens in ${seconds.toFixed(2)} s (${result.tokens_per_second.toFixed(1)} tokens/s; prompt of ${prompt.length} in ${prefill.toFixed(2)} s)`)
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import {kernels as defaultKernels, type Backend} from '../../kernels/index.js'
+import {ropeTables, type RopeTables} from '../rope-tables.js'
+import type {WeightSource} from './backward.js'
+import {BlockScratch, runBlock} from './block.js'
+import {embed} from './forward.js'
+
+/**
+ * Incremental decoding with a KV cache: each call runs only the new tokens through every block,
+ * their keys and values appended to the cache, their queries attending to everything before.
+ */
+export class Decoder {
+  private readonly kCache: Float32Array[]
+  private readonly vCache: Float32Array[]
+  private readonly rope: RopeTables
+  private past = 0
+
+  constructor(private readonly src: WeightSource, readonly maxLen: number, private readonly k: Backend = defaultKernels()) {
+    const kv = src.cfg.kvHeads * src.cfg.headDim
+    this.kCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
+    this.vCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
+    this.rope = ropeTables(src.cfg, maxLen)
+  }
+
+  get length(): number { return this.past }
+
+  /** Feeds `ids` (at positions length..length+n−1) and returns the logits after the last one: (vocab). */
+  step(ids: number[]): Float32Array {
+    const {cfg} = this.src, k = this.k, n = ids.length, H = cfg.hidden, hd = cfg.headDim, half = hd / 2
+    if (this.past + n > this.maxLen) throw new RangeError(`the cache holds ${this.maxLen} tokens`)
+    const kv = cfg.kvHeads * hd, past = this.past
+    const x = new Float32Array(n * H)
+    embed(this.src, Int32Array.from(ids), x)
+    const scratch = new BlockScratch(cfg, n)
+    // Rows of the tables from the first new position on: row t of the view is position past + t.
+    const rope = {cos: this.rope.cos.subarray(past * half), sin: this.rope.sin.subarray(past * half), seq: n}
+    for (let l = 0; l < cfg.layers; l++) {
+      const kc = this.kCache[l], vc = this.vCache[l]
+      runBlock(k, cfg, this.src.block(l), x, 1, n, rope, scratch, undefined, (ctx, q, kk, v) => {
+        kc.set(kk.subarray(0, n * kv), past * kv)
+        vc.set(v.subarray(0, n * kv), past * kv)
+        k.attentionCached(ctx, q, kc, vc, n, past, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
+      })
+    }
+    this.past += n
+    const h = new Float32Array(H), logits = new Float32Array(cfg.vocabSize)
+    k.rmsnorm(h, x.subarray((n - 1) * H), this.src.finalNorm(), 1, H, cfg.rmsEps)
+    k.gemm(logits, h, this.src.head(), 1, cfg.vocabSize, H, {transB: true})
+    return logits
+  }
+}
+
+export const argmax = (v: Float32Array) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0)
