@@ -75,6 +75,12 @@ export interface Backend {
   weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number]
   /** h: (n, n): the lower triangle (and diagonal) times scale, copied onto the upper triangle. */
   mirrorLower(h: Float32Array, n: number, scale: number): void
+  /** compressed-tensors sparse-bitmask of w: (rows, cols): values W[W≠0] row-major, bitmask, row offsets; returns nnz. */
+  packBitmask(values: Float32Array, bitmask: Uint8Array, offsets: BigInt64Array, w: Float32Array, rows: number, cols: number): number
+  /** sparse-24-bitmask: top two |w| of each group of 4; returns −1, or the flat index of a group with more than two non-zeros. */
+  pack24(values: Float32Array, bitmask: Uint8Array, w: Float32Array, rows: number, cols: number): number
+  /** out (rows, cols) from values scattered by the bitmask; returns the count of values used, or −1 if there are too few. */
+  unpackBitmask(out: Float32Array, values: Float32Array, bitmask: Uint8Array, rows: number, cols: number): number
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

@@ -80,6 +80,18 @@ function nativeBackend(addon: NativeAddon): Backend {
       addon.selectThreshold(mask, score, k)
     },
     countNonFinite: (x) => addon.countNonFinite(x),
+    packBitmask(values, bitmask, offsets, w, rows, cols) {
+      need(w.length >= rows * cols && values.length >= rows * cols && bitmask.length >= rows * Math.ceil(cols / 8) && offsets.length >= rows, 'packBitmask', 'shape mismatch')
+      return addon.packBitmask(values, bitmask, offsets, w, rows, cols)
+    },
+    pack24(values, bitmask, w, rows, cols) {
+      need(cols % 4 === 0 && w.length >= rows * cols && values.length >= rows * cols / 2 && bitmask.length >= rows * Math.ceil(cols / 8), 'pack24', 'shape mismatch (columns must be a multiple of 4)')
+      return addon.pack24(values, bitmask, w, rows, cols)
+    },
+    unpackBitmask(out, values, bitmask, rows, cols) {
+      need(out.length >= rows * cols && bitmask.length >= rows * Math.ceil(cols / 8), 'unpackBitmask', 'shape mismatch')
+      return addon.unpackBitmask(out, values, bitmask, rows, cols)
+    },
     mirrorLower(h, n, scale) { need(h.length >= n * n, 'mirrorLower', 'shape mismatch'); addon.mirrorLower(h, n, scale) },
     weightedSqDiff(a, b, sc, rows, cols) {
       need(a.length >= rows * cols && b.length >= rows * cols && sc.length >= cols, 'weightedSqDiff', 'shape mismatch')

@@ -29,6 +29,9 @@ export interface NativeAddon {
   selectThreshold(mask: Uint8Array, score: Float32Array, k: number): void
   applyMask(w: Float32Array, mask: Uint8Array): void
   countNonFinite(x: Float32Array): number
+  packBitmask(values: Float32Array, bitmask: Uint8Array, offsets: BigInt64Array, w: Float32Array, rows: number, cols: number): number
+  pack24(values: Float32Array, bitmask: Uint8Array, w: Float32Array, rows: number, cols: number): number
+  unpackBitmask(out: Float32Array, values: Float32Array, bitmask: Uint8Array, rows: number, cols: number): number
   mirrorLower(h: Float32Array, n: number, scale: number): void
   weightedSqDiff(a: Float32Array, b: Float32Array, s: Float32Array, rows: number, cols: number): [number, number]
   zeroStats(x: Float32Array, rows: number, cols: number, m: number): [number, number]

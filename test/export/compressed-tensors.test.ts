@@ -7,6 +7,8 @@ import {compressWeight, decompressWeight} from '../../src/export/compressed-tens
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {encodeFloats} from '../../src/model/safetensors/writer.js'
 import {golden} from '../helpers/golden.js'
+import {nativeKernels, refBackend} from '../../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {sparsify, tempDir} from '../helpers/cli.js'
 
 const g = golden('llama')
@@ -78,5 +80,29 @@ describe('compressed-tensors sparse layouts (export and decompress)', () => {
 
   it('decompressWeight checks the count of values against the bitmask', () => {
     assert.throws(() => decompressWeight(Float32Array.of(1, 2, 3), Uint8Array.of(0x03), 1, 8), /selects 2 values but 3 are stored/)
+    assert.throws(() => decompressWeight(Float32Array.of(1), Uint8Array.of(0x03), 1, 8), /selects more values but 1 are stored/)
+  })
+
+  it('the native packers equal their references, odd widths included', () => {
+    const rand = seededRandom(12)
+    for (const [rows, cols] of [[3, 12], [5, 17], [2, 64]]) {
+      const w = randomNormal(rows * cols, rand)
+      for (let i = 0; i < w.length; i += 3) w[i] = 0
+      w[1] = -0
+      const a = {v: new Float32Array(rows * cols), b: new Uint8Array(rows * Math.ceil(cols / 8)), o: new BigInt64Array(rows)}
+      const b = {v: new Float32Array(rows * cols), b: new Uint8Array(rows * Math.ceil(cols / 8)), o: new BigInt64Array(rows)}
+      assert.equal(nativeKernels().packBitmask(b.v, b.b, b.o, w, rows, cols), refBackend.packBitmask(a.v, a.b, a.o, w, rows, cols))
+      assert.deepEqual(b, a)
+      const da = new Float32Array(rows * cols), db = new Float32Array(rows * cols)
+      refBackend.unpackBitmask(da, a.v, a.b, rows, cols); nativeKernels().unpackBitmask(db, b.v, b.b, rows, cols)
+      assert.deepEqual(db, da)
+      if (cols % 4 === 0) {
+        for (let r = 0; r < rows; r++) for (let g = 0; g < cols; g += 4) { w[r * cols + g + 1] = 0; w[r * cols + g + 2] = 0 }
+        const v1 = new Float32Array(rows * cols / 2), v2 = new Float32Array(rows * cols / 2)
+        const m1 = new Uint8Array(rows * Math.ceil(cols / 8)), m2 = new Uint8Array(rows * Math.ceil(cols / 8))
+        assert.equal(nativeKernels().pack24(v2, m2, w, rows, cols), refBackend.pack24(v1, m1, w, rows, cols))
+        assert.deepEqual([v2, m2], [v1, m1])
+      }
+    }
   })
 })

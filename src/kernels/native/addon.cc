@@ -150,6 +150,19 @@ Napi::Value MirrorLower(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value PackBitmask(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::pack_bitmask(f32(info, 0), data<uint8_t>(info[1]), data<int64_t>(info[2]),
+                                                                f32(info, 3), num(info, 4), num(info, 5)));
+}
+
+Napi::Value Pack24(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::pack_24(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4)));
+}
+
+Napi::Value UnpackBitmask(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::unpack_bitmask(f32(info, 0), f32(info, 1), len(info, 1), data<uint8_t>(info[2]), num(info, 3), num(info, 4)));
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -235,6 +248,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["zeroStats"] = Napi::Function::New(env, ZeroStats);
   exports["weightedSqDiff"] = Napi::Function::New(env, WeightedSqDiff);
   exports["mirrorLower"] = Napi::Function::New(env, MirrorLower);
+  exports["packBitmask"] = Napi::Function::New(env, PackBitmask);
+  exports["pack24"] = Napi::Function::New(env, Pack24);
+  exports["unpackBitmask"] = Napi::Function::New(env, UnpackBitmask);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);

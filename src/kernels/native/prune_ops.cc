@@ -143,6 +143,59 @@ void mirror_lower(float* h, int n, float scale) {
   });
 }
 
+long pack_bitmask(float* values, uint8_t* bitmask, int64_t* offsets, const float* w, int rows, int cols) {
+  const long bpr = (cols + 7) / 8;
+  long k = 0;
+  for (long r = 0; r < rows; ++r) {
+    offsets[r] = k;
+    uint8_t* bm = bitmask + r * bpr;
+    std::fill(bm, bm + bpr, 0);
+    for (int c = 0; c < cols; ++c) {
+      const float v = w[r * cols + c];
+      if (v != 0.f) {  // −0.0 is dropped, NaN kept, as W != 0 does
+        bm[c >> 3] |= (uint8_t)(1u << (c & 7));
+        values[k++] = v;
+      }
+    }
+  }
+  return k;
+}
+
+long pack_24(float* values, uint8_t* bitmask, const float* w, int rows, int cols) {
+  const long bpr = (cols + 7) / 8;
+  long k = 0;
+  for (long r = 0; r < rows; ++r) {
+    uint8_t* bm = bitmask + r * bpr;
+    std::fill(bm, bm + bpr, 0);
+    for (int g = 0; g < cols; g += 4) {
+      const float* x = w + r * cols + g;
+      int nz = 0;
+      for (int j = 0; j < 4; ++j) nz += x[j] != 0.f;
+      if (nz > 2) return r * cols + g;
+      int order[4] = {0, 1, 2, 3};
+      std::stable_sort(order, order + 4, [&](int a, int b) { return std::fabs(x[a]) > std::fabs(x[b]); });
+      const int lo = std::min(order[0], order[1]), hi = std::max(order[0], order[1]);
+      for (int j : {lo, hi}) {
+        bm[(g + j) >> 3] |= (uint8_t)(1u << ((g + j) & 7));
+        values[k++] = x[j] == 0.f ? 0.f : x[j];
+      }
+    }
+  }
+  return -1;
+}
+
+long unpack_bitmask(float* out, const float* values, long nvalues, const uint8_t* bitmask, int rows, int cols) {
+  const long bpr = (cols + 7) / 8;
+  long k = 0;
+  for (long r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const bool set = bitmask[r * bpr + (c >> 3)] & (1u << (c & 7));
+      if (set && k >= nvalues) return -1;
+      out[r * cols + c] = set ? values[k++] : 0.f;
+    }
+  return k;
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

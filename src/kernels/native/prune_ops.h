@@ -27,6 +27,14 @@ void zero_stats(long* zeros, int* min_group_zeros, const float* x, int rows, int
 void weighted_sq_diff(double* err, double* ref, const float* a, const float* b, const float* s, int rows, int cols);
 // h (n, n): scales the lower triangle (with the diagonal) by `scale` and copies it onto the upper one.
 void mirror_lower(float* h, int n, float scale);
+// compressed-tensors layouts (bitmask bit b of byte k in a row = column 8k+b; rows padded to bytes).
+// sparse-bitmask: values = W[W != 0] row-major, offsets = per-row start; returns nnz.
+long pack_bitmask(float* values, uint8_t* bitmask, int64_t* offsets, const float* w, int rows, int cols);
+// sparse-24-bitmask: the top two |w| of every group of 4 (ties to the lower column), zeros kept as +0.
+// Returns −1, or the flat index of the first group holding more than two non-zeros.
+long pack_24(float* values, uint8_t* bitmask, const float* w, int rows, int cols);
+// Scatters values back by the bitmask; returns how many values it used, or −1 if it needs more than nvalues.
+long unpack_bitmask(float* out, const float* values, long nvalues, const uint8_t* bitmask, int rows, int cols);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].

@@ -7,12 +7,12 @@ import {gemm} from './gemm.js'
 import {nllRows} from './loss.js'
 import {rmsnorm} from './norm.js'
 import {rope} from './rope.js'
-import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, selectNM, selectRowK, selectThreshold} from './prune.js'
+import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, selectNM, selectRowK, selectThreshold} from './prune.js'
 import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 
 /** The readable reference backend: the definition of every kernel, and SPARSIFY_KERNELS=ref. */
 export const refBackend: Backend = {
   name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, attentionCached, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
-  columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
+  columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
 }

@@ -91,3 +91,47 @@ export function mirrorLower(h: Float32Array, n: number, scale: number): void {
     }
   }
 }
+
+const setBit = (bitmask: Uint8Array, bpr: number, r: number, c: number) => { bitmask[r * bpr + (c >> 3)] |= 1 << (c & 7) }
+
+export function packBitmask(values: Float32Array, bitmask: Uint8Array, offsets: BigInt64Array, w: Float32Array, rows: number, cols: number): number {
+  const bpr = Math.ceil(cols / 8)
+  bitmask.fill(0, 0, rows * bpr)
+  let k = 0
+  for (let r = 0; r < rows; r++) {
+    offsets[r] = BigInt(k)
+    for (let c = 0; c < cols; c++) {
+      const v = w[r * cols + c]
+      if (v !== 0) { setBit(bitmask, bpr, r, c); values[k++] = v }
+    }
+  }
+  return k
+}
+
+export function pack24(values: Float32Array, bitmask: Uint8Array, w: Float32Array, rows: number, cols: number): number {
+  const bpr = Math.ceil(cols / 8)
+  bitmask.fill(0, 0, rows * bpr)
+  let k = 0
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols; g += 4) {
+      const x = [0, 1, 2, 3].map((j) => w[r * cols + g + j])
+      if (x.filter((v) => v !== 0).length > 2) return r * cols + g
+      const top = [0, 1, 2, 3].sort((a, b) => Math.abs(x[b]) - Math.abs(x[a]) || a - b).slice(0, 2).sort((a, b) => a - b)
+      for (const j of top) { setBit(bitmask, bpr, r, g + j); values[k++] = x[j] === 0 ? 0 : x[j] }
+    }
+  }
+  return -1
+}
+
+export function unpackBitmask(out: Float32Array, values: Float32Array, bitmask: Uint8Array, rows: number, cols: number): number {
+  const bpr = Math.ceil(cols / 8)
+  let k = 0
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const set = (bitmask[r * bpr + (c >> 3)] & (1 << (c & 7))) !== 0
+      if (set && k >= values.length) return -1
+      out[r * cols + c] = set ? values[k++] : 0
+    }
+  }
+  return k
+}
