@@ -22,7 +22,8 @@
         "src/kernels/native/convert.cc",
         "src/kernels/native/prune_ops.cc",
         "src/kernels/native/sparsegpt.cc",
-        "src/kernels/native/backward.cc"
+        "src/kernels/native/backward.cc",
+        "src/kernels/native/spmv.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

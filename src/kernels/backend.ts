@@ -54,6 +54,14 @@ export interface Backend {
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   /** One AdamW step in place on p with moments m, v (bias-corrected; decoupled weight decay). */
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number}): void
+  /** y = W·x, W: (rows, cols) float32. */
+  gemvF32(y: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void
+  /** y = W·x, W: (rows, cols) bf16. */
+  gemvBf16(y: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number): void
+  /** 2:4 packing: vals (rows, cols/2) bf16 in column order, idx (rows, cols/4) two 2-bit positions; −1 or the first non-2:4 group's flat index. */
+  packNm24(vals: Uint16Array, idx: Uint8Array, w: Float32Array, rows: number, cols: number): number
+  /** y = W·x for a 2:4-packed W. */
+  gemvNm24(y: Float32Array, vals: Uint16Array, idx: Uint8Array, x: Float32Array, rows: number, cols: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
   columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void

@@ -141,6 +141,22 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(g.length >= p.length && m.length >= p.length && v.length >= p.length && o.step >= 1, 'adamwStep', 'shape mismatch')
       addon.adamwStep(p, g, m, v, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step)
     },
+    gemvF32(y, w, x, rows, cols) {
+      need(y.length >= rows && w.length >= rows * cols && x.length >= cols, 'gemvF32', 'shape mismatch')
+      addon.gemvF32(y, w, x, rows, cols)
+    },
+    gemvBf16(y, w, x, rows, cols) {
+      need(y.length >= rows && w.length >= rows * cols && x.length >= cols, 'gemvBf16', 'shape mismatch')
+      addon.gemvBf16(y, w, x, rows, cols)
+    },
+    packNm24(vals, idx, w, rows, cols) {
+      need(cols % 4 === 0 && w.length >= rows * cols && vals.length >= rows * cols / 2 && idx.length >= rows * cols / 4, 'packNm24', 'shape mismatch')
+      return addon.packNm24(vals, idx, w, rows, cols)
+    },
+    gemvNm24(y, vals, idx, x, rows, cols) {
+      need(cols % 4 === 0 && y.length >= rows && vals.length >= rows * cols / 2 && idx.length >= rows * cols / 4 && x.length >= cols, 'gemvNm24', 'shape mismatch')
+      addon.gemvNm24(y, vals, idx, x, rows, cols)
+    },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },
     f32ToBf16(out, input) { need(input.length >= out.length, 'f32ToBf16', 'input too short'); addon.f32ToBf16(out, input) },

@@ -47,6 +47,10 @@ export interface NativeAddon {
     batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void
+  gemvF32(y: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void
+  gemvBf16(y: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number): void
+  packNm24(vals: Uint16Array, idx: Uint8Array, w: Float32Array, rows: number, cols: number): number
+  gemvNm24(y: Float32Array, vals: Uint16Array, idx: Uint8Array, x: Float32Array, rows: number, cols: number): void
   setThreads(n: number): void
   getThreads(): number
   isa(): string

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "prune_ops.h"
+#include "spmv.h"
 
 namespace {
 
@@ -220,6 +221,25 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value GemvF32(const Napi::CallbackInfo& info) {
+  sp::gemv_f32(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4));
+  return info.Env().Undefined();
+}
+
+Napi::Value GemvBf16(const Napi::CallbackInfo& info) {
+  sp::gemv_bf16(f32(info, 0), data<uint16_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4));
+  return info.Env().Undefined();
+}
+
+Napi::Value PackNm24(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::pack_nm24_bf16(data<uint16_t>(info[0]), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4)));
+}
+
+Napi::Value GemvNm24(const Napi::CallbackInfo& info) {
+  sp::gemv_nm24_bf16(f32(info, 0), data<uint16_t>(info[1]), data<uint8_t>(info[2]), f32(info, 3), num(info, 4), num(info, 5));
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
@@ -261,6 +281,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["attentionBackward"] = Napi::Function::New(env, AttentionBackward);
   exports["xentBackward"] = Napi::Function::New(env, XentBackward);
   exports["adamwStep"] = Napi::Function::New(env, AdamwStep);
+  exports["gemvF32"] = Napi::Function::New(env, GemvF32);
+  exports["gemvBf16"] = Napi::Function::New(env, GemvBf16);
+  exports["packNm24"] = Napi::Function::New(env, PackNm24);
+  exports["gemvNm24"] = Napi::Function::New(env, GemvNm24);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);
