@@ -10,6 +10,7 @@ import {kernels, threadCount} from '../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../src/util/random.js'
 import {writeRandomLlama, type LlamaShape} from '../fixtures/gen/random-model.js'
 import {matmulModel} from './onnx-matmul.js'
+import {benchGemv} from '../src/bench/gemv.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -174,24 +175,14 @@ async function qualityBench(): Promise<void> {
   for (const [m, cells] of table) console.log(m.padEnd(12) + cells.map((c) => c.padStart(10)).join(''))
 }
 
-/** Decode GEMV on Llama-7B shapes: dense float32, dense bf16 and 2:4 bf16 (values + 2-bit positions). */
+/** Decode GEMV on Llama-7B shapes: dense float32, dense bf16 and 2:4 bf16 (the same measurement as `sparsify bench`). */
 async function gemvBench(): Promise<void> {
-  const k = kernels()
   console.log('\nGEMV (decode), y = W·x; time per product, best of 20; speed-up against dense bf16')
-  console.log('shape'.padEnd(16) + 'f32 ms'.padStart(9) + 'bf16 ms'.padStart(9) + '2:4 ms'.padStart(9) + '2:4 vs bf16'.padStart(13) + 'bytes/weight (bf16, 2:4)'.padStart(27))
+  console.log('shape'.padEnd(16) + 'f32 ms'.padStart(9) + 'bf16 ms'.padStart(9) + '2:4 ms'.padStart(9) + '2:4 vs bf16'.padStart(13))
   for (const [rows, cols] of [[4096, 4096], [11008, 4096]]) {
-    const w = randomNormal(rows * cols, rand), x = randomNormal(cols, rand), y = new Float32Array(rows)
-    for (let g = 0; g < w.length; g += 4) { w[g + 1] = 0; w[g + 2] = 0 }
-    const wb = new Uint16Array(rows * cols)
-    k.f32ToBf16(wb, w)
-    const vals = new Uint16Array(rows * cols / 2), idx = new Uint8Array(rows * cols / 4)
-    k.packNm24(vals, idx, w, rows, cols)
-    const ms = async (fn: () => void) => 1000 * await best(20, fn)
-    const f = await ms(() => k.gemvF32(y, w, x, rows, cols))
-    const b = await ms(() => k.gemvBf16(y, wb, x, rows, cols))
-    const s = await ms(() => k.gemvNm24(y, vals, idx, x, rows, cols))
-    console.log(`${rows}×${cols}`.padEnd(16) + f.toFixed(2).padStart(9) + b.toFixed(2).padStart(9) + s.toFixed(2).padStart(9) +
-      `${(b / s).toFixed(2)}×`.padStart(13) + '2.00, 1.25'.padStart(27))
+    const r = benchGemv(rows, cols)
+    console.log(`${rows}×${cols}`.padEnd(16) + r.f32_ms.toFixed(2).padStart(9) + r.bf16_ms.toFixed(2).padStart(9) + r.nm24_ms.toFixed(2).padStart(9) +
+      `${r.nm24_speedup_vs_bf16.toFixed(2)}×`.padStart(13))
   }
 }
 
