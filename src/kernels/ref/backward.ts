@@ -1,3 +1,5 @@
+import {rope} from './rope.js'
+
 // References for the backward kernels: each the plain derivative of its forward reference.
 
 export function rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void {
@@ -13,20 +15,9 @@ export function rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: F
   }
 }
 
+/** The rotation is orthogonal: its gradient is the rotation by the opposite angle. */
 export function ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void {
-  const half = hd / 2
-  for (let t = 0; t < tokens; t++) {
-    const row = (t % seq) * half
-    for (let h = 0; h < heads; h++) {
-      const b = (t * heads + h) * hd
-      for (let i = 0; i < half; i++) {
-        // forward: o1 = x1·c − x2·s, o2 = x2·c + x1·s
-        const g1 = dx[b + i], g2 = dx[b + i + half], c = cos[row + i], s = sin[row + i]
-        dx[b + i] = g1 * c + g2 * s
-        dx[b + i + half] = -g1 * s + g2 * c
-      }
-    }
-  }
+  rope(dx, cos, sin.map((s) => -s), tokens, seq, heads, hd)
 }
 
 export function siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void {
