@@ -23,12 +23,13 @@
         "src/kernels/native/prune_ops.cc",
         "src/kernels/native/sparsegpt.cc",
         "src/kernels/native/backward.cc",
-        "src/kernels/native/spmv.cc"
+        "src/kernels/native/spmv.cc",
+        "src/kernels/native/spmv_portable.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "conditions": [
-        ["target_arch=='x64'", {"dependencies": ["sp_gemm_avx2", "sp_gemm_avx512"], "defines": ["SP_X86"]}]
+        ["target_arch=='x64'", {"dependencies": ["sp_isa_avx2", "sp_isa_avx512"], "defines": ["SP_X86"]}]
       ]
     }
   ],
@@ -36,16 +37,16 @@
     ["target_arch=='x64'", {
       "targets": [
         {
-          "target_name": "sp_gemm_avx2",
+          "target_name": "sp_isa_avx2",
           "type": "static_library",
-          "sources": ["src/kernels/native/gemm_avx2.cc"],
+          "sources": ["src/kernels/native/gemm_avx2.cc", "src/kernels/native/spmv_avx2.cc"],
           "cflags_cc": ["-mavx2", "-mfma"]
         },
         {
-          "target_name": "sp_gemm_avx512",
+          "target_name": "sp_isa_avx512",
           "type": "static_library",
-          "sources": ["src/kernels/native/gemm_avx512.cc"],
-          "cflags_cc": ["-mavx512f", "-mavx512vl", "-mavx2", "-mfma"]
+          "sources": ["src/kernels/native/gemm_avx512.cc", "src/kernels/native/spmv_avx512.cc"],
+          "cflags_cc": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx2", "-mfma"]
         }
       ]
     }]

@@ -10,7 +10,7 @@ import {kernels, threadCount} from '../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../src/util/random.js'
 import {writeRandomLlama, type LlamaShape} from '../fixtures/gen/random-model.js'
 import {matmulModel} from './onnx-matmul.js'
-import {benchGemv} from '../src/bench/gemv.js'
+import {benchShape} from '../src/bench/formats.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -175,14 +175,16 @@ async function qualityBench(): Promise<void> {
   for (const [m, cells] of table) console.log(m.padEnd(12) + cells.map((c) => c.padStart(10)).join(''))
 }
 
-/** Decode GEMV on Llama-7B shapes: dense float32, dense bf16 and 2:4 bf16 (the same measurement as `sparsify bench`). */
-async function gemvBench(): Promise<void> {
-  console.log('\nGEMV (decode), y = W·x; time per product, best of 20; speed-up against dense bf16')
-  console.log('shape'.padEnd(16) + 'f32 ms'.padStart(9) + 'bf16 ms'.padStart(9) + '2:4 ms'.padStart(9) + '2:4 vs bf16'.padStart(13))
+/** Every weight format's GEMV (decode) and 8-token GEMM on Llama-7B shapes: the same measurement as `sparsify bench`. */
+async function formatsBench(): Promise<void> {
+  console.log('\nDecode products y = W·x per weight format; ms per product, best of 20 (GEMV) and of 5 (8-token GEMM)')
+  console.log('shape'.padEnd(14) + 'format'.padEnd(14) + 'bytes/w'.padStart(9) + 'GEMV ms'.padStart(10) + 'GEMM8 ms'.padStart(10) + 'GEMV vs bf16'.padStart(14))
   for (const [rows, cols] of [[4096, 4096], [11008, 4096]]) {
-    const r = benchGemv(rows, cols)
-    console.log(`${rows}×${cols}`.padEnd(16) + r.f32_ms.toFixed(2).padStart(9) + r.bf16_ms.toFixed(2).padStart(9) + r.nm24_ms.toFixed(2).padStart(9) +
-      `${r.nm24_speedup_vs_bf16.toFixed(2)}×`.padStart(13))
+    const r = benchShape(rows, cols)
+    for (const f of r.formats) {
+      console.log(`${rows}×${cols}`.padEnd(14) + f.format.padEnd(14) + f.bytes_per_weight.toFixed(3).padStart(9) + f.gemv_ms.toFixed(3).padStart(10) +
+        f.gemm_ms.toFixed(3).padStart(10) + `${f.gemv_speedup_vs_bf16.toFixed(2)}×`.padStart(14))
+    }
   }
 }
 
@@ -191,4 +193,4 @@ if (!which || which === 'gemm') await gemmBench()
 if (!which || which === 'forward') await forwardBench()
 if (!which || which === 'prune') await pruneBench()
 if (!which || which === 'quality') await qualityBench()
-if (!which || which === 'gemv') await gemvBench()
+if (!which || which === 'formats') await formatsBench()

@@ -1,25 +1,43 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {exportLayout} from '../export/layouts.js'
+import {exportLayout, exportPacked} from '../export/layouts.js'
 import {resolveModel} from '../hub/download.js'
+import type {Packing} from '../packed/tensors.js'
+import {parseNm} from '../prune/target.js'
 import {EXIT_CODES_HELP} from '../util/errors.js'
 
 export default class Export extends BaseCommand<typeof Export> {
-  static summary = 'Write a pruned checkpoint in a legacy compressed-tensors sparse layout (sparse-bitmask, sparse-24-bitmask).'
-  static description = `The decoder linears become P.shape, P.compressed, P.bitmask (and P.row_offsets) as compressed-tensors writes them, with a quantization_config.sparsity_config; everything else is copied. Today's transformers and vLLM reject these layouts: the default export of \`prune\` is dense; this profile serves older stacks. sparse-24-bitmask refuses a weight that is not 2:4 (the layout would silently prune it).\n\n${EXIT_CODES_HELP}`
-  static examples = ['<%= config.bin %> export ./llama-2of4 --format sparse-24-bitmask --out ./llama-2of4-ct']
+  static summary = 'Write a pruned checkpoint in a packed format: sparsify\'s nm or bitmask (run by sparsify generate/eval), or the legacy compressed-tensors sparse-bitmask / sparse-24-bitmask.'
+  static description = `nm and bitmask store the decoder linears as P.weight_values plus positions or bitmask and row offsets (docs/formats.md), with quantization_config.quant_method "sparsify"; sparsify reads them directly and \`sparsify decompress\` turns them back into plain safetensors. Other runtimes do not read them.
+
+sparse-bitmask and sparse-24-bitmask are the compressed-tensors layouts (P.shape, P.compressed, P.bitmask, P.row_offsets) with a quantization_config.sparsity_config; today's transformers and vLLM reject them, so they serve older stacks. sparse-24-bitmask and nm refuse a weight that is not N:M.
+
+GQSA packing is written by \`sparsify prune --method gqsa --format gqsa\`.\n\n${EXIT_CODES_HELP}`
+  static examples = [
+    '<%= config.bin %> export ./llama-2of4 --format nm --out ./llama-2of4-nm',
+    '<%= config.bin %> export ./llama-wanda50 --format bitmask --out ./llama-wanda50-bitmask',
+    '<%= config.bin %> export ./llama-2of4 --format sparse-24-bitmask --out ./llama-2of4-ct',
+  ]
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
-    format: Flags.string({description: 'layout', options: ['sparse-bitmask', 'sparse-24-bitmask'], required: true}),
+    format: Flags.string({description: 'packing', options: ['nm', 'bitmask', 'sparse-bitmask', 'sparse-24-bitmask'], required: true}),
+    pattern: Flags.string({description: 'N:M of --format nm', default: '2:4'}),
     out: Flags.string({description: 'output folder', required: true}),
     overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
   }
 
   async run(): Promise<void> {
     const dir = await resolveModel(this.args.model, this.log_)
-    const r = exportLayout(dir, this.flags.format as 'sparse-bitmask' | 'sparse-24-bitmask', this.flags.out, this.flags.overwrite, this.log_)
-    this.emit({model: this.args.model, format: this.flags.format, out: this.flags.out, ...r},
-      [`wrote ${this.flags.out}: ${r.tensors} linears as ${this.flags.format} (${(100 * r.sparsity).toFixed(2)}% zeros)`])
+    const {format, out, overwrite} = this.flags
+    if (format === 'nm' || format === 'bitmask') {
+      const packing: Packing = format === 'nm' ? {format: 'nm', ...parseNm(this.flags.pattern)} : {format: 'bitmask'}
+      const r = exportPacked(dir, packing, out, overwrite, this.log_)
+      this.emit({model: this.args.model, format, out, ...r},
+        [`wrote ${out}: ${r.tensors} linears as ${format === 'nm' ? this.flags.pattern : format} (${(100 * r.sparsity).toFixed(2)}% zeros, ${(r.bytes / 2 ** 20).toFixed(1)} MiB of linear weights)`])
+      return
+    }
+    const r = exportLayout(dir, format as 'sparse-bitmask' | 'sparse-24-bitmask', out, overwrite, this.log_)
+    this.emit({model: this.args.model, format, out, ...r}, [`wrote ${out}: ${r.tensors} linears as ${format} (${(100 * r.sparsity).toFixed(2)}% zeros)`])
   }
 }

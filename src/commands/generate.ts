@@ -6,7 +6,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {resolveModel} from '../hub/download.js'
 import {argmax, Decoder} from '../model/engine/decode.js'
 import {Model} from '../model/model.js'
-import {ParamStore} from '../model/params.js'
+import {DECODE_FORMATS, PackedStore, type DecodeFormat} from '../packed/store.js'
 import {TextTokenizer} from '../model/tokenizer.js'
 import {EXIT_CODES_HELP, usage} from '../util/errors.js'
 
@@ -23,12 +23,14 @@ function eosIds(dir: string): number[] {
 
 export default class Generate extends BaseCommand<typeof Generate> {
   static summary = 'Continue a prompt greedily with the engine (KV cache), printing tokens as they come and the speed.'
-  static description = `The model is held in memory as float32 for decoding (unlike eval and prune, which stream blocks).\n\n${EXIT_CODES_HELP}`
+  static description = `The model is held in memory for decoding (unlike eval and prune, which stream blocks), its decoder linears in the chosen format and multiplied by that format's kernel.\n\n${EXIT_CODES_HELP}`
   static examples = ['<%= config.bin %> generate fixtures/tiny-llama --prompt "The jury said"']
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     prompt: Flags.string({description: 'the text to continue', required: true}),
     'max-new-tokens': Flags.integer({description: 'tokens to generate at most', default: 32, min: 1}),
+    format: Flags.string({description: 'weight format the decoder linears are multiplied in (default: the checkpoint\'s packing, else f32); nm and bitmask pack a dense checkpoint on load',
+      options: [...DECODE_FORMATS]}),
   }
 
   async run(): Promise<void> {
@@ -38,8 +40,10 @@ export default class Generate extends BaseCommand<typeof Generate> {
     const prompt = await tok.encode(this.flags.prompt)
     if (prompt.length === 0) throw usage('the prompt tokenizes to nothing')
     const max = this.flags['max-new-tokens']
-    const decoder = new Decoder(ParamStore.fromModel(model), prompt.length + max)
+    const format = (this.flags.format ?? model.cfg.packing?.format ?? 'f32') as DecodeFormat
+    const store = PackedStore.load(model, format)
     model.close()
+    const decoder = new Decoder(store, prompt.length + max)
     const eos = new Set(eosIds(dir))
     const out: number[] = []
     let printed = ''
@@ -57,12 +61,12 @@ export default class Generate extends BaseCommand<typeof Generate> {
       if (i + 1 < max) logits = decoder.step([next])
     }
     const seconds = (performance.now() - decodeStart) / 1000
-    const result = {model: this.args.model, prompt: this.flags.prompt, text: printed, tokens: out, prompt_tokens: prompt.length,
+    const result = {model: this.args.model, format, linear_bytes: store.linearBytes(), prompt: this.flags.prompt, text: printed, tokens: out, prompt_tokens: prompt.length,
       prefill_seconds: prefill, decode_seconds: seconds, tokens_per_second: out.length / Math.max(seconds, 1e-9)}
     if (this.flags.json) this.emit(result, [])
     else {
       process.stdout.write('\n')
-      this.log_.info(`${out.length} tokens in ${seconds.toFixed(2)} s (${result.tokens_per_second.toFixed(1)} tokens/s; prompt of ${prompt.length} in ${prefill.toFixed(2)} s)`)
+      this.log_.info(`${out.length} tokens in ${seconds.toFixed(2)} s (${result.tokens_per_second.toFixed(1)} tokens/s with ${format} linears of ${(result.linear_bytes / 2 ** 20).toFixed(1)} MiB; prompt of ${prompt.length} in ${prefill.toFixed(2)} s)`)
     }
   }
 }

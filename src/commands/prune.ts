@@ -31,6 +31,8 @@ export default class Prune extends BaseCommand<typeof Prune> {
     resume: Flags.boolean({description: 'continue an interrupted run of the same command from its last finished block'}),
     'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
     'max-ppl-increase': Flags.string({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent'}),
+    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns) or bitmask (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
+      options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
   }
 
@@ -42,6 +44,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
       maxPplIncrease: f['max-ppl-increase'] === undefined ? undefined : Number(f['max-ppl-increase']),
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
+      format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})

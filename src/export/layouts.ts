@@ -5,6 +5,11 @@ import {INDEX_FILE, Checkpoint} from '../model/safetensors/checkpoint.js'
 import {isFloatDtype, numel, type FloatDtype} from '../model/safetensors/dtypes.js'
 import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
 import {COPIED} from '../prune/run.js'
+import {kernels} from '../kernels/index.js'
+import {readConfig, type ModelConfig} from '../model/config.js'
+import {linearShape, type LinearName} from '../model/weights.js'
+import {encodePacked, packingConfig, parsePacking, readPacked, type Packing} from '../packed/tensors.js'
+import {packDense, unpackWeight} from '../packed/weight.js'
 import {invalidFormat, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
@@ -20,7 +25,7 @@ function sortedJson(value: unknown): string {
 }
 
 /** Builds `out` through a work folder beside it, renamed into place when complete. */
-function intoFolder(out: string, overwrite: boolean, build: (work: string) => void): void {
+export function intoFolder(out: string, overwrite: boolean, build: (work: string) => void): void {
   const target = path.resolve(out)
   if (existsSync(target) && readdirSync(target).length > 0 && !overwrite) throw usage(`--out ${out} exists and is not empty`, 'choose another folder, or pass --overwrite')
   const work = path.join(path.dirname(target), `.${path.basename(target)}.sparsify-export`)
@@ -36,12 +41,12 @@ function intoFolder(out: string, overwrite: boolean, build: (work: string) => vo
   }
 }
 
-function copyAside(from: string, to: string): void {
+export function copyAside(from: string, to: string): void {
   for (const f of COPIED) if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
 }
 
 /** Rewrites each shard with `transform`, keeping shard names, and the index's weight_map to match. */
-function rewriteShards(ck: Checkpoint, work: string, transform: (file: string) => Encoded[]): void {
+export function rewriteShards(ck: Checkpoint, work: string, transform: (file: string) => Encoded[]): void {
   const weightMap: Record<string, string> = {}
   for (const f of ck.files) {
     const name = path.basename(f.path)
@@ -88,9 +93,12 @@ export function exportLayout(dir: string, layout: SparseLayout, out: string, ove
   return {sparsity: total ? zeros / total : 0, tensors: compressed}
 }
 
-/** Any checkpoint back to plain dense safetensors: compressed-tensors sparse layouts are expanded. */
+const PACKED_PART = /^(model\.layers\.(\d+)\.((?:self_attn|mlp)\.\w+_proj))\.weight_(values|positions|bitmask|row_offsets|row_ptr|col_idx|codes|scales|zeros)$/
+
+/** Any checkpoint back to plain dense safetensors: sparsify's packings and the compressed-tensors sparse layouts are expanded. */
 export function decompress(dir: string, out: string, overwrite: boolean): {tensors: number} {
   const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  if (parsePacking(cfg.quantization_config, 'config.json')) return decompressPacked(dir, cfg, readConfig(dir), out, overwrite)
   const format = cfg.quantization_config?.sparsity_config?.format
   if (format && format !== 'dense' && format !== 'sparse-bitmask' && format !== 'sparse-24-bitmask') {
     throw invalidFormat(`${dir}: sparsity format ${format} is not supported`, 'supported: sparse-bitmask, sparse-24-bitmask, dense')
@@ -124,4 +132,76 @@ export function decompress(dir: string, out: string, overwrite: boolean): {tenso
   })
   ck.close()
   return {tensors: expanded}
+}
+
+const TORCH_DTYPES: Record<string, FloatDtype> = {float32: 'F32', bfloat16: 'BF16', float16: 'F16'}
+
+/** sparsify's own packings back to P.weight: N:M and bitmask values keep their dtype; GQSA is dequantized to torch_dtype. */
+function decompressPacked(dir: string, cfg: Record<string, unknown>, model: ModelConfig, out: string, overwrite: boolean): {tensors: number} {
+  const packing = model.packing!
+  const ck = Checkpoint.open(dir), k = kernels()
+  let expanded = 0
+  intoFolder(out, overwrite, (work) => {
+    rewriteShards(ck, work, (file) => {
+      const src = ck.files.find((f) => f.path === file)!
+      const tensors: Encoded[] = []
+      for (const t of src.tensors.values()) {
+        const m = PACKED_PART.exec(t.name)
+        if (!m) { tensors.push({...t, data: src.readBytes(t.name)}); continue }
+        if (m[4] !== (packing.format === 'gqsa' ? 'row_ptr' : 'values')) continue
+        const [rows, cols] = linearShape(model, m[3] as LinearName)
+        const dense = unpackWeight(k, readPacked(ck, m[1], rows, cols, packing), rows, cols)
+        const dtype = packing.format === 'gqsa' ? TORCH_DTYPES[model.torchDtype ?? 'float32'] ?? 'F32' : t.dtype as FloatDtype
+        tensors.push({name: `${m[1]}.weight`, dtype, shape: [rows, cols], data: encodeFloats(dense, dtype)})
+        expanded++
+      }
+      return tensors
+    })
+    delete cfg.quantization_config
+    writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+    copyAside(dir, work)
+  })
+  ck.close()
+  return {tensors: expanded}
+}
+
+/**
+ * A dense checkpoint's decoder linears in one of sparsify's packings (docs/formats.md), other tensors
+ * unchanged. Values keep the weight's dtype. GQSA codes cannot be recovered from dense weights: that
+ * packing is written by `prune --method gqsa --format gqsa`.
+ */
+export function exportPacked(dir: string, packing: Packing, out: string, overwrite: boolean, log: Logger): {sparsity: number; tensors: number; bytes: number} {
+  if (packing.format === 'gqsa') throw usage('GQSA packing is written by `sparsify prune --method gqsa --format gqsa`', 'dense weights do not carry the GQSA codes and scales')
+  const model = readConfig(dir)
+  if (model.packing) throw usage(`${dir} is already packed (${model.packing.format})`, 'run `sparsify decompress` first')
+  const ck = Checkpoint.open(dir), k = kernels()
+  const total = ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length
+  let zeros = 0, weights = 0, packedCount = 0, bytes = 0
+  intoFolder(out, overwrite, (work) => {
+    rewriteShards(ck, work, (file) => {
+      const src = ck.files.find((f) => f.path === file)!
+      return [...src.tensors.values()].flatMap((t): Encoded[] => {
+        const m = LINEAR_WEIGHT.exec(t.name)
+        if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return [{...t, data: src.readBytes(t.name)}]
+        const [rows, cols] = t.shape
+        const w = src.readF32(t.name)
+        for (const v of w) if (v === 0) zeros++
+        weights += w.length
+        log.step(`packing (${packing.format})`, ++packedCount, total)
+        const p = packDense(k, w, rows, cols, packing.format, t.dtype === 'BF16' ? 'bf16' : 'f32', packing.format === 'nm' ? packing : undefined, t.name)
+        const encoded = encodePacked(m[1], p, rows, cols, t.dtype as FloatDtype, k)
+        bytes += encoded.reduce((a, e) => a + e.data.byteLength, 0)
+        return encoded
+      })
+    })
+    const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+    cfg.quantization_config = packingConfig(packing)
+    writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+    copyAside(dir, work)
+    for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
+      if (existsSync(path.join(dir, f))) copyFileSync(path.join(dir, f), path.join(work, f))
+    }
+  })
+  ck.close()
+  return {sparsity: weights ? zeros / weights : 0, tensors: packedCount, bytes}
 }

@@ -23,6 +23,8 @@ export interface InspectReport {
   files: number
   sparsity: number
   pattern: string | null
+  /** sparsify's packing of the decoder linears (docs/formats.md), or dense. */
+  format: string
   blocks: {layer: number; sparsity: number}[]
   linears: LinearInfo[]
 }
@@ -40,6 +42,14 @@ function nmPattern(values: Float32Array, rows: number, cols: number): [zeros: nu
     if (least / m >= 0.5 && least / m > ratio) { best = `${least}:${m}`; ratio = least / m }
   }
   return [zeros, best, ratio]
+}
+
+/** A linear's stored dtype; for a packed one, its packing and the dtype of its values. */
+function storedDtype(model: Model, weight: string): string {
+  const ck = model.ckpt, p = model.cfg.packing
+  if (ck.has(weight) || !p) return ck.entry(weight).dtype
+  if (p.format === 'gqsa') return `gqsa int4 g${p.group}`
+  return `${p.format === 'nm' ? `nm ${p.n} of ${p.m}` : 'bitmask'} (${ck.entry(`${weight}_values`).dtype})`
 }
 
 /** What a checkpoint holds: architecture, dtypes, size, and the sparsity of every decoder linear. */
@@ -64,7 +74,7 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
       const l = w.linears[name]
       const [zeros, pattern] = nmPattern(l.weight, l.out, l.in)
       const full = `${blockPrefix(layer)}${name}.weight`
-      linears.push({name: full, shape: [l.out, l.in], dtype: ck.entry(full).dtype, sparsity: zeros / (l.out * l.in), pattern})
+      linears.push({name: full, shape: [l.out, l.in], dtype: storedDtype(model, full), sparsity: zeros / (l.out * l.in), pattern})
       patterns.add(pattern)
       z += zeros
       n += l.out * l.in
@@ -81,6 +91,7 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
     bytes_on_disk: files.reduce((a, b) => a + b, 0), files: files.length,
     sparsity: zerosAll / totalAll,
     pattern: patterns.size === 1 ? [...patterns][0] : null,
+    format: model.cfg.packing?.format ?? 'dense',
     blocks, linears,
   }
 }

@@ -22,6 +22,9 @@ export interface SparseGptOpts {
  * The kernels the engine is built from. Outputs come first, then inputs, then dimensions.
  * Two implementations: the native addon (./native.ts) and the plain TypeScript references (./ref).
  */
+/** Weight values as the engine holds them: float32, or bf16 bit patterns. */
+export type Values = Float32Array | Uint16Array
+
 export interface Backend {
   readonly name: string
   /** c: (m, n); op(a): (m, k); op(b): (k, n). A linear layer is gemm(y, x, W, T, out, in, {transB: true}). */
@@ -54,14 +57,21 @@ export interface Backend {
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   /** One AdamW step in place on p with moments m, v (bias-corrected; decoupled weight decay). */
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number}): void
-  /** y = W·x, W: (rows, cols) float32. */
-  gemvF32(y: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void
-  /** y = W·x, W: (rows, cols) bf16. */
-  gemvBf16(y: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number): void
-  /** 2:4 packing: vals (rows, cols/2) bf16 in column order, idx (rows, cols/4) two 2-bit positions; −1 or the first non-2:4 group's flat index. */
-  packNm24(vals: Uint16Array, idx: Uint8Array, w: Float32Array, rows: number, cols: number): number
-  /** y = W·x for a 2:4-packed W. */
-  gemvNm24(y: Float32Array, vals: Uint16Array, idx: Uint8Array, x: Float32Array, rows: number, cols: number): void
+  /** y (tokens, rows) = x (tokens, cols) · Wᵀ, W (rows, cols) in float32 or bf16: decode and short prefills. */
+  matmulDense(y: Float32Array, w: Values, x: Float32Array, tokens: number, rows: number, cols: number): void
+  /**
+   * N:M packing (M ≤ 16): vals (rows, cols/M·N) in column order, zero-padded; pos the positions within each group,
+   * 4-bit fields two per byte, row stride ⌈cols/M·N/2⌉. −1, or the flat index of the first group with more than N non-zeros.
+   */
+  packNm(vals: Float32Array, pos: Uint8Array, w: Float32Array, rows: number, cols: number, n: number, m: number): number
+  unpackNm(out: Float32Array, vals: Float32Array, pos: Uint8Array, rows: number, cols: number, n: number, m: number): void
+  /** matmulDense for an N:M-packed W. */
+  matmulNm(y: Float32Array, vals: Values, pos: Uint8Array, x: Float32Array, tokens: number, rows: number, cols: number, n: number, m: number): void
+  /** matmulDense for a bitmask-packed W (values, row bitmasks of ⌈cols/8⌉ bytes, row offsets into the values). */
+  matmulBitmask(y: Float32Array, vals: Values, mask: Uint8Array, offsets: BigInt64Array, x: Float32Array, tokens: number, rows: number, cols: number): void
+  /** matmulDense for a GQSA block-sparse-row W: kept groups of `group` columns, 4-bit codes, w = scale·(code − zero). */
+  matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array,
+    x: Float32Array, tokens: number, rows: number, cols: number, group: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
   columnStats(sum: Float64Array, sumsq: Float64Array, varsum: Float64Array, x: Float32Array, nseq: number, seq: number, cols: number): void

@@ -2,7 +2,7 @@ import type {Backend, GemmOpts} from './backend.js'
 import {loadAddon, type NativeAddon} from './native.js'
 import {refBackend} from './ref/index.js'
 
-export type {Backend, GemmOpts, SparseGptOpts} from './backend.js'
+export type {Backend, GemmOpts, SparseGptOpts, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
 
 function need(ok: boolean, op: string, what: string): void {
@@ -141,21 +141,37 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(g.length >= p.length && m.length >= p.length && v.length >= p.length && o.step >= 1, 'adamwStep', 'shape mismatch')
       addon.adamwStep(p, g, m, v, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step)
     },
-    gemvF32(y, w, x, rows, cols) {
-      need(y.length >= rows && w.length >= rows * cols && x.length >= cols, 'gemvF32', 'shape mismatch')
-      addon.gemvF32(y, w, x, rows, cols)
+    matmulDense(y, w, x, tokens, rows, cols) {
+      need(y.length >= tokens * rows && w.length >= rows * cols && x.length >= tokens * cols, 'matmulDense', 'shape mismatch')
+      addon.matmulDense(y, w, x, tokens, rows, cols)
     },
-    gemvBf16(y, w, x, rows, cols) {
-      need(y.length >= rows && w.length >= rows * cols && x.length >= cols, 'gemvBf16', 'shape mismatch')
-      addon.gemvBf16(y, w, x, rows, cols)
+    packNm(vals, pos, w, rows, cols, n, m) {
+      need(m >= 1 && m <= 16 && n >= 1 && n <= m && cols % m === 0 && w.length >= rows * cols && vals.length >= rows * cols / m * n &&
+        pos.length >= rows * Math.ceil(cols / m * n / 2), 'packNm', 'shape mismatch')
+      return addon.packNm(vals, pos, w, rows, cols, n, m)
     },
-    packNm24(vals, idx, w, rows, cols) {
-      need(cols % 4 === 0 && w.length >= rows * cols && vals.length >= rows * cols / 2 && idx.length >= rows * cols / 4, 'packNm24', 'shape mismatch')
-      return addon.packNm24(vals, idx, w, rows, cols)
+    unpackNm(out, vals, pos, rows, cols, n, m) {
+      need(m >= 1 && m <= 16 && n >= 1 && n <= m && cols % m === 0 && out.length >= rows * cols && vals.length >= rows * cols / m * n &&
+        pos.length >= rows * Math.ceil(cols / m * n / 2), 'unpackNm', 'shape mismatch')
+      addon.unpackNm(out, vals, pos, rows, cols, n, m)
     },
-    gemvNm24(y, vals, idx, x, rows, cols) {
-      need(cols % 4 === 0 && y.length >= rows && vals.length >= rows * cols / 2 && idx.length >= rows * cols / 4 && x.length >= cols, 'gemvNm24', 'shape mismatch')
-      addon.gemvNm24(y, vals, idx, x, rows, cols)
+    matmulNm(y, vals, pos, x, tokens, rows, cols, n, m) {
+      need(m >= 1 && m <= 16 && n >= 1 && n <= m && cols % m === 0 && y.length >= tokens * rows && x.length >= tokens * cols &&
+        vals.length >= rows * cols / m * n && pos.length >= rows * Math.ceil(cols / m * n / 2), 'matmulNm', 'shape mismatch')
+      addon.matmulNm(y, vals, pos, x, tokens, rows, cols, n, m)
+    },
+    matmulBitmask(y, vals, mask, offsets, x, tokens, rows, cols) {
+      // Offsets and the values they point into are validated once, when a weight is packed or read.
+      need(y.length >= tokens * rows && x.length >= tokens * cols && mask.length >= rows * Math.ceil(cols / 8) && offsets.length >= rows,
+        'matmulBitmask', 'shape mismatch')
+      addon.matmulBitmask(y, vals, mask, offsets, x, tokens, rows, cols)
+    },
+    matmulGqsa(y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group) {
+      // Row pointers and column indices are validated once, when a weight is packed or read.
+      const nnzb = rowPtr[rows]
+      need(group >= 2 && group % 2 === 0 && cols % group === 0 && rowPtr.length >= rows + 1 && col.length >= nnzb && codes.length >= nnzb * group / 2 &&
+        scales.length >= nnzb && zeros.length >= nnzb && y.length >= tokens * rows && x.length >= tokens * cols, 'matmulGqsa', 'shape mismatch')
+      addon.matmulGqsa(y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group)
     },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },

@@ -1,3 +1,4 @@
+import {parsePacking, type Packing} from '../packed/tensors.js'
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
@@ -40,6 +41,8 @@ export interface ModelConfig {
   bosTokenId: number | null
   /** torch_dtype of the checkpoint as config.json states it. */
   torchDtype: string | null
+  /** How the decoder linears are packed (sparsify's own formats), or null for dense P.weight tensors. */
+  packing: Packing | null
 }
 
 export function readConfig(dir: string): ModelConfig {
@@ -87,6 +90,7 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     slidingWindow: useWindow ? (raw.sliding_window as number) : null,
     bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : null,
     torchDtype: typeof raw.torch_dtype === 'string' ? raw.torch_dtype : (typeof raw.dtype === 'string' ? raw.dtype : null),
+    packing: parsePacking(raw.quantization_config, file),
   }
 }
 

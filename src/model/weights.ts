@@ -1,3 +1,6 @@
+import {kernels} from '../kernels/index.js'
+import {readPacked, type Packing} from '../packed/tensors.js'
+import {unpackWeight, type PackedWeight} from '../packed/weight.js'
 import {invalidFormat} from '../util/errors.js'
 import type {Checkpoint} from './safetensors/checkpoint.js'
 import type {ModelConfig} from './config.js'
@@ -17,8 +20,9 @@ export const INPUT_OF: Record<LinearName, InputName> = {
 }
 
 export interface Linear {
-  /** (out, in) */
+  /** (out, in); empty when the engine multiplies by `packed` instead (decoding with a packed format). */
   weight: Float32Array
+  packed?: PackedWeight
   /** (out) or null */
   bias: Float32Array | null
   out: number
@@ -57,7 +61,9 @@ export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reu
   for (const name of LINEARS) {
     const [out, inp] = linearShape(cfg, name)
     const old = reuse?.linears[name]
-    const weight = readShaped(ckpt, `${p}${name}.weight`, [out, inp], old?.weight)
+    const weight = cfg.packing && !ckpt.has(`${p}${name}.weight`)
+      ? readPackedDense(ckpt, cfg.packing, `${p}${name}`, out, inp, old?.weight)
+      : readShaped(ckpt, `${p}${name}.weight`, [out, inp], old?.weight)
     const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out], old?.bias ?? undefined) : null
     linears[name] = {weight, bias, out, in: inp}
   }
@@ -68,6 +74,14 @@ export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reu
     kNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.k_norm.weight`, [cfg.headDim], reuse?.kNorm ?? undefined) : null,
     linears,
   }
+}
+
+/** A packed linear's weight, expanded to dense float32 (for the GEMM paths: eval, prune, inspect). */
+function readPackedDense(ckpt: Checkpoint, packing: Packing, prefix: string, rows: number, cols: number, into?: Float32Array): Float32Array {
+  const dense = unpackWeight(kernels(), readPacked(ckpt, prefix, rows, cols, packing), rows, cols)
+  if (!into) return dense
+  into.set(dense)
+  return into
 }
 
 /** Reads a tensor (into `into` when given) and checks that its shape is the one the config implies. */

@@ -18,6 +18,10 @@ import {writeReportFiles} from '../report/write.js'
 import {EXIT, SparsifyError, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
+import {benchShape} from '../bench/formats.js'
+import {exportPacked} from '../export/layouts.js'
+import type {Packing} from '../packed/tensors.js'
+import type {SparsityTarget} from '../methods/types.js'
 import {describeTarget, parseTarget} from './target.js'
 import {availableBytes, estimatePruneBytes} from './memory.js'
 
@@ -42,6 +46,8 @@ export interface PruneOptions {
   maxMemory?: number
   /** Continue an interrupted run of the same job from its last finished block. */
   resume?: boolean
+  /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md). */
+  format?: 'dense' | 'nm' | 'bitmask' | 'gqsa'
 }
 
 /** What an interrupted run leaves in its work folder: enough to continue it. */
@@ -72,6 +78,19 @@ async function dataWithFallback(spec: string | undefined, fallbackFrom: string, 
   }
 }
 
+/** The packing --format asks for, checked against the target before any work is done. */
+function outputPacking(format: NonNullable<PruneOptions['format']>, target: SparsityTarget, methodId: string, skip: RegExp | undefined): Packing | null {
+  if (format === 'dense') return null
+  if (skip) throw usage(`--format ${format} packs every decoder linear; --skip would leave some dense`, 'drop --skip, or write --format dense')
+  if (format === 'bitmask') return {format}
+  if (format === 'nm') {
+    if (target.kind !== 'nm') throw usage('--format nm needs an N:M --pattern', 'use --format bitmask for unstructured sparsity')
+    if (target.m > 16) throw usage(`--format nm holds groups of at most 16, not ${target.m}`)
+    return {format, n: target.m - target.n, m: target.m}
+  }
+  throw usage(`--format gqsa needs --method gqsa (it stores GQSA's 4-bit groups), not ${methodId}`)
+}
+
 export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneReport> {
   const started = performance.now()
   const method = METHODS[o.method]
@@ -85,6 +104,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
 
   const model = Model.load(await resolveModel(o.model, log))
   const target = parseTarget(o.sparsity, o.pattern, model.cfg, method.id)
+  const packing = outputPacking(o.format ?? 'dense', target, method.id, skip)
   const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
   if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
   if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
@@ -184,14 +204,21 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     const increase = dense && pruned ? 100 * (pruned.perplexity / dense.perplexity - 1) : null
     const gate = o.maxPplIncrease === undefined || increase === null ? null
       : {max_ppl_increase_pct: o.maxPplIncrease, ppl_increase_pct: increase, passed: increase <= o.maxPplIncrease}
+    const largest = result.linears.reduce((a, l) => (l.rows * l.cols > a[0] * a[1] ? [l.rows, l.cols] : a), [0, 0])
+    const speed = await timed('speed', () => benchShape(largest[0], largest[1], {reps: 5}))
     const report = buildReport({
       options: o, out, model, method, target, seqlen, samples: samples.length, calib: calib?.name ?? null,
       evalName: evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phase, ...result.times},
-      seconds: (performance.now() - started) / 1000, gate,
+      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed,
     })
     writeReportFiles(work, report)
-    if (existsSync(out)) rmSync(out, {recursive: true, force: true})
-    renameSync(work, out)
+    if (packing) {
+      exportPacked(work, packing, out, true, log)
+      rmSync(work, {recursive: true, force: true})
+    } else {
+      if (existsSync(out)) rmSync(out, {recursive: true, force: true})
+      renameSync(work, out)
+    }
     return report
   } catch (err) {
     // An interrupted job keeps its finished blocks for --resume; any other failure leaves nothing.

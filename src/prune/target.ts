@@ -10,16 +10,29 @@ export function parseTarget(sparsity: number | undefined, pattern: string | unde
     if (!(sparsity >= 0 && sparsity < 1)) throw usage(`--sparsity ${sparsity} is out of range`, 'the fraction of zeros must be at least 0 and below 1')
     return {kind: 'unstructured', sparsity}
   }
-  const m = /^(\d+):(\d+)$/.exec(pattern!)
-  if (!m) throw usage(`--pattern ${pattern} is not N:M`, 'e.g. --pattern 2:4 (2 zeros in every 4 consecutive inputs)')
-  const n = Number(m[1]), mm = Number(m[2])
-  if (!(n > 0 && n < mm)) throw usage(`--pattern ${pattern}: N must be at least 1 and below M`)
+  const {zeros: n, m: mm} = parsePattern(pattern!)
   for (const name of LINEARS) {
     const [, width] = linearShape(cfg, name)
     if (width % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${width} of ${name}`, 'choose an M that divides every linear input width')
   }
   if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`--pattern ${pattern}: SparseGPT needs M to divide its block size 128`)
   return {kind: 'nm', n, m: mm}
+}
+
+/** --pattern N:M: N zeros in every M consecutive inputs (the reference pruners' prune_n, prune_m). */
+function parsePattern(pattern: string): {zeros: number; m: number} {
+  const m = /^(\d+):(\d+)$/.exec(pattern)
+  if (!m) throw usage(`--pattern ${pattern} is not N:M`, 'e.g. --pattern 2:4 (2 zeros in every 4 consecutive inputs)')
+  const zeros = Number(m[1]), mm = Number(m[2])
+  if (!(zeros > 0 && zeros < mm)) throw usage(`--pattern ${pattern}: N must be at least 1 and below M`)
+  return {zeros, m: mm}
+}
+
+/** An N:M pattern as the nm packing counts it: values kept (M − N) in every M; M at most 16. */
+export function parseNm(pattern: string): {n: number; m: number} {
+  const {zeros, m} = parsePattern(pattern)
+  if (m > 16) throw usage(`--pattern ${pattern}: the nm packing holds groups of at most 16`)
+  return {n: m - zeros, m}
 }
 
 export const describeTarget = (t: SparsityTarget) => (t.kind === 'nm' ? `${t.n}:${t.m}` : `${+(t.sparsity * 100).toFixed(2)}% unstructured`)

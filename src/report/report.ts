@@ -1,3 +1,4 @@
+import type {ShapeResult} from '../bench/formats.js'
 import path from 'node:path'
 
 import type {PerplexityResult} from '../eval/perplexity.js'
@@ -23,6 +24,10 @@ export interface PruneReport {
   /** The --max-ppl-increase quality gate, when one was set. */
   gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
   timings_seconds: Record<string, number>
+  /** How the output stores its decoder linears: dense (Hugging Face P.weight) or one of sparsify's packings. */
+  format: string
+  /** Decode products of the model's largest linear shape in every format, measured on this machine during the run. */
+  speed: ShapeResult
   peak_rss_bytes: number
   output: string
   command: string
@@ -44,6 +49,8 @@ export interface ReportInput {
   phases: Record<string, number>
   seconds: number
   gate: PruneReport['gate']
+  format: string
+  speed: ShapeResult
 }
 
 /** The command line that reproduces the run. */
@@ -57,6 +64,7 @@ export function reproduceCommand(o: PruneOptions): string {
   if (o.eval) parts.push(`--eval ${o.eval}`)
   if (o.skip) parts.push(`--skip '${o.skip}'`)
   if (o.maxPplIncrease !== undefined) parts.push(`--max-ppl-increase ${o.maxPplIncrease}`)
+  if (o.format && o.format !== 'dense') parts.push(`--format ${o.format}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
 }
@@ -89,6 +97,8 @@ export function buildReport(r: ReportInput): PruneReport {
       : null,
     gate: r.gate,
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+    format: r.format,
+    speed: r.speed,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     output: r.out,
     command: reproduceCommand(r.options),

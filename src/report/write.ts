@@ -25,6 +25,27 @@ function evaluationTable(r: PruneReport): string[] {
   ]
 }
 
+/** What each weight format buys for decoding on the machine that ran the job, and what the output is stored as. */
+function speedSection(r: PruneReport): string[] {
+  const s = r.speed
+  const fits = r.method.id === 'gqsa' ? 'gqsa W4S50' : r.target.pattern === '2:4' ? 'nm 2:4' : 'bitmask 50%'
+  const stored = r.format === 'dense'
+    ? 'This checkpoint stores its weights densely, zeros included (the Hugging Face layout): other runtimes run it at dense speed, and so does sparsify unless asked otherwise.'
+    : `This checkpoint stores its decoder linears packed as \`${r.format}\` (docs/formats.md): \`sparsify generate\` and \`eval\` read it directly; \`sparsify decompress\` gives the Hugging Face layout back.`
+  return [
+    '## Speed and size',
+    '',
+    stored,
+    '',
+    `Decode products y = W·x of the largest linear shape (${s.shape.join(' × ')}) with random weights of each format's sparsity, measured on this machine during the run`,
+    `(best of repetitions; the ${s.batch}-token column is a short prefill). \`sparsify generate --format …\` decodes with these kernels; \`sparsify bench\` measures more.`,
+    '',
+    `| format | bytes/weight | GEMV ms | ${s.batch} tokens ms | GEMV vs bf16 |`,
+    '|---|---|---|---|---|',
+    ...s.formats.map((f) => `| ${f.format === fits ? `**${f.format}** (fits this model)` : f.format} | ${f.bytes_per_weight.toFixed(3)} | ${f.gemv_ms.toFixed(3)} | ${f.gemm_ms.toFixed(3)} | ${f.gemv_speedup_vs_bf16.toFixed(2)}× |`),
+  ]
+}
+
 const reproduce = (r: PruneReport) => ['## Reproduce', '', '```sh', r.command, '```', '']
 
 export function reportMarkdown(r: PruneReport): string {
@@ -67,7 +88,7 @@ export function reportMarkdown(r: PruneReport): string {
     '|---|---|',
     ...Object.entries(r.timings_seconds).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
     '',
-    'The weights are stored dense, with zeros: other runtimes run them at dense speed.',
+    ...speedSection(r),
     '',
     ...reproduce(r),
   ].join('\n')

@@ -221,22 +221,44 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value GemvF32(const Napi::CallbackInfo& info) {
-  sp::gemv_f32(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4));
+bool is_bf16(const Napi::Value& v) { return v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array; }
+const void* raw(const Napi::Value& v) { return data<uint8_t>(v); }
+sp::Act act(const Napi::CallbackInfo& info, int y, int x, int tokens) {
+  return sp::Act{f32(info, y), f32(info, x), num(info, tokens), num(info, tokens + 1), num(info, tokens + 2)};
+}
+
+Napi::Value MatmulDense(const Napi::CallbackInfo& info) {
+  // (y, w, x, tokens, rows, cols)
+  sp::spmv().dense(act(info, 0, 2, 3), sp::DenseW{raw(info[1]), is_bf16(info[1])});
   return info.Env().Undefined();
 }
 
-Napi::Value GemvBf16(const Napi::CallbackInfo& info) {
-  sp::gemv_bf16(f32(info, 0), data<uint16_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4));
+Napi::Value MatmulNm(const Napi::CallbackInfo& info) {
+  // (y, vals, pos, x, tokens, rows, cols, n, m)
+  sp::spmv().nm(act(info, 0, 3, 4), sp::NmW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), num(info, 7), num(info, 8)});
   return info.Env().Undefined();
 }
 
-Napi::Value PackNm24(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), (double)sp::pack_nm24_bf16(data<uint16_t>(info[0]), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4)));
+Napi::Value MatmulBitmask(const Napi::CallbackInfo& info) {
+  // (y, vals, mask, offsets, x, tokens, rows, cols)
+  sp::spmv().bitmask(act(info, 0, 4, 5), sp::BitmaskW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), data<int64_t>(info[3])});
+  return info.Env().Undefined();
 }
 
-Napi::Value GemvNm24(const Napi::CallbackInfo& info) {
-  sp::gemv_nm24_bf16(f32(info, 0), data<uint16_t>(info[1]), data<uint8_t>(info[2]), f32(info, 3), num(info, 4), num(info, 5));
+Napi::Value MatmulGqsa(const Napi::CallbackInfo& info) {
+  // (y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group)
+  sp::spmv().gqsa(act(info, 0, 6, 7), sp::GqsaW{data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]),
+                                               f32(info, 4), f32(info, 5), num(info, 10)});
+  return info.Env().Undefined();
+}
+
+Napi::Value PackNm(const Napi::CallbackInfo& info) {
+  // (vals, pos, w, rows, cols, n, m) → −1 or the first group with too many non-zeros
+  return Napi::Number::New(info.Env(), (double)sp::pack_nm(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6)));
+}
+
+Napi::Value UnpackNm(const Napi::CallbackInfo& info) {
+  sp::unpack_nm(f32(info, 0), f32(info, 1), data<uint8_t>(info[2]), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
   return info.Env().Undefined();
 }
 
@@ -281,10 +303,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["attentionBackward"] = Napi::Function::New(env, AttentionBackward);
   exports["xentBackward"] = Napi::Function::New(env, XentBackward);
   exports["adamwStep"] = Napi::Function::New(env, AdamwStep);
-  exports["gemvF32"] = Napi::Function::New(env, GemvF32);
-  exports["gemvBf16"] = Napi::Function::New(env, GemvBf16);
-  exports["packNm24"] = Napi::Function::New(env, PackNm24);
-  exports["gemvNm24"] = Napi::Function::New(env, GemvNm24);
+  exports["matmulDense"] = Napi::Function::New(env, MatmulDense);
+  exports["matmulNm"] = Napi::Function::New(env, MatmulNm);
+  exports["matmulBitmask"] = Napi::Function::New(env, MatmulBitmask);
+  exports["matmulGqsa"] = Napi::Function::New(env, MatmulGqsa);
+  exports["packNm"] = Napi::Function::New(env, PackNm);
+  exports["unpackNm"] = Napi::Function::New(env, UnpackNm);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);
   exports["isa"] = Napi::Function::New(env, Isa);

@@ -10,7 +10,7 @@ Isa detect_isa() {
 #if defined(SP_X86)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::avx2;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) best = Isa::avx512;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) best = Isa::avx512;
 #endif
   // Lets tests and benchmarks exercise every code path on one machine.
   if (const char* cap = std::getenv("SPARSIFY_ISA")) {

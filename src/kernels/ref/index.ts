@@ -7,7 +7,7 @@ import {gemm} from './gemm.js'
 import {nllRows} from './loss.js'
 import {rmsnorm} from './norm.js'
 import {rope} from './rope.js'
-import {gemvBf16, gemvF32, gemvNm24, packNm24} from './spmv.js'
+import {matmulBitmask, matmulDense, matmulGqsa, matmulNm, packNm, unpackNm} from './spmv.js'
 import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, selectNM, selectRowK, selectThreshold} from './prune.js'
 import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 
@@ -16,5 +16,5 @@ export const refBackend: Backend = {
   name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, attentionCached, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
-  gemvF32, gemvBf16, packNm24, gemvNm24,
+  matmulDense, packNm, unpackNm, matmulNm, matmulBitmask, matmulGqsa,
 }

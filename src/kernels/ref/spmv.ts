@@ -1,45 +1,80 @@
-import {bf16ToF32, f32ToBf16} from './convert.js'
+import type {Values} from '../backend.js'
+import {bf16ToF32} from './convert.js'
 
-export function gemvF32(y: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    let s = 0
-    for (let c = 0; c < cols; c++) s += w[r * cols + c] * x[c]
-    y[r] = s
+const floats = (v: Values): Float32Array => {
+  if (v instanceof Float32Array) return v
+  const f = new Float32Array(v.length)
+  bf16ToF32(f, v)
+  return f
+}
+
+/** y (tokens, rows) = x (tokens, cols) · Wᵀ with W given densely. */
+function multiply(y: Float32Array, w: Float32Array, x: Float32Array, tokens: number, rows: number, cols: number): void {
+  for (let t = 0; t < tokens; t++) {
+    for (let r = 0; r < rows; r++) {
+      let s = 0
+      for (let c = 0; c < cols; c++) s += w[r * cols + c] * x[t * cols + c]
+      y[t * rows + r] = s
+    }
   }
 }
 
-export function gemvBf16(y: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number): void {
-  const f = new Float32Array(rows * cols)
-  bf16ToF32(f, w)
-  gemvF32(y, f, x, rows, cols)
+export function matmulDense(y: Float32Array, w: Values, x: Float32Array, tokens: number, rows: number, cols: number): void {
+  multiply(y, floats(w), x, tokens, rows, cols)
 }
 
-export function packNm24(vals: Uint16Array, idx: Uint8Array, w: Float32Array, rows: number, cols: number): number {
-  const groups = cols / 4
-  const one = new Uint16Array(1)
+const posStride = (cols: number, n: number, m: number) => Math.ceil(cols / m * n / 2)
+const nibble = (pos: Uint8Array, i: number) => (pos[i >> 1] >> ((i & 1) * 4)) & 15
+
+export function packNm(vals: Float32Array, pos: Uint8Array, w: Float32Array, rows: number, cols: number, n: number, m: number): number {
+  const perRow = cols / m * n, stride = posStride(cols, n, m)
+  pos.fill(0, 0, rows * stride)
   for (let r = 0; r < rows; r++) {
-    for (let g = 0; g < groups; g++) {
-      const base = r * cols + 4 * g
-      const nz = [0, 1, 2, 3].filter((j) => w[base + j] !== 0)
-      if (nz.length > 2) return base
-      const kept = nz.length === 2 ? nz : nz.length === 1 ? [nz[0], nz[0] === 0 ? 1 : 0].sort((a, b) => a - b) : [0, 1]
-      kept.forEach((j, t) => { f32ToBf16(one, Float32Array.of(w[base + j])); vals[(r * groups + g) * 2 + t] = one[0] })
-      idx[r * groups + g] = kept[0] | (kept[1] << 2)
+    for (let g = 0; g < cols / m; g++) {
+      const base = r * cols + g * m
+      const nz = Array.from({length: m}, (_, j) => j).filter((j) => w[base + j] !== 0)
+      if (nz.length > n) return base
+      const kept = [...nz, ...Array.from({length: m}, (_, j) => j).filter((j) => !nz.includes(j)).slice(0, n - nz.length)].sort((a, b) => a - b)
+      kept.forEach((j, i) => {
+        const slot = g * n + i
+        vals[r * perRow + slot] = w[base + j] === 0 ? 0 : w[base + j]
+        pos[r * stride + (slot >> 1)] |= j << ((slot & 1) * 4)
+      })
     }
   }
   return -1
 }
 
-export function gemvNm24(y: Float32Array, vals: Uint16Array, idx: Uint8Array, x: Float32Array, rows: number, cols: number): void {
-  const groups = cols / 4
-  const v = new Float32Array(vals.length)
-  bf16ToF32(v, vals)
+export function unpackNm(out: Float32Array, vals: Float32Array, pos: Uint8Array, rows: number, cols: number, n: number, m: number): void {
+  const perRow = cols / m * n, stride = posStride(cols, n, m)
+  out.fill(0, 0, rows * cols)
   for (let r = 0; r < rows; r++) {
-    let s = 0
-    for (let g = 0; g < groups; g++) {
-      const i = idx[r * groups + g], k = (r * groups + g) * 2
-      s += v[k] * x[4 * g + (i & 3)] + v[k + 1] * x[4 * g + ((i >> 2) & 3)]
-    }
-    y[r] = s
+    for (let s = 0; s < perRow; s++) out[r * cols + Math.floor(s / n) * m + nibble(pos.subarray(r * stride), s)] += vals[r * perRow + s]
   }
+}
+
+export function matmulNm(y: Float32Array, vals: Values, pos: Uint8Array, x: Float32Array, tokens: number, rows: number, cols: number, n: number, m: number): void {
+  const w = new Float32Array(rows * cols)
+  unpackNm(w, floats(vals), pos, rows, cols, n, m)
+  multiply(y, w, x, tokens, rows, cols)
+}
+
+export function matmulBitmask(y: Float32Array, vals: Values, mask: Uint8Array, offsets: BigInt64Array, x: Float32Array, tokens: number, rows: number, cols: number): void {
+  const v = floats(vals), w = new Float32Array(rows * cols), bpr = Math.ceil(cols / 8)
+  for (let r = 0; r < rows; r++) {
+    let k = Number(offsets[r])
+    for (let c = 0; c < cols; c++) if (mask[r * bpr + (c >> 3)] & (1 << (c & 7))) w[r * cols + c] = v[k++]
+  }
+  multiply(y, w, x, tokens, rows, cols)
+}
+
+export function matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array,
+  x: Float32Array, tokens: number, rows: number, cols: number, group: number): void {
+  const w = new Float32Array(rows * cols)
+  for (let r = 0; r < rows; r++) {
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+      for (let j = 0; j < group; j++) w[r * cols + col[k] * group + j] = scales[k] * (nibble(codes.subarray(k * group / 2), j) - zeros[k])
+    }
+  }
+  multiply(y, w, x, tokens, rows, cols)
 }

@@ -1,6 +1,7 @@
 import type {Backend} from '../../kernels/index.js'
 import type {ModelConfig} from '../config.js'
 import type {RopeTables} from '../rope-tables.js'
+import {multiply} from '../../packed/weight.js'
 import type {BlockWeights, InputName, Linear} from '../weights.js'
 
 /** Sees each input of the block's linear layers as the block runs: x is (rows, in). */
@@ -29,7 +30,9 @@ export class BlockScratch {
 }
 
 export function linear(k: Backend, out: Float32Array, input: Float32Array, l: Linear, rows: number): void {
-  k.gemm(out, input, l.weight, rows, l.out, l.in, {transB: true, bias: l.bias})
+  if (!l.packed) return k.gemm(out, input, l.weight, rows, l.out, l.in, {transB: true, bias: l.bias})
+  multiply(k, out, input, rows, l.out, l.in, l.packed)
+  if (l.bias) for (let r = 0; r < rows; r++) k.addInplace(out.subarray(r * l.out, (r + 1) * l.out), l.bias)
 }
 
 /**

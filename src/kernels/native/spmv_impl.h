@@ -1,0 +1,332 @@
+// The decode kernels of spmv.h, written once and compiled per instruction set (spmv_portable.cc,
+// spmv_avx2.cc, spmv_avx512.cc). Define SP_SPMV_TABLE (the table's name). Portable code is plain
+// loops with independent partial sums, which the compiler vectorises for the unit's flags; where
+// AVX-512 changes the algorithm (x picked from registers, compressed x), it has its own path.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "ops.h"
+#include "spmv.h"
+
+namespace sp {
+namespace {
+
+inline float bf(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline float val(const float* v, long i) { return v[i]; }
+inline float val(const uint16_t* v, long i) { return bf(v[i]); }
+
+// Rows are split among threads; a row meets every token while its weights are in cache.
+template <class Dot>
+void by_rows(const Act& a, long grain, Dot&& dot) {
+  parallel_range(a.rows, grain, [&](long b, long e) {
+    for (long r = b; r < e; ++r)
+      for (int t = 0; t < a.tokens; ++t) a.y[(long)t * a.rows + r] = dot(r, a.x + (long)t * a.cols);
+  });
+}
+
+template <class V>
+float dot_dense(const V* w, const float* x, int n) {
+  float acc[16] = {};
+  int c = 0;
+  for (; c + 16 <= n; c += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += val(w, c + l) * x[c + l];
+  float s = 0;
+  for (; c < n; ++c) s += val(w, c) * x[c];
+  for (int l = 0; l < 16; ++l) s += acc[l];
+  return s;
+}
+
+inline int nibble(const uint8_t* pos, long k) { return (pos[k >> 1] >> ((k & 1) * 4)) & 15; }
+
+template <class V>
+float dot_nm(const V* v, const uint8_t* pos, const float* x, int cols, int n, int m) {
+  float acc[4] = {};
+  long k = 0;
+  for (int g = 0; g < cols / m; ++g)
+    for (int j = 0; j < n; ++j, ++k) acc[k & 3] += val(v, k) * x[g * m + nibble(pos, k)];
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+// 2:4: one position byte per group (first kept position in the low nibble).
+template <class V>
+float dot_24(const V* v, const uint8_t* pos, const float* x, int groups) {
+  float acc[8] = {};
+  int g = 0;
+  for (; g + 8 <= groups; g += 8)
+    for (int l = 0; l < 8; ++l) {
+      const int b = pos[g + l], c = 4 * (g + l);
+      acc[l] += val(v, 2 * (g + l)) * x[c + (b & 15)] + val(v, 2 * (g + l) + 1) * x[c + (b >> 4)];
+    }
+  float s = 0;
+  for (; g < groups; ++g) s += val(v, 2 * g) * x[4 * g + (pos[g] & 15)] + val(v, 2 * g + 1) * x[4 * g + (pos[g] >> 4)];
+  for (int l = 0; l < 8; ++l) s += acc[l];
+  return s;
+}
+
+template <class V>
+float dot_bitmask(const V* v, const uint8_t* mask, const float* x, int cols) {
+  float acc[4] = {};
+  long k = 0;
+  for (int byte = 0; byte < (cols + 7) / 8; ++byte)
+    for (unsigned bits = mask[byte]; bits; bits &= bits - 1, ++k) acc[k & 3] += val(v, k) * x[8 * byte + __builtin_ctz(bits)];
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+// 16 consecutive values, or the first n of them (the rest zero).
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 load_n(const float* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+inline __m512 load_n(const uint16_t* p, int n) { return widen(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p)); }
+
+// 2:4 for 16 groups (64 columns) at a time: the x value each kept weight meets is picked out of
+// registers by a two-source permute, so the packed weights are read once and x is never gathered.
+template <class V>
+float dot_24_avx512(const V* v, const uint8_t* pos, const float* x, int groups) {
+  const __m512i shift = _mm512_set_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
+  const __m512i base = _mm512_set_epi32(28, 28, 24, 24, 20, 20, 16, 16, 12, 12, 8, 8, 4, 4, 0, 0);
+  const __m512i three = _mm512_set1_epi32(3);
+  __m512 acc = _mm512_setzero_ps();
+  int g = 0;
+  for (; g + 16 <= groups; g += 16) {
+    const float* xs = x + 4 * g;
+    const __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16), x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
+    const __m512 lo = load16(v + 2 * g), hi = load16(v + 2 * g + 16);
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos + g));
+    const __m512i pos_lo = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes)), shift), three));
+    const __m512i pos_hi = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(bytes, bytes)), shift), three));
+    acc = _mm512_fmadd_ps(lo, _mm512_permutex2var_ps(x0, pos_lo, x1), acc);
+    acc = _mm512_fmadd_ps(hi, _mm512_permutex2var_ps(x2, pos_hi, x3), acc);
+  }
+  float s = _mm512_reduce_add_ps(acc);
+  for (; g < groups; ++g) s += val(v, 2 * g) * x[4 * g + (pos[g] & 15)] + val(v, 2 * g + 1) * x[4 * g + (pos[g] >> 4)];
+  return s;
+}
+
+// Bitmask, 16 columns at a time: x is compressed to the kept columns, which then meet the next
+// popcount values as they lie in memory.
+template <class V>
+float dot_bitmask_avx512(const V* v, const uint8_t* mask, const float* x, int cols) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  long k = 0;
+  int c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    uint32_t m;
+    std::memcpy(&m, mask + c / 8, 4);
+    const __mmask16 m0 = (__mmask16)m, m1 = (__mmask16)(m >> 16);
+    const int n0 = __builtin_popcount(m0), n1 = __builtin_popcount(m1);
+    acc0 = _mm512_fmadd_ps(load_n(v + k, n0), _mm512_maskz_compress_ps(m0, _mm512_loadu_ps(x + c)), acc0);
+    acc1 = _mm512_fmadd_ps(load_n(v + k + n0, n1), _mm512_maskz_compress_ps(m1, _mm512_loadu_ps(x + c + 16)), acc1);
+    k += n0 + n1;
+  }
+  for (; c < cols; c += 16) {
+    const int left = std::min(16, cols - c);
+    uint32_t m = mask[c / 8] | (left > 8 ? (uint32_t)mask[c / 8 + 1] << 8 : 0u);
+    const __mmask16 live = (__mmask16)((1u << left) - 1), mk = (__mmask16)(m & live);
+    const int n = __builtin_popcount(mk);
+    acc0 = _mm512_fmadd_ps(load_n(v + k, n), _mm512_maskz_compress_ps(mk, _mm512_maskz_loadu_ps(live, x + c)), acc0);
+    k += n;
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+// With VBMI2, 32 columns at a time: the kept bf16 values are expanded from memory into their
+// columns' lanes by one instruction, so x is read as it lies.
+__attribute__((target("avx512vbmi2")))
+float dot_bitmask_bf16_vbmi2(const uint16_t* v, const uint8_t* mask, const float* x, int cols) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  long k = 0;
+  int c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    uint32_t m;
+    std::memcpy(&m, mask + c / 8, 4);
+    const int n = __builtin_popcount(m);
+    // Register-form expand after a masked load: the memory form is microcoded on some cores.
+    const __m512i w = _mm512_maskz_expand_epi16((__mmask32)m, _mm512_maskz_loadu_epi16((__mmask32)((1ull << n) - 1), v + k));
+    acc0 = _mm512_fmadd_ps(widen(_mm512_castsi512_si256(w)), _mm512_loadu_ps(x + c), acc0);
+    acc1 = _mm512_fmadd_ps(widen(_mm512_extracti64x4_epi64(w, 1)), _mm512_loadu_ps(x + c + 16), acc1);
+    k += n;
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return s + dot_bitmask_avx512(v + k, mask + c / 8, x + c, cols - c);
+}
+
+inline bool has_vbmi2() {
+  static const bool yes = __builtin_cpu_supports("avx512vbmi2");
+  return yes;
+}
+
+// f32 values: the same expansion, 16 columns at a time (AVX512F).
+float dot_bitmask_f32_expand(const float* v, const uint8_t* mask, const float* x, int cols) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  long k = 0;
+  int c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    uint32_t m;
+    std::memcpy(&m, mask + c / 8, 4);
+    const __mmask16 m0 = (__mmask16)m, m1 = (__mmask16)(m >> 16);
+    const int n0 = __builtin_popcount(m0), n1 = __builtin_popcount(m1);
+    acc0 = _mm512_fmadd_ps(_mm512_maskz_expand_ps(m0, load_n(v + k, n0)), _mm512_loadu_ps(x + c), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_expand_ps(m1, load_n(v + k + n0, n1)), _mm512_loadu_ps(x + c + 16), acc1);
+    k += n0 + n1;
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  return s + dot_bitmask_avx512(v + k, mask + c / 8, x + c, cols - c);
+}
+
+// 16 weights of a GQSA group from 8 code bytes: s·(code − z).
+inline __m512 dequant16(const uint8_t* p, float s, float z) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), low = _mm_set1_epi8(15);
+  const __m128i q = _mm_unpacklo_epi8(_mm_and_si128(b, low), _mm_and_si128(_mm_srli_epi16(b, 4), low));
+  return _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q)), _mm512_set1_ps(z)), _mm512_set1_ps(s));
+}
+
+// Groups kb..ke−1 of one row against T tokens: each group is dequantized once for all of them.
+template <int T>
+void gqsa_segment_avx512(const GqsaW& q, long kb, long ke, const float* x, long ldx, float* out) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const int subs = q.group / 16;
+  for (long k = kb; k < ke; ++k) {
+    const float* xc = x + (long)q.col[k] * q.group;
+    const uint8_t* codes = q.codes + k * (q.group / 2);
+    for (int b = 0; b < subs; ++b) {
+      const __m512 w = dequant16(codes + 8 * b, q.scales[k], q.zeros[k]);
+      for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xc + t * ldx + 16 * b), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
+}
+#endif
+
+void gqsa_segment_scalar(const GqsaW& q, long kb, long ke, const float* x, long ldx, int tokens, float* out) {
+  for (int t = 0; t < tokens; ++t) {
+    float acc[4] = {};
+    for (long k = kb; k < ke; ++k) {
+      const float* xc = x + t * ldx + (long)q.col[k] * q.group;
+      const uint8_t* codes = q.codes + k * (q.group / 2);
+      for (int j = 0; j < q.group; ++j) acc[j & 3] += q.scales[k] * ((float)((codes[j >> 1] >> ((j & 1) * 4)) & 15) - q.zeros[k]) * xc[j];
+    }
+    out[t] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
+}
+
+// Sums of groups kb..ke−1 of one row for every token into out[tokens], up to 8 tokens per pass.
+void gqsa_segment(const GqsaW& q, long kb, long ke, const Act& a, float* out) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  if (q.group % 16 == 0) {
+    int t = 0;
+    for (; t + 8 <= a.tokens; t += 8) gqsa_segment_avx512<8>(q, kb, ke, a.x + (long)t * a.cols, a.cols, out + t);
+    for (; t + 4 <= a.tokens; t += 4) gqsa_segment_avx512<4>(q, kb, ke, a.x + (long)t * a.cols, a.cols, out + t);
+    for (; t < a.tokens; ++t) gqsa_segment_avx512<1>(q, kb, ke, a.x + (long)t * a.cols, a.cols, out + t);
+    return;
+  }
+#endif
+  gqsa_segment_scalar(q, kb, ke, a.x, a.cols, a.tokens, out);
+}
+
+// Task-centric split (GQSA): the kept groups of the whole matrix are cut into equal tasks, whatever
+// rows they fall in, so unbalanced rows cost no idle threads. A row belongs to the task holding its
+// first group; a task that starts inside a row keeps that piece aside, added after all tasks finish.
+// Tasks have a fixed size, so results do not depend on the thread count.
+constexpr long kTaskGroups = 512;
+
+void gqsa(const Act& a, const GqsaW& q) {
+  const long nnzb = q.row_ptr[a.rows];
+  const int tasks = (int)std::max<long>(1, (nnzb + kTaskGroups - 1) / kTaskGroups);
+  std::vector<float> carry((size_t)tasks * a.tokens, 0.f);
+  std::vector<int> carry_row(tasks, -1);
+  for (int r = 0; r < a.rows; ++r)
+    if (q.row_ptr[r] == q.row_ptr[r + 1])
+      for (int t = 0; t < a.tokens; ++t) a.y[(long)t * a.rows + r] = 0.f;
+  parallel_for(tasks, [&](int task) {
+    const long gb = task * kTaskGroups, ge = std::min(nnzb, gb + kTaskGroups);
+    if (gb >= ge) return;
+    std::vector<float> part(a.tokens);
+    int r = (int)(std::upper_bound(q.row_ptr, q.row_ptr + a.rows + 1, (int32_t)gb) - q.row_ptr) - 1;
+    for (long k = gb; k < ge; ++r) {
+      const long end = std::min<long>(ge, q.row_ptr[r + 1]);
+      if (end <= k) continue;  // empty row
+      gqsa_segment(q, k, end, a, part.data());
+      if (k == q.row_ptr[r]) {
+        for (int t = 0; t < a.tokens; ++t) a.y[(long)t * a.rows + r] = part[t];
+      } else {
+        carry_row[task] = r;
+        std::copy(part.begin(), part.end(), carry.begin() + (long)task * a.tokens);
+      }
+      k = end;
+    }
+  });
+  for (int task = 0; task < tasks; ++task)
+    if (carry_row[task] >= 0)
+      for (int t = 0; t < a.tokens; ++t) a.y[(long)t * a.rows + carry_row[task]] += carry[(long)task * a.tokens + t];
+}
+
+void dense(const Act& a, const DenseW& d) {
+  if (d.bf16) {
+    const auto* w = static_cast<const uint16_t*>(d.w);
+    by_rows(a, 64, [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
+  } else {
+    const auto* w = static_cast<const float*>(d.w);
+    by_rows(a, 64, [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
+  }
+}
+
+template <class V>
+void nm_typed(const Act& a, const NmW& f) {
+  const auto* v = static_cast<const V*>(f.vals);
+  const long groups = a.cols / f.m, per_row = groups * f.n, pos_stride = (per_row + 1) / 2;
+  if (f.n == 2 && f.m == 4) {
+    by_rows(a, 64, [&](long r, const float* x) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+      return dot_24_avx512(v + r * per_row, f.pos + r * pos_stride, x, (int)groups);
+#else
+      return dot_24(v + r * per_row, f.pos + r * pos_stride, x, (int)groups);
+#endif
+    });
+    return;
+  }
+  by_rows(a, 64, [&](long r, const float* x) { return dot_nm(v + r * per_row, f.pos + r * pos_stride, x, a.cols, f.n, f.m); });
+}
+
+void nm(const Act& a, const NmW& f) {
+  if (f.bf16) nm_typed<uint16_t>(a, f);
+  else nm_typed<float>(a, f);
+}
+
+template <class V>
+void bitmask_typed(const Act& a, const BitmaskW& f) {
+  const auto* v = static_cast<const V*>(f.vals);
+  const long stride = (a.cols + 7) / 8;
+  by_rows(a, 64, [&](long r, const float* x) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    if constexpr (std::is_same_v<V, float>) return dot_bitmask_f32_expand(v + f.offsets[r], f.mask + r * stride, x, a.cols);
+    else if (has_vbmi2()) return dot_bitmask_bf16_vbmi2(v + f.offsets[r], f.mask + r * stride, x, a.cols);
+    else return dot_bitmask_avx512(v + f.offsets[r], f.mask + r * stride, x, a.cols);
+#else
+    return dot_bitmask(v + f.offsets[r], f.mask + r * stride, x, a.cols);
+#endif
+  });
+}
+
+void bitmask(const Act& a, const BitmaskW& f) {
+  if (f.bf16) bitmask_typed<uint16_t>(a, f);
+  else bitmask_typed<float>(a, f);
+}
+
+}  // namespace
+
+extern const SpmvKernels SP_SPMV_TABLE = {dense, nm, bitmask, gqsa};
+
+}  // namespace sp

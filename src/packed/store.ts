@@ -1,0 +1,67 @@
+import {kernels} from '../kernels/index.js'
+import type {ModelConfig} from '../model/config.js'
+import type {WeightSource} from '../model/engine/backward.js'
+import type {Model} from '../model/model.js'
+import {blockPrefix, LINEARS, linearShape, type BlockWeights, type Linear, type LinearName} from '../model/weights.js'
+import {usage} from '../util/errors.js'
+import {readPacked} from './tensors.js'
+import {packDense, packedBytes, type PackedWeight} from './weight.js'
+
+/** The formats a model can be decoded with. */
+export const DECODE_FORMATS = ['f32', 'bf16', 'nm', 'bitmask', 'gqsa'] as const
+export type DecodeFormat = (typeof DECODE_FORMATS)[number]
+
+const NO_DENSE = new Float32Array(0)
+
+/**
+ * The whole model in memory for decoding, every decoder linear in one format and multiplied by
+ * that format's kernel; embeddings, norms and head stay float32. A checkpoint already packed in the
+ * format is read as stored; a dense one is packed on load.
+ */
+export class PackedStore implements WeightSource {
+  private constructor(readonly cfg: ModelConfig, readonly format: DecodeFormat, private readonly blocks: BlockWeights[],
+    private readonly embed: Float32Array, private readonly lmHead: Float32Array, private readonly norm: Float32Array) {}
+
+  /** `prepare` may rewrite each dense weight before packing (the bench prunes its random model to 2:4 this way). */
+  static load(model: Model, format: DecodeFormat, prepare?: (w: Float32Array, name: string, rows: number, cols: number) => void): PackedStore {
+    const {cfg} = model, k = kernels()
+    const stored = cfg.packing?.format
+    if (format === 'gqsa' && stored !== 'gqsa') {
+      throw usage('--format gqsa needs a checkpoint written by `sparsify prune --method gqsa --format gqsa`', 'dense weights do not carry GQSA codes')
+    }
+    const blocks: BlockWeights[] = []
+    for (let l = 0; l < cfg.layers; l++) {
+      const needDense = stored !== format
+      const dense = needDense ? model.block(l) : null
+      const norms = dense ?? model.block(l)
+      const linears = {} as Record<LinearName, Linear>
+      for (const name of LINEARS) {
+        const [rows, cols] = linearShape(cfg, name)
+        const full = `${blockPrefix(l)}${name}`
+        let packed: PackedWeight
+        if (!needDense && cfg.packing) {
+          packed = readPacked(model.ckpt, full, rows, cols, cfg.packing)
+        } else {
+          const w = dense!.linears[name].weight
+          prepare?.(w, full, rows, cols)
+          const type = format === 'f32' ? 'f32' : format === 'bf16' ? 'bf16' : model.ckpt.entry(`${full}.weight`).dtype === 'BF16' ? 'bf16' : 'f32'
+          const nm = cfg.packing?.format === 'nm' ? cfg.packing : {n: 2, m: 4}
+          packed = packDense(k, w, rows, cols, format === 'f32' || format === 'bf16' ? 'dense' : format as 'nm' | 'bitmask', type, nm, `${full}.weight`)
+        }
+        linears[name] = {weight: NO_DENSE, packed, bias: norms.linears[name].bias, out: rows, in: cols}
+      }
+      blocks.push({inputNorm: norms.inputNorm, postNorm: norms.postNorm, qNorm: norms.qNorm, kNorm: norms.kNorm, linears})
+    }
+    return new PackedStore(cfg, format, blocks, model.embeddings(), model.head(), model.finalNorm())
+  }
+
+  /** Bytes of the decoder linears as held for decoding. */
+  linearBytes(): number {
+    return this.blocks.reduce((a, b) => a + LINEARS.reduce((s, n) => s + packedBytes(b.linears[n].packed!), 0), 0)
+  }
+
+  embeddings(): Float32Array { return this.embed }
+  head(): Float32Array { return this.lmHead }
+  finalNorm(): Float32Array { return this.norm }
+  block(layer: number): BlockWeights { return this.blocks[layer] }
+}

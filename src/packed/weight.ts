@@ -1,0 +1,106 @@
+import type {Backend, Values} from '../kernels/index.js'
+import {invalidFormat} from '../util/errors.js'
+
+/**
+ * A linear weight in one of the engine's formats, as decoding multiplies by it (docs/formats.md):
+ * dense values, N:M (kept values + 4-bit positions), bitmask (values, row bitmasks, row offsets),
+ * or GQSA block-sparse rows of 4-bit groups.
+ */
+export type PackedWeight = DensePacked | NmPacked | BitmaskPacked | GqsaPacked
+
+export interface DensePacked { format: 'dense'; values: Values }
+export interface NmPacked { format: 'nm'; n: number; m: number; values: Values; positions: Uint8Array }
+export interface BitmaskPacked { format: 'bitmask'; values: Values; mask: Uint8Array; offsets: BigInt64Array }
+export interface GqsaPacked {
+  format: 'gqsa'
+  bits: 4
+  group: number
+  rowPtr: Int32Array
+  col: Uint16Array
+  codes: Uint8Array
+  scales: Float32Array
+  zeros: Float32Array
+}
+
+export type ValueType = 'f32' | 'bf16'
+
+function toValues(k: Backend, v: Float32Array, type: ValueType): Values {
+  if (type === 'f32') return v
+  const b = new Uint16Array(v.length)
+  k.f32ToBf16(b, v)
+  return b
+}
+
+function toFloats(k: Backend, v: Values): Float32Array {
+  if (v instanceof Float32Array) return v
+  const f = new Float32Array(v.length)
+  k.bf16ToF32(f, v)
+  return f
+}
+
+/** Packs a dense float32 weight; N:M refuses a weight with a group of more than N non-zeros, naming it. */
+export function packDense(k: Backend, w: Float32Array, rows: number, cols: number, format: 'dense' | 'nm' | 'bitmask', type: ValueType,
+  nm: {n: number; m: number} = {n: 2, m: 4}, name = 'weight'): PackedWeight {
+  if (format === 'dense') return {format, values: toValues(k, w, type)}
+  if (format === 'nm') {
+    const {n, m} = nm
+    if (cols % m !== 0) throw invalidFormat(`${name} has ${cols} columns, not a multiple of ${m}: it cannot be stored as ${n}:${m}`)
+    const vals = new Float32Array(rows * cols / m * n), positions = new Uint8Array(rows * Math.ceil(cols / m * n / 2))
+    const bad = k.packNm(vals, positions, w, rows, cols, n, m)
+    if (bad >= 0) {
+      throw invalidFormat(`${name} is not ${n}:${m} (row ${Math.floor(bad / cols)}, columns ${bad % cols}-${bad % cols + m - 1})`,
+        `store it as bitmask, or prune it with --pattern ${n}:${m}`)
+    }
+    return {format, n, m, values: toValues(k, vals, type), positions}
+  }
+  const vals = new Float32Array(rows * cols), mask = new Uint8Array(rows * Math.ceil(cols / 8)), offsets = new BigInt64Array(rows)
+  const nnz = k.packBitmask(vals, mask, offsets, w, rows, cols)
+  return {format, values: toValues(k, vals.slice(0, nnz), type), mask, offsets}
+}
+
+/** The dense float32 (rows, cols) weight a packed one stands for. */
+export function unpackWeight(k: Backend, p: PackedWeight, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols)
+  switch (p.format) {
+    case 'dense': return toFloats(k, p.values).slice(0, rows * cols)
+    case 'nm': k.unpackNm(out, toFloats(k, p.values), p.positions, rows, cols, p.n, p.m); return out
+    case 'bitmask': {
+      const used = k.unpackBitmask(out, toFloats(k, p.values), p.mask, rows, cols)
+      if (used !== p.values.length) throw invalidFormat(`the bitmask selects ${used < 0 ? 'more' : used} values but ${p.values.length} are stored`)
+      return out
+    }
+    case 'gqsa': return dequantizeGqsa(p, rows, cols)
+  }
+}
+
+/** w = scale·(code − zero) for every kept group, zeros elsewhere; the same float32 products the kernels form. */
+export function dequantizeGqsa(p: GqsaPacked, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols), g = p.group
+  for (let r = 0; r < rows; r++) {
+    for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) {
+      const base = r * cols + p.col[k] * g, s = p.scales[k], z = p.zeros[k]
+      for (let j = 0; j < g; j++) out[base + j] = Math.fround(s * (((p.codes[k * g / 2 + (j >> 1)] >> ((j & 1) * 4)) & 15) - z))
+    }
+  }
+  return out
+}
+
+/** y (tokens, rows) = x (tokens, cols) · Wᵀ with the format's own kernel. */
+export function multiply(k: Backend, y: Float32Array, x: Float32Array, tokens: number, rows: number, cols: number, p: PackedWeight): void {
+  switch (p.format) {
+    case 'dense': return k.matmulDense(y, p.values, x, tokens, rows, cols)
+    case 'nm': return k.matmulNm(y, p.values, p.positions, x, tokens, rows, cols, p.n, p.m)
+    case 'bitmask': return k.matmulBitmask(y, p.values, p.mask, p.offsets, x, tokens, rows, cols)
+    case 'gqsa': return k.matmulGqsa(y, p.rowPtr, p.col, p.codes, p.scales, p.zeros, x, tokens, rows, cols, p.group)
+  }
+}
+
+/** Bytes the weight occupies in the engine's memory. */
+export function packedBytes(p: PackedWeight): number {
+  switch (p.format) {
+    case 'dense': return p.values.byteLength
+    case 'nm': return p.values.byteLength + p.positions.byteLength
+    case 'bitmask': return p.values.byteLength + p.mask.byteLength + p.offsets.byteLength
+    case 'gqsa': return p.rowPtr.byteLength + p.col.byteLength + p.codes.byteLength + p.scales.byteLength + p.zeros.byteLength
+  }
+}

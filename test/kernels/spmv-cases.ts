@@ -1,0 +1,84 @@
+// The decode kernels against their references, shared by spmv.test.ts (in process) and
+// spmv-isa-check.ts (run once per instruction set).
+import {nativeKernels, refBackend, type Backend} from '../../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../../src/util/random.js'
+
+const rand = seededRandom(23)
+
+/** A random (rows, cols) weight whose rows are, in turn: empty, fully dense (unless `denseRows` is false), and sparse with `keep`. */
+function unevenRows(rows: number, cols: number, keep: (r: number, c: number) => boolean, denseRows = true): Float32Array {
+  const w = randomNormal(rows * cols, rand)
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      if (r % 3 === 0 || ((r % 3 === 2 || !denseRows) && !keep(r, c))) w[r * cols + c] = 0
+    }
+  }
+  return w
+}
+
+const bf16 = (k: Backend, w: Float32Array) => { const b = new Uint16Array(w.length); k.f32ToBf16(b, w); return b }
+
+/** GQSA parts for a random weight: rows keep 0, all, or a random share of their groups. */
+export function randomGqsa(rows: number, cols: number, group: number) {
+  const rowPtr = new Int32Array(rows + 1), col: number[] = []
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < cols / group; g++) if (r % 4 === 1 || (r % 4 >= 2 && rand() < 0.4)) col.push(g)
+    rowPtr[r + 1] = col.length
+  }
+  const nnzb = col.length
+  const codes = Uint8Array.from({length: nnzb * group / 2}, () => Math.floor(rand() * 256))
+  const scales = Float32Array.from({length: nnzb}, () => 0.01 + rand() * 0.1)
+  const zeros = Float32Array.from({length: nnzb}, () => Math.floor(rand() * 16))
+  return {rowPtr, col: Uint16Array.from(col), codes, scales, zeros}
+}
+
+export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refBackend): string[] {
+  const failures: string[] = []
+  const close = (got: Float32Array, want: Float32Array, label: string) => {
+    let worst = 0
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])))
+    if (!(worst < 2e-5)) failures.push(`${label}: relative error ${worst}`)
+  }
+  for (const tokens of [1, 3, 9]) {
+    for (const [rows, cols] of [[1, 16], [7, 40], [33, 136], [6, 200]]) {
+      const x = randomNormal(tokens * cols, rand)
+      const run = (label: string, fn: (k: Backend, y: Float32Array) => void) => {
+        const a = new Float32Array(tokens * rows), b = new Float32Array(tokens * rows)
+        fn(ref, a); fn(nat, b)
+        close(b, a, `${label} ${tokens}×${rows}×${cols}`)
+      }
+      const w = unevenRows(rows, cols, () => rand() < 0.5)
+      run('dense f32', (k, y) => k.matmulDense(y, w, x, tokens, rows, cols))
+      run('dense bf16', (k, y) => k.matmulDense(y, bf16(k, w), x, tokens, rows, cols))
+
+      const values = new Float32Array(rows * cols), mask = new Uint8Array(rows * Math.ceil(cols / 8)), offsets = new BigInt64Array(rows)
+      const nnz = nat.packBitmask(values, mask, offsets, w, rows, cols)
+      run('bitmask f32', (k, y) => k.matmulBitmask(y, values.slice(0, nnz), mask, offsets, x, tokens, rows, cols))
+      run('bitmask bf16', (k, y) => k.matmulBitmask(y, bf16(k, values.slice(0, nnz)), mask, offsets, x, tokens, rows, cols))
+
+      for (const [n, m] of [[2, 4], [1, 4], [4, 8], [3, 8]]) {
+        if (cols % m !== 0) continue
+        // each group keeps its first n columns that a coin lets through
+        const wn = unevenRows(rows, cols, (_r, c) => c % m < n && rand() < 0.8, false)
+        const perRow = cols / m * n, stride = Math.ceil(perRow / 2)
+        const vals = new Float32Array(rows * perRow), pos = new Uint8Array(rows * stride)
+        if (nat.packNm(vals, pos, wn, rows, cols, n, m) !== -1) { failures.push(`packNm ${n}:${m} refused an ${n}:${m} weight`); continue }
+        const vr = new Float32Array(rows * perRow), pr = new Uint8Array(rows * stride)
+        ref.packNm(vr, pr, wn, rows, cols, n, m)
+        if (vr.some((v, i) => v !== vals[i]) || pr.some((v, i) => v !== pos[i])) failures.push(`packNm ${n}:${m} differs from its reference`)
+        const back = new Float32Array(rows * cols)
+        nat.unpackNm(back, vals, pos, rows, cols, n, m)
+        if (back.some((v, i) => !Object.is(v, wn[i] === 0 ? 0 : wn[i]))) failures.push(`unpackNm ${n}:${m} does not round-trip`)
+        run(`nm ${n}:${m} f32`, (k, y) => k.matmulNm(y, vals, pos, x, tokens, rows, cols, n, m))
+        run(`nm ${n}:${m} bf16`, (k, y) => k.matmulNm(y, bf16(k, vals), pos, x, tokens, rows, cols, n, m))
+      }
+
+      for (const group of [8, 16, 32]) {
+        if (cols % group !== 0) continue
+        const q = randomGqsa(rows, cols, group)
+        run(`gqsa g${group}`, (k, y) => k.matmulGqsa(y, q.rowPtr, q.col, q.codes, q.scales, q.zeros, x, tokens, rows, cols, group))
+      }
+    }
+  }
+  return failures
+}
