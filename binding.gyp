@@ -22,6 +22,7 @@
         "src/kernels/native/convert.cc",
         "src/kernels/native/prune_ops.cc",
         "src/kernels/native/sparsegpt.cc",
+        "src/kernels/native/gqsa.cc",
         "src/kernels/native/backward.cc",
         "src/kernels/native/spmv.cc",
         "src/kernels/native/spmv_portable.cc"

@@ -14,6 +14,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
   static examples = [
     '<%= config.bin %> prune fixtures/tiny-llama --method wanda --sparsity 0.5 --calib brown --eval brown --out pruned',
     '<%= config.bin %> prune ./Llama-3.2-1B --method sparsegpt --pattern 2:4 --nsamples 128 --out ./llama-2of4',
+    '<%= config.bin %> prune fixtures/tiny-llama --method gqsa --calib brown --eval brown --format gqsa --out tiny-w4s50',
   ]
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
@@ -31,7 +32,13 @@ export default class Prune extends BaseCommand<typeof Prune> {
     resume: Flags.boolean({description: 'continue an interrupted run of the same command from its last finished block'}),
     'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
     'max-ppl-increase': Flags.string({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent'}),
-    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns) or bitmask (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
+    bits: Flags.integer({description: 'gqsa: bits per kept weight (2 to 4)', default: 4, min: 2, max: 4}),
+    'group-size': Flags.integer({description: 'gqsa: input columns per group (pruned or kept whole, one scale and zero each)', default: 16, min: 2}),
+    'group-budget': Flags.string({description: 'gqsa: prune the same share of groups in every row, or across each layer', options: ['layer', 'row'], default: 'layer'}),
+    'bqpo-epochs': Flags.integer({description: 'gqsa: BQPO epochs over the calibration set per block (0: one-shot only)', default: 4, min: 0}),
+    'bqpo-lr': Flags.string({description: 'gqsa: BQPO learning rate of the kept weights', default: '3e-4'}),
+    'bqpo-qlr': Flags.string({description: 'gqsa: BQPO learning rate of the scales and zeros', default: '3e-3'}),
+    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
       options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
   }
@@ -45,6 +52,8 @@ export default class Prune extends BaseCommand<typeof Prune> {
       maxPplIncrease: f['max-ppl-increase'] === undefined ? undefined : Number(f['max-ppl-increase']),
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
       format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
+      gqsa: {bits: f.bits, group: f['group-size'], budget: f['group-budget'] as 'layer' | 'row', epochs: f['bqpo-epochs'],
+        lr: Number(f['bqpo-lr']), qlr: Number(f['bqpo-qlr'])},
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})

@@ -167,11 +167,12 @@ function decompressPacked(dir: string, cfg: Record<string, unknown>, model: Mode
 
 /**
  * A dense checkpoint's decoder linears in one of sparsify's packings (docs/formats.md), other tensors
- * unchanged. Values keep the weight's dtype. GQSA codes cannot be recovered from dense weights: that
- * packing is written by `prune --method gqsa --format gqsa`.
+ * unchanged. Values keep the weight's dtype. GQSA codes cannot be recovered from dense weights: for that
+ * packing, `prune --method gqsa --format gqsa` passes the linears' tensors as `stored`.
  */
-export function exportPacked(dir: string, packing: Packing, out: string, overwrite: boolean, log: Logger): {sparsity: number; tensors: number; bytes: number} {
-  if (packing.format === 'gqsa') throw usage('GQSA packing is written by `sparsify prune --method gqsa --format gqsa`', 'dense weights do not carry the GQSA codes and scales')
+export function exportPacked(dir: string, packing: Packing, out: string, overwrite: boolean, log: Logger,
+  stored?: (prefix: string) => Encoded[]): {sparsity: number; tensors: number; bytes: number} {
+  if (packing.format === 'gqsa' && !stored) throw usage('GQSA packing is written by `sparsify prune --method gqsa --format gqsa`', 'dense weights do not carry the GQSA codes and scales')
   const model = readConfig(dir)
   if (model.packing) throw usage(`${dir} is already packed (${model.packing.format})`, 'run `sparsify decompress` first')
   const ck = Checkpoint.open(dir), k = kernels()
@@ -188,8 +189,9 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
         for (const v of w) if (v === 0) zeros++
         weights += w.length
         log.step(`packing (${packing.format})`, ++packedCount, total)
-        const p = packDense(k, w, rows, cols, packing.format, t.dtype === 'BF16' ? 'bf16' : 'f32', packing.format === 'nm' ? packing : undefined, t.name)
-        const encoded = encodePacked(m[1], p, rows, cols, t.dtype as FloatDtype, k)
+        const encoded = stored ? stored(m[1])
+          : encodePacked(m[1], packDense(k, w, rows, cols, packing.format as 'nm' | 'bitmask', t.dtype === 'BF16' ? 'bf16' : 'f32',
+            packing.format === 'nm' ? packing : undefined, t.name), rows, cols, t.dtype as FloatDtype, k)
         bytes += encoded.reduce((a, e) => a + e.data.byteLength, 0)
         return encoded
       })

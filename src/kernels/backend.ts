@@ -110,6 +110,29 @@ export interface Backend {
   sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, percdamp: number): number
   /** SparseGPT's OBS sweep in place on w: (rows, cols) with the factor u; dead inputs (h_jj = 0) zeroed. */
   sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number, opts: SparseGptOpts): void
+  /** GQSA: score (rows, cols/g) = the OBS loss ‖U_GG⁻ᵀ·w_G‖² of pruning each group of g columns, with SparseGPT's factor u. */
+  gqsaSaliency(score: Float32Array, w: Float32Array, u: Float32Array, rows: number, cols: number, group: number): void
+  /**
+   * GQSA's one-shot sweep in place on w: groups marked in `pruned` (rows, cols/g) become 0, the others their dequantized
+   * `bits`-bit codes with fp16 scales; each column's error is compensated on the later ones (GPTQ). Outputs one code per
+   * weight (rows, cols) and the groups' scales and zeros (rows, cols/g).
+   */
+  gqsaSweep(w: Float32Array, pruned: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number, group: number, bits: number,
+    codes: Uint8Array, scales: Float32Array, zeros: Float32Array): void
+  /** wq = 0 for pruned groups, else s·(q − round(z)) with q = clamp(round(w/s) + round(z), 0, 2^bits − 1); the codes q too when given. */
+  gqsaFakeQuant(wq: Float32Array, w: Float32Array, scales: Float32Array, zeros: Float32Array, pruned: Uint8Array, rows: number, cols: number, group: number, bits: number,
+    codes: Uint8Array | null): void
+  /** The straight-through gradients of gqsaFakeQuant: dw, and per group ds, dz, from dwq. */
+  gqsaFakeQuantBackward(dw: Float32Array, ds: Float32Array, dz: Float32Array, dwq: Float32Array, w: Float32Array, scales: Float32Array, zeros: Float32Array,
+    pruned: Uint8Array, rows: number, cols: number, group: number, bits: number): void
+  /** The dense weight of a GQSA block-sparse-row layout: scale·(code − zero) in kept groups, 0 elsewhere. */
+  gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array, rows: number, cols: number, group: number): void
+  /** w = 0 for pruned groups, else scale·(code − zero), one code per weight. */
+  gqsaDequant(w: Float32Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array, pruned: Uint8Array, rows: number, cols: number, group: number): void
+  /** ds = Σ over each group of dw·(code − zero): the scale gradient with frozen codes (E2E-OQP). */
+  gqsaScaleGrad(ds: Float32Array, dw: Float32Array, codes: Uint8Array, zeros: Float32Array, pruned: Uint8Array, rows: number, cols: number, group: number): void
+  /** d = ∂/∂out of mean((out − target)²); returns that mean. */
+  mseGrad(d: Float32Array, out: Float32Array, target: Float32Array): number
   f16ToF32(out: Float32Array, input: Uint16Array): void
   f32ToBf16(out: Uint16Array, input: Float32Array): void
   f32ToF16(out: Uint16Array, input: Float32Array): void

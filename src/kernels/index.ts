@@ -173,6 +173,51 @@ function nativeBackend(addon: NativeAddon): Backend {
         scales.length >= nnzb && zeros.length >= nnzb && y.length >= tokens * rows && x.length >= tokens * cols, 'matmulGqsa', 'shape mismatch')
       addon.matmulGqsa(y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group)
     },
+    gqsaUnpack(out, rowPtr, col, codes, scales, zeros, rows, cols, group) {
+      // Row pointers and column indices are validated when a packed weight is read (src/packed/tensors.ts).
+      const nnzb = rowPtr[rows]
+      need(group % 2 === 0 && cols % group === 0 && out.length >= rows * cols && rowPtr.length >= rows + 1 && col.length >= nnzb && codes.length >= nnzb * group / 2 &&
+        scales.length >= nnzb && zeros.length >= nnzb, 'gqsaUnpack', 'shape mismatch')
+      addon.gqsaUnpack(out, rowPtr, col, codes, scales, zeros, rows, cols, group)
+    },
+    gqsaDequant(w, codes, scales, zeros, pruned, rows, cols, group) {
+      const groups = rows * cols / group
+      need(cols % group === 0 && w.length >= rows * cols && codes.length >= rows * cols && scales.length >= groups && zeros.length >= groups && pruned.length >= groups,
+        'gqsaDequant', 'shape mismatch')
+      addon.gqsaDequant(w, codes, scales, zeros, pruned, rows, cols, group)
+    },
+    gqsaScaleGrad(ds, dw, codes, zeros, pruned, rows, cols, group) {
+      const groups = rows * cols / group
+      need(cols % group === 0 && dw.length >= rows * cols && codes.length >= rows * cols && ds.length >= groups && zeros.length >= groups && pruned.length >= groups,
+        'gqsaScaleGrad', 'shape mismatch')
+      addon.gqsaScaleGrad(ds, dw, codes, zeros, pruned, rows, cols, group)
+    },
+    mseGrad(d, out, target) {
+      need(d.length >= out.length && target.length >= out.length, 'mseGrad', 'shape mismatch')
+      return addon.mseGrad(d, out, target)
+    },
+    gqsaSaliency(score, w, u, rows, cols, group) {
+      need(cols % group === 0 && score.length >= rows * cols / group && w.length >= rows * cols && u.length >= cols * cols, 'gqsaSaliency', 'shape mismatch')
+      addon.gqsaSaliency(score, w, u, rows, cols, group)
+    },
+    gqsaSweep(w, pruned, u, h, rows, cols, group, bits, codes, scales, zeros) {
+      const groups = rows * cols / group
+      need(cols % group === 0 && bits >= 1 && bits <= 8 && w.length >= rows * cols && pruned.length >= groups && u.length >= cols * cols &&
+        h.length >= cols * cols && codes.length >= rows * cols && scales.length >= groups && zeros.length >= groups, 'gqsaSweep', 'shape mismatch')
+      addon.gqsaSweep(w, pruned, u, h, rows, cols, group, bits, codes, scales, zeros)
+    },
+    gqsaFakeQuant(wq, w, scales, zeros, pruned, rows, cols, group, bits, codes) {
+      const groups = rows * cols / group
+      need(cols % group === 0 && wq.length >= rows * cols && w.length >= rows * cols && scales.length >= groups && zeros.length >= groups && pruned.length >= groups &&
+        (codes === null || codes.length >= rows * cols), 'gqsaFakeQuant', 'shape mismatch')
+      addon.gqsaFakeQuant(wq, w, scales, zeros, pruned, rows, cols, group, bits, codes)
+    },
+    gqsaFakeQuantBackward(dw, ds, dz, dwq, w, scales, zeros, pruned, rows, cols, group, bits) {
+      const groups = rows * cols / group
+      need(cols % group === 0 && dw.length >= rows * cols && dwq.length >= rows * cols && w.length >= rows * cols && ds.length >= groups && dz.length >= groups &&
+        scales.length >= groups && zeros.length >= groups && pruned.length >= groups, 'gqsaFakeQuantBackward', 'shape mismatch')
+      addon.gqsaFakeQuantBackward(dw, ds, dz, dwq, w, scales, zeros, pruned, rows, cols, group, bits)
+    },
     bf16ToF32(out, input) { need(input.length >= out.length, 'bf16ToF32', 'input too short'); addon.bf16ToF32(out, input) },
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },
     f32ToBf16(out, input) { need(input.length >= out.length, 'f32ToBf16', 'input too short'); addon.f32ToBf16(out, input) },

@@ -20,11 +20,19 @@ export interface LinearResult {
   skipped: boolean
 }
 
+/** A block that the method refined after pruning (GQSA's BQPO): its output MSE against the dense path before and after. */
+export interface RefinedBlock {
+  layer: number
+  mse_before: number
+  mse_after: number
+}
+
 export interface PhaseTimes {
   calibrationForward: number   // pass 1: the dense block over the samples, statistics observed
   statistics: number           // finishing the accumulators (inside pass 1's time otherwise)
   solve: number                // the method on each linear
   rerun: number                // pass 2: the pruned block, producing the next block's inputs
+  refine?: number              // the method's block refinement (BQPO), when it has one
 }
 
 export interface SequentialJob {
@@ -40,6 +48,7 @@ export interface SequentialJob {
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
   onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[]): void
   onProgress?(layer: number, layers: number): void
+  onRefineProgress?(layer: number, step: number, steps: number): void
   /** Called between blocks, after yielding to the event loop; throws to stop the job (signals). */
   checkpoint?(): void
   /** Rounds a pruned weight to the dtype it will be stored in, so that the next block sees the saved model. */
@@ -56,7 +65,7 @@ const TOKENS_PER_CALL = 4096
  * calibration inputs while the linears' inputs are measured, prune every linear, then run
  * the pruned block to make the next block's inputs. One block of weights is held at a time.
  */
-export async function pruneSequential(job: SequentialJob): Promise<{linears: LinearResult[]; times: PhaseTimes}> {
+export async function pruneSequential(job: SequentialJob): Promise<{linears: LinearResult[]; times: PhaseTimes; refined: RefinedBlock[]}> {
   const k = job.kernels ?? defaultKernels()
   const {model, method, target} = job
   const cfg = model.cfg
@@ -74,20 +83,24 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
     tmp = new Float32Array(perCall * seq * H)
     scratch = new BlockScratch(cfg, perCall * seq)
   }
+  // Methods that refine a block towards the dense model carry the dense model's path alongside.
+  const xDense = method.refineBlock && x ? x.slice() : null
+  const refined: RefinedBlock[] = []
+  /** Runs block weights `bw` in place over all samples of `acts`. */
+  const forwardAll = (bw: BlockWeights, acts: Float32Array) => {
+    for (let s = 0; s < n; s += perCall) {
+      const m = Math.min(perCall, n - s)
+      runBlock(k, cfg, bw, acts.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope!, scratch!)
+    }
+  }
   const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
   // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
   for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
     w = model.block(layer, w)
+    if (xDense) clock('rerun', () => forwardAll(w!, xDense!))
     for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
-    if (x && scratch && rope) {
-      clock('rerun', () => {
-        for (let s = 0; s < n; s += perCall) {
-          const m = Math.min(perCall, n - s)
-          runBlock(k, cfg, w!, x!.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope, scratch!)
-        }
-      })
-    }
+    if (x) clock('rerun', () => forwardAll(w!, x!))
   }
   for (let layer = job.startBlock ?? 0; layer < cfg.layers; layer++) {
     job.checkpoint?.()
@@ -115,41 +128,48 @@ export async function pruneSequential(job: SequentialJob): Promise<{linears: Lin
         stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
           mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}
       })
+      // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
+      if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    }
+    const dense = new Map<string, Float32Array>()
+    for (const name of LINEARS) {
+      const l = w.linears[name]
+      const full = `${blockPrefix(layer)}${name}.weight`
+      if (stats) dense.set(name, l.weight.slice())
+      if (job.skip?.test(full)) continue
+      clock('solve', () => {
+        method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
+          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
+      })
+    }
+    if (method.refineBlock && x && xDense && rope) {
+      const s = performance.now()
+      const r = method.refineBlock({layer, cfg, weights: w, inputs: x, targets: xDense, n, seq, rope, kernels: k,
+        onProgress: (done, total) => job.onRefineProgress?.(layer, done, total)})
+      refined.push({layer, mse_before: r.mseBefore, mse_after: r.mseAfter})
+      times.refine = (times.refine ?? 0) + (performance.now() - s) / 1000
     }
     for (const name of LINEARS) {
       const l = w.linears[name]
       const full = `${blockPrefix(layer)}${name}.weight`
-      const skipped = job.skip?.test(full) ?? false
-      const dense = stats ? l.weight.slice() : null
-      if (!skipped) {
-        clock('solve', () => {
-          method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
-            gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
-        })
-      }
       job.roundToStorage?.(full, l.weight)
       const [zeros] = k.zeroStats(l.weight, l.out, l.in, 0)
       let relError: number | null = null
-      if (dense && stats) {
-        const [err, ref] = k.weightedSqDiff(dense, l.weight, (stats as Record<InputName, InputStats>)[INPUT_OF[name]].scaler, l.out, l.in)
+      const before = dense.get(name)
+      if (before && stats) {
+        const [err, ref] = k.weightedSqDiff(before, l.weight, (stats as Record<InputName, InputStats>)[INPUT_OF[name]].scaler, l.out, l.in)
         relError = ref > 0 ? err / ref : 0
       }
+      const skipped = job.skip?.test(full) ?? false
       linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped})
     }
-    if (x && scratch && rope) {
-      clock('rerun', () => {
-        for (let s = 0; s < n; s += perCall) {
-          const m = Math.min(perCall, n - s)
-          runBlock(k, cfg, w!, x!.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope, scratch!)
-        }
-      })
-    }
+    if (x) clock('rerun', () => forwardAll(w!, x!))
     job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))
     job.checkpoint?.()
   }
-  return {linears, times}
+  return {linears, times, refined}
 }
 
 const EMPTY_STATS: InputStats = {nseq: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}

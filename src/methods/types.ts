@@ -1,5 +1,8 @@
 import type {Backend} from '../kernels/index.js'
-import type {LinearName} from '../model/weights.js'
+import type {ModelConfig} from '../model/config.js'
+import type {RopeTables} from '../model/rope-tables.js'
+import type {BlockWeights, LinearName} from '../model/weights.js'
+import type {PackedWeight} from '../packed/weight.js'
 
 export type SparsityTarget =
   | {kind: 'unstructured'; sparsity: number}   // fraction of zeros
@@ -46,4 +49,27 @@ export interface PruningMethod {
   needsCalibration: boolean
   /** Zeroes the pruned weights of ctx.weight (updating the rest if the method does) and returns the mask (1 = pruned). */
   prune(ctx: PruneContext): Uint8Array
+  /**
+   * After every linear of a block is pruned, trains the block towards the dense model's outputs (GQSA's BQPO);
+   * returns the block's output MSE before and after. Methods with it get the dense model's path carried alongside.
+   */
+  refineBlock?(ctx: BlockRefineContext): {mseBefore: number; mseAfter: number}
+  /** The method's own packed form of a finished weight (GQSA's groups), for --format gqsa. */
+  packed?(weight: Float32Array): PackedWeight
+}
+
+export interface BlockRefineContext {
+  layer: number
+  cfg: ModelConfig
+  /** The block with its pruned linears; refined in place. */
+  weights: BlockWeights
+  /** The block's inputs along the compressed model's path: (n·seq, hidden). */
+  inputs: Float32Array
+  /** The dense block's outputs along the dense model's path: (n·seq, hidden). */
+  targets: Float32Array
+  n: number
+  seq: number
+  rope: RopeTables
+  kernels: Backend
+  onProgress?(done: number, total: number): void
 }

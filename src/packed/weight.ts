@@ -69,20 +69,8 @@ export function unpackWeight(k: Backend, p: PackedWeight, rows: number, cols: nu
       if (used !== p.values.length) throw invalidFormat(`the bitmask selects ${used < 0 ? 'more' : used} values but ${p.values.length} are stored`)
       return out
     }
-    case 'gqsa': return dequantizeGqsa(p, rows, cols)
+    case 'gqsa': k.gqsaUnpack(out, p.rowPtr, p.col, p.codes, p.scales, p.zeros, rows, cols, p.group); return out
   }
-}
-
-/** w = scale·(code − zero) for every kept group, zeros elsewhere; the same float32 products the kernels form. */
-export function dequantizeGqsa(p: GqsaPacked, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols), g = p.group
-  for (let r = 0; r < rows; r++) {
-    for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) {
-      const base = r * cols + p.col[k] * g, s = p.scales[k], z = p.zeros[k]
-      for (let j = 0; j < g; j++) out[base + j] = Math.fround(s * (((p.codes[k * g / 2 + (j >> 1)] >> ((j & 1) * 4)) & 15) - z))
-    }
-  }
-  return out
 }
 
 /** y (tokens, rows) = x (tokens, cols) · Wᵀ with the format's own kernel. */

@@ -37,7 +37,9 @@ export function estimatePruneBytes(cfg: ModelConfig, method: PruningMethod, nsam
   const gradients = method.needsGradients
     ? cfg.layers * blockParams * f + 2 * blockParams * f + seqlen * (10 * H + 4 * I + 2 * seqlen) * f + seqlen * cfg.vocabSize * f * 2
     : 0
+  // Refinement (BQPO): the dense path's activations, and per weight a latent copy, a one-shot copy, Adam's two moments and a gradient.
+  const refine = method.refineBlock ? nsamples * seqlen * H * f + 5 * blockParams * f + 2048 * (12 * H + 6 * I) * f : 0
   const evaluation = Math.min(evalTokens, 2 ** 29 / H) * H * f + 512 * cfg.vocabSize * f
   const runtime = 200 * 2 ** 20
-  return 2 * blockParams * f + embedAndHead + activations + statistics + gradients + evaluation + runtime
+  return 2 * blockParams * f + embedAndHead + activations + statistics + gradients + refine + evaluation + runtime
 }

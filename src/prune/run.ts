@@ -22,6 +22,8 @@ import {benchShape} from '../bench/formats.js'
 import {exportPacked} from '../export/layouts.js'
 import type {Packing} from '../packed/tensors.js'
 import type {SparsityTarget} from '../methods/types.js'
+import {GQSA_DEFAULTS, gqsaMethod, type GqsaOptions} from '../methods/gqsa.js'
+import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
 import {describeTarget, parseTarget} from './target.js'
 import {availableBytes, estimatePruneBytes} from './memory.js'
 
@@ -46,6 +48,8 @@ export interface PruneOptions {
   maxMemory?: number
   /** Continue an interrupted run of the same job from its last finished block. */
   resume?: boolean
+  /** GQSA's choices (bits, group size, budget, BQPO epochs and learning rates); defaults in GQSA_DEFAULTS. */
+  gqsa?: Partial<GqsaOptions>
   /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md). */
   format?: 'dense' | 'nm' | 'bitmask' | 'gqsa'
 }
@@ -79,7 +83,8 @@ async function dataWithFallback(spec: string | undefined, fallbackFrom: string, 
 }
 
 /** The packing --format asks for, checked against the target before any work is done. */
-function outputPacking(format: NonNullable<PruneOptions['format']>, target: SparsityTarget, methodId: string, skip: RegExp | undefined): Packing | null {
+function outputPacking(format: NonNullable<PruneOptions['format']>, target: SparsityTarget, methodId: string, skip: RegExp | undefined,
+  g: GqsaOptions): Packing | null {
   if (format === 'dense') return null
   if (skip) throw usage(`--format ${format} packs every decoder linear; --skip would leave some dense`, 'drop --skip, or write --format dense')
   if (format === 'bitmask') return {format}
@@ -88,13 +93,15 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
     if (target.m > 16) throw usage(`--format nm holds groups of at most 16, not ${target.m}`)
     return {format, n: target.m - target.n, m: target.m}
   }
-  throw usage(`--format gqsa needs --method gqsa (it stores GQSA's 4-bit groups), not ${methodId}`)
+  if (methodId !== 'gqsa') throw usage(`--format gqsa needs --method gqsa (it stores GQSA's 4-bit groups), not ${methodId}`)
+  return {format, bits: 4, group: g.group}
 }
 
 export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneReport> {
   const started = performance.now()
-  const method = METHODS[o.method]
-  if (!method) throw usage(`unknown method ${o.method}`, `choose one of: ${Object.keys(METHODS).join(', ')}`)
+  if (!METHODS[o.method]) throw usage(`unknown method ${o.method}`, `choose one of: ${Object.keys(METHODS).join(', ')}`)
+  const gqsa = o.method === 'gqsa' ? gqsaMethod({...GQSA_DEFAULTS, ...o.gqsa}) : null
+  const method = gqsa ?? METHODS[o.method]
   const out = path.resolve(o.out)
   if (existsSync(out) && readdirSync(out).length > 0 && !o.overwrite) {
     throw usage(`--out ${o.out} exists and is not empty`, 'choose another folder, or pass --overwrite to replace it')
@@ -103,8 +110,9 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   try { skip = o.skip ? new RegExp(o.skip) : undefined } catch { throw usage(`--skip ${o.skip} is not a valid regular expression`) }
 
   const model = Model.load(await resolveModel(o.model, log))
-  const target = parseTarget(o.sparsity, o.pattern, model.cfg, method.id)
-  const packing = outputPacking(o.format ?? 'dense', target, method.id, skip)
+  // GQSA's W4S50 is its default; the other methods need a target.
+  const target = parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
+  const packing = outputPacking(o.format ?? 'dense', target, method.id, skip, {...GQSA_DEFAULTS, ...o.gqsa})
   const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
   if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
   if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
@@ -174,6 +182,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
           if (dtype === 'BF16' || dtype === 'F16') weight.set(decodeFloats(encodeFloats(weight, dtype), dtype))
         },
         onBlockDone(layer, w, linears) {
+          if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (name) => method.packed!(w.linears[name].weight))
           const replaced = new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight]))
           writer.writeThrough(layer, replaced)
           writer.sync()
@@ -181,6 +190,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
           saveProgress(work, {fingerprint, doneThrough: layer, linears: done})
         },
         onProgress: (layer, layers) => log.step(`pruning with ${method.id}`, layer + 1, layers),
+        onRefineProgress: (layer, step, steps) => log.step(`BQPO block ${layer}`, step, steps),
       }))
       for (const f of partial.values()) f.close()
       writer.finish()
@@ -209,11 +219,11 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     const report = buildReport({
       options: o, out, model, method, target, seqlen, samples: samples.length, calib: calib?.name ?? null,
       evalName: evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phase, ...result.times},
-      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed,
+      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined,
     })
     writeReportFiles(work, report)
     if (packing) {
-      exportPacked(work, packing, out, true, log)
+      exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, prefix) : undefined)
       rmSync(work, {recursive: true, force: true})
     } else {
       if (existsSync(out)) rmSync(out, {recursive: true, force: true})

@@ -1,4 +1,5 @@
 import type {ShapeResult} from '../bench/formats.js'
+import type {RefinedBlock} from '../methods/sequential.js'
 import path from 'node:path'
 
 import type {PerplexityResult} from '../eval/perplexity.js'
@@ -26,6 +27,8 @@ export interface PruneReport {
   timings_seconds: Record<string, number>
   /** How the output stores its decoder linears: dense (Hugging Face P.weight) or one of sparsify's packings. */
   format: string
+  /** Per block, the output MSE against the dense model before and after the method's refinement (GQSA's BQPO); empty for others. */
+  refinement: RefinedBlock[]
   /** Decode products of the model's largest linear shape in every format, measured on this machine during the run. */
   speed: ShapeResult
   peak_rss_bytes: number
@@ -51,12 +54,14 @@ export interface ReportInput {
   gate: PruneReport['gate']
   format: string
   speed: ShapeResult
+  refined: RefinedBlock[]
 }
 
 /** The command line that reproduces the run. */
 export function reproduceCommand(o: PruneOptions): string {
   const parts = ['sparsify prune', o.model, `--method ${o.method}`]
-  parts.push(o.pattern ? `--pattern ${o.pattern}` : `--sparsity ${o.sparsity}`)
+  if (o.pattern) parts.push(`--pattern ${o.pattern}`)
+  else if (o.sparsity !== undefined) parts.push(`--sparsity ${o.sparsity}`)
   if (o.calib) parts.push(`--calib ${o.calib}`)
   parts.push(`--nsamples ${o.nsamples}`)
   if (o.seqlen) parts.push(`--seqlen ${o.seqlen}`)
@@ -64,6 +69,10 @@ export function reproduceCommand(o: PruneOptions): string {
   if (o.eval) parts.push(`--eval ${o.eval}`)
   if (o.skip) parts.push(`--skip '${o.skip}'`)
   if (o.maxPplIncrease !== undefined) parts.push(`--max-ppl-increase ${o.maxPplIncrease}`)
+  if (o.method === 'gqsa' && o.gqsa) {
+    const g = o.gqsa
+    parts.push(`--bits ${g.bits} --group-size ${g.group} --group-budget ${g.budget} --bqpo-epochs ${g.epochs} --bqpo-lr ${g.lr} --bqpo-qlr ${g.qlr}`)
+  }
   if (o.format && o.format !== 'dense') parts.push(`--format ${o.format}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
@@ -98,6 +107,7 @@ export function buildReport(r: ReportInput): PruneReport {
     gate: r.gate,
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
+    refinement: r.refined,
     speed: r.speed,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     output: r.out,

@@ -25,6 +25,21 @@ function evaluationTable(r: PruneReport): string[] {
   ]
 }
 
+function refinementSection(r: PruneReport): string[] {
+  if (r.refinement.length === 0) return []
+  return [
+    '## Block refinement (BQPO)',
+    '',
+    'Mean squared error of each block\'s output on the calibration set against the dense model\'s, after the one-shot step and after BQPO',
+    '(a block keeps its one-shot state when training does not lower it):',
+    '',
+    '| block | one-shot MSE | after BQPO | change |',
+    '|---|---|---|---|',
+    ...r.refinement.map((b) => `| ${b.layer} | ${b.mse_before.toExponential(3)} | ${b.mse_after.toExponential(3)} | ${(100 * (b.mse_after / b.mse_before - 1)).toFixed(1)}% |`),
+    '',
+  ]
+}
+
 /** What each weight format buys for decoding on the machine that ran the job, and what the output is stored as. */
 function speedSection(r: PruneReport): string[] {
   const s = r.speed
@@ -88,6 +103,7 @@ export function reportMarkdown(r: PruneReport): string {
     '|---|---|',
     ...Object.entries(r.timings_seconds).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
     '',
+    ...refinementSection(r),
     ...speedSection(r),
     '',
     ...reproduce(r),

@@ -6,6 +6,7 @@
 #include "backward.h"
 #include "cpu.h"
 #include "gemm.h"
+#include "gqsa.h"
 #include "ops.h"
 #include "pool.h"
 #include "prune_ops.h"
@@ -262,6 +263,55 @@ Napi::Value UnpackNm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value GqsaSaliency(const Napi::CallbackInfo& info) {
+  sp::gqsa_saliency(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaSweep(const Napi::CallbackInfo& info) {
+  // (w, pruned, u, h, rows, cols, group, bits, codes, scales, zeros)
+  sp::gqsa_sweep(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5), num(info, 6), num(info, 7),
+                 data<uint8_t>(info[8]), f32(info, 9), f32(info, 10));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaFakeQuant(const Napi::CallbackInfo& info) {
+  // (wq, w, scales, zeros, pruned, rows, cols, group, bits, codes | null)
+  sp::gqsa_fake_quant(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), data<uint8_t>(info[4]), num(info, 5), num(info, 6), num(info, 7), num(info, 8),
+                      info[9].IsNull() ? nullptr : data<uint8_t>(info[9]));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaFakeQuantBackward(const Napi::CallbackInfo& info) {
+  // (dw, ds, dz, dwq, w, scales, zeros, pruned, rows, cols, group, bits)
+  sp::gqsa_fake_quant_backward(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4), f32(info, 5), f32(info, 6),
+                               data<uint8_t>(info[7]), num(info, 8), num(info, 9), num(info, 10), num(info, 11));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaDequant(const Napi::CallbackInfo& info) {
+  // (w, codes, scales, zeros, pruned, rows, cols, group)
+  sp::gqsa_dequant(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), data<uint8_t>(info[4]), num(info, 5), num(info, 6), num(info, 7));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaScaleGrad(const Napi::CallbackInfo& info) {
+  // (ds, dw, codes, zeros, pruned, rows, cols, group)
+  sp::gqsa_scale_grad(f32(info, 0), f32(info, 1), data<uint8_t>(info[2]), f32(info, 3), data<uint8_t>(info[4]), num(info, 5), num(info, 6), num(info, 7));
+  return info.Env().Undefined();
+}
+
+Napi::Value MseGrad(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), sp::mse_grad(f32(info, 0), f32(info, 1), f32(info, 2), len(info, 1)));
+}
+
+Napi::Value GqsaUnpack(const Napi::CallbackInfo& info) {
+  // (out, rowPtr, col, codes, scales, zeros, rows, cols, group)
+  sp::gqsa_unpack(f32(info, 0), data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]), f32(info, 4), f32(info, 5),
+                  num(info, 6), num(info, 7), num(info, 8));
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) { sp::set_threads(num(info, 0)); return info.Env().Undefined(); }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), sp::get_threads()); }
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), sp::gemm_isa()); }
@@ -308,6 +358,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["matmulBitmask"] = Napi::Function::New(env, MatmulBitmask);
   exports["matmulGqsa"] = Napi::Function::New(env, MatmulGqsa);
   exports["packNm"] = Napi::Function::New(env, PackNm);
+  exports["gqsaUnpack"] = Napi::Function::New(env, GqsaUnpack);
+  exports["gqsaDequant"] = Napi::Function::New(env, GqsaDequant);
+  exports["gqsaScaleGrad"] = Napi::Function::New(env, GqsaScaleGrad);
+  exports["mseGrad"] = Napi::Function::New(env, MseGrad);
+  exports["gqsaSaliency"] = Napi::Function::New(env, GqsaSaliency);
+  exports["gqsaSweep"] = Napi::Function::New(env, GqsaSweep);
+  exports["gqsaFakeQuant"] = Napi::Function::New(env, GqsaFakeQuant);
+  exports["gqsaFakeQuantBackward"] = Napi::Function::New(env, GqsaFakeQuantBackward);
   exports["unpackNm"] = Napi::Function::New(env, UnpackNm);
   exports["setThreads"] = Napi::Function::New(env, SetThreads);
   exports["getThreads"] = Napi::Function::New(env, GetThreads);

@@ -1,6 +1,9 @@
 #include <cmath>
 
 #include "backward.h"
+#include <algorithm>
+#include <vector>
+
 #include "ops.h"
 
 namespace sp {
@@ -60,6 +63,24 @@ void add_inplace(float* x, const float* y, long n) {
   parallel_range(n, 1 << 16, [&](long b, long e) {
     for (long i = b; i < e; ++i) x[i] += y[i];
   });
+}
+
+double mse_grad(float* d, const float* out, const float* target, long n) {
+  // Per-chunk partial sums in a fixed order: the loss does not depend on the thread count.
+  const long chunk = 1 << 16, chunks = (n + chunk - 1) / chunk;
+  std::vector<double> part(chunks);
+  parallel_for((int)chunks, [&](int c) {
+    double s = 0;
+    for (long i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) {
+      const float diff = out[i] - target[i];
+      s += (double)diff * diff;
+      d[i] = 2.f * diff / (float)n;
+    }
+    part[c] = s;
+  });
+  double s = 0;
+  for (double p : part) s += p;
+  return s / (double)n;
 }
 
 }  // namespace sp

@@ -13,6 +13,8 @@ void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int
 void silu_mul(float* out, const float* gate, const float* up, long n);
 // x += y over n values.
 void add_inplace(float* x, const float* y, long n);
+// d = ∂/∂out of mean((out − target)²); returns that mean.
+double mse_grad(float* d, const float* out, const float* target, long n);
 // Causal grouped-query attention for `batch` sequences of `seq` tokens.
 // q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd); head h reads kv head h / (nh/nkv).
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq,

@@ -113,6 +113,24 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
   return dx0
 }
 
+/**
+ * One block on x0 (batch·seq, hidden) and the gradients of a loss of its output: `lossGrad(out, dOut)`
+ * returns the loss and writes ∂loss/∂out into dOut; the parameters' gradients accumulate into g.
+ * For block-wise training (GQSA's BQPO).
+ */
+export function blockGradients(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32Array, batch: number, seq: number, rope: RopeTables,
+  lossGrad: (out: Float32Array, dOut: Float32Array) => number, g: BlockGrads): number {
+  const rows = batch * seq
+  const t = forwardTape(k, cfg, w, x0, batch, seq, rope)
+  const out = new Float32Array(rows * cfg.hidden)
+  linear(k, out, t.act, w.linears['mlp.down_proj'], rows)
+  k.addInplace(out, t.x1)
+  const dOut = new Float32Array(rows * cfg.hidden)
+  const loss = lossGrad(out, dOut)
+  blockBackward(k, cfg, w, t, dOut, g, batch, seq, rope)
+  return loss
+}
+
 export interface BackwardResult {
   /** Mean next-token cross-entropy over the batch's n·(seq − 1) predictions. */
   loss: number
