@@ -36,8 +36,10 @@ export default class Prune extends BaseCommand<typeof Prune> {
     'group-size': Flags.integer({description: 'gqsa: input columns per group (pruned or kept whole, one scale and zero each)', default: 16, min: 2}),
     'group-budget': Flags.string({description: 'gqsa: prune the same share of groups in every row, or across each layer', options: ['layer', 'row'], default: 'layer'}),
     'bqpo-epochs': Flags.integer({description: 'gqsa: BQPO epochs over the calibration set per block (0: one-shot only)', default: 4, min: 0}),
-    'bqpo-lr': Flags.string({description: 'gqsa: BQPO learning rate of the kept weights', default: '3e-4'}),
-    'bqpo-qlr': Flags.string({description: 'gqsa: BQPO learning rate of the scales and zeros', default: '3e-3'}),
+    'bqpo-lr': Flags.string({description: 'gqsa: BQPO learning rate of the kept weights', default: '1e-3'}),
+    'bqpo-qlr': Flags.string({description: 'gqsa: BQPO learning rate of the scales and zeros', default: '1e-2'}),
+    'e2e-steps': Flags.integer({description: 'gqsa: E2E-OQP steps training the scales end to end after all blocks (holds the model in memory; off by default on CPU)', default: 0, min: 0}),
+    'e2e-lr': Flags.string({description: 'gqsa: E2E-OQP learning rate of the scales', default: '1e-4'}),
     format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
       options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
@@ -54,6 +56,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
       format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
       gqsa: {bits: f.bits, group: f['group-size'], budget: f['group-budget'] as 'layer' | 'row', epochs: f['bqpo-epochs'],
         lr: Number(f['bqpo-lr']), qlr: Number(f['bqpo-qlr'])},
+      e2eSteps: f['e2e-steps'], e2eLr: Number(f['e2e-lr']),
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})

@@ -207,3 +207,24 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
   ck.close()
   return {sparsity: weights ? zeros / weights : 0, tensors: packedCount, bytes}
 }
+
+/** Replaces some float tensors of the checkpoint in `dir` in place (same shards, names, dtypes), file by file through a temporary copy. */
+export function replaceTensors(dir: string, replacement: (name: string) => Float32Array | undefined): void {
+  const ck = Checkpoint.open(dir)
+  const tmp = path.join(dir, '.sparsify-rewrite')
+  rmSync(tmp, {recursive: true, force: true})
+  mkdirSync(tmp)
+  try {
+    rewriteShards(ck, tmp, (file) => {
+      const src = ck.files.find((f) => f.path === file)!
+      return [...src.tensors.values()].map((t) => {
+        const v = replacement(t.name)
+        return v ? {...t, data: encodeFloats(v, t.dtype as FloatDtype)} : {...t, data: src.readBytes(t.name)}
+      })
+    })
+  } finally {
+    ck.close()
+  }
+  for (const f of readdirSync(tmp)) renameSync(path.join(tmp, f), path.join(dir, f))
+  rmSync(tmp, {recursive: true, force: true})
+}

@@ -4,12 +4,12 @@ import {LINEARS} from '../model/weights.js'
 import type {GqsaOptions, GqsaState} from './gqsa.js'
 import type {BlockRefineContext} from './types.js'
 
-const TOKENS_PER_STEP = 2048
+const TOKENS_PER_CALL = 2048
 
 /** Mean squared error of the block's outputs on `inputs` against `targets`, over all samples. */
 function blockMse(ctx: BlockRefineContext): number {
   const {cfg, weights, inputs, targets, n, seq, rope, kernels: k} = ctx, H = cfg.hidden
-  const per = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_STEP / seq)))
+  const per = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_CALL / seq)))
   const scratch = new BlockScratch(cfg, per * seq), d = new Float32Array(per * seq * H)
   let sum = 0
   for (let s = 0; s < n; s += per) {
@@ -44,18 +44,17 @@ export function bqpo(ctx: BlockRefineContext, o: GqsaOptions, stateOf: (w: Float
       mw: new Float32Array(l.weight.length), vw: new Float32Array(l.weight.length), ms: new Float32Array(groups), vs: new Float32Array(groups),
       mz: new Float32Array(groups), vz: new Float32Array(groups), dw: new Float32Array(l.weight.length), ds: new Float32Array(groups), dz: new Float32Array(groups)}
   })
-  const per = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_STEP / seq)))
-  const stepsPerEpoch = Math.ceil(n / per), total = o.epochs * stepsPerEpoch
+  // One calibration sequence per step: calibration sets are small, and more steps train further.
+  const total = o.epochs * n
   const grads = zeroGrads(w)
   let step = 0
   for (let epoch = 0; epoch < o.epochs; epoch++) {
-    for (let s = 0; s < n; s += per, step++) {
-      const m = Math.min(per, n - s)
+    for (let s = 0; s < n; s++, step++) {
       const decay = 0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * step / total))
       for (const p of params) k.gqsaFakeQuant(p.l.weight, p.latent, p.s, p.z, p.st.pruned, p.l.out, p.l.in, o.group, o.bits, null)
       for (const name of LINEARS) grads.linears[name].weight.fill(0)
-      blockGradients(k, cfg, w, inputs.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope,
-        (out, dOut) => k.mseGrad(dOut, out, targets.subarray(s * seq * H, (s + m) * seq * H)), grads)
+      blockGradients(k, cfg, w, inputs.subarray(s * seq * H, (s + 1) * seq * H), 1, seq, rope,
+        (out, dOut) => k.mseGrad(dOut, out, targets.subarray(s * seq * H, (s + 1) * seq * H)), grads)
       for (const p of params) {
         k.gqsaFakeQuantBackward(p.dw, p.ds, p.dz, grads.linears[p.name].weight, p.latent, p.s, p.z, p.st.pruned, p.l.out, p.l.in, o.group, o.bits)
         const adam = {beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: step + 1}

@@ -19,7 +19,7 @@ export interface GqsaOptions {
   qlr: number
 }
 
-export const GQSA_DEFAULTS: GqsaOptions = {bits: 4, group: 16, budget: 'layer', epochs: 4, lr: 3e-4, qlr: 3e-3}
+export const GQSA_DEFAULTS: GqsaOptions = {bits: 4, group: 16, budget: 'layer', epochs: 4, lr: 1e-3, qlr: 1e-2}
 
 /** A finished linear's groups: what --format gqsa stores and E2E-OQP trains. */
 export interface GqsaState {

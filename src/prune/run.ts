@@ -19,10 +19,13 @@ import {EXIT, SparsifyError, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
 import {benchShape} from '../bench/formats.js'
-import {exportPacked} from '../export/layouts.js'
+import {exportPacked, replaceTensors} from '../export/layouts.js'
 import type {Packing} from '../packed/tensors.js'
 import type {SparsityTarget} from '../methods/types.js'
-import {GQSA_DEFAULTS, gqsaMethod, type GqsaOptions} from '../methods/gqsa.js'
+import {GQSA_DEFAULTS, gqsaMethod, packState, type GqsaOptions, type GqsaState} from '../methods/gqsa.js'
+import {e2eOqp, type E2eResult} from '../methods/e2e-oqp.js'
+import {ParamStore} from '../model/params.js'
+import {kernels} from '../kernels/index.js'
 import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
 import {describeTarget, parseTarget} from './target.js'
 import {availableBytes, estimatePruneBytes} from './memory.js'
@@ -50,6 +53,9 @@ export interface PruneOptions {
   resume?: boolean
   /** GQSA's choices (bits, group size, budget, BQPO epochs and learning rates); defaults in GQSA_DEFAULTS. */
   gqsa?: Partial<GqsaOptions>
+  /** GQSA's E2E-OQP: steps of end-to-end training of the scales after all blocks (0: off), and its learning rate. */
+  e2eSteps?: number
+  e2eLr?: number
   /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md). */
   format?: 'dense' | 'nm' | 'bitmask' | 'gqsa'
 }
@@ -82,6 +88,9 @@ async function dataWithFallback(spec: string | undefined, fallbackFrom: string, 
   }
 }
 
+/** E2E-OQP's default learning rate of the scales (EfficientQAT's E2E-QP at 4 bits uses 1e-5 over far more steps). */
+const E2E_LR = 1e-4
+
 /** The packing --format asks for, checked against the target before any work is done. */
 function outputPacking(format: NonNullable<PruneOptions['format']>, target: SparsityTarget, methodId: string, skip: RegExp | undefined,
   g: GqsaOptions): Packing | null {
@@ -113,6 +122,11 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   // GQSA's W4S50 is its default; the other methods need a target.
   const target = parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
   const packing = outputPacking(o.format ?? 'dense', target, method.id, skip, {...GQSA_DEFAULTS, ...o.gqsa})
+  const e2eSteps = o.e2eSteps ?? 0
+  if (e2eSteps > 0 && (!gqsa || skip || o.resume)) {
+    throw usage('--e2e-steps trains GQSA\'s scales over the whole model: it needs --method gqsa, and works without --skip and --resume')
+  }
+  const e2eStates = new Map<string, GqsaState>()
   const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
   if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
   if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
@@ -183,6 +197,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
         },
         onBlockDone(layer, w, linears) {
           if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (name) => method.packed!(w.linears[name].weight))
+          if (e2eSteps > 0) for (const name of LINEARS) e2eStates.set(`${blockPrefix(layer)}${name}.weight`, structuredClone(gqsa!.state(w.linears[name].weight)!))
           const replaced = new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight]))
           writer.writeThrough(layer, replaced)
           writer.sync()
@@ -202,6 +217,18 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     rmSync(path.join(work, PROGRESS), {force: true})
     copyConfig(model.dir, work)
     for (const f of COPIED) if (existsSync(path.join(model.dir, f))) copyFileSync(path.join(model.dir, f), path.join(work, f))
+    let e2e: E2eResult | null = null
+    if (e2eSteps > 0) {
+      const compressed = Model.load(work)
+      const store = ParamStore.fromModel(compressed)
+      compressed.close()
+      e2e = await timed('e2e', () => e2eOqp(store, e2eStates, samples, {steps: e2eSteps, lr: o.e2eLr ?? E2E_LR}, kernels(), (s, n) => log.step('E2E-OQP', s, n)))
+      log.info(`E2E-OQP: calibration loss ${e2e.loss_before.toFixed(4)} → ${e2e.loss_after.toFixed(4)} in ${e2eSteps} steps`)
+      replaceTensors(work, (name) => (e2eStates.has(name) ? store.get(name) : undefined))
+      if (packing?.format === 'gqsa') {
+        for (let layer = 0; layer < model.cfg.layers; layer++) saveGqsaBlock(work, layer, model.cfg, (name) => packState(e2eStates.get(`${blockPrefix(layer)}${name}.weight`)!))
+      }
+    }
 
     let pruned = null
     if (chunks) {
@@ -219,7 +246,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     const report = buildReport({
       options: o, out, model, method, target, seqlen, samples: samples.length, calib: calib?.name ?? null,
       evalName: evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phase, ...result.times},
-      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined,
+      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, e2e,
     })
     writeReportFiles(work, report)
     if (packing) {

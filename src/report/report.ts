@@ -1,4 +1,5 @@
 import type {ShapeResult} from '../bench/formats.js'
+import type {E2eResult} from '../methods/e2e-oqp.js'
 import type {RefinedBlock} from '../methods/sequential.js'
 import path from 'node:path'
 
@@ -29,6 +30,8 @@ export interface PruneReport {
   format: string
   /** Per block, the output MSE against the dense model before and after the method's refinement (GQSA's BQPO); empty for others. */
   refinement: RefinedBlock[]
+  /** GQSA's E2E-OQP, when run: steps and the calibration loss before and after. */
+  e2e: E2eResult | null
   /** Decode products of the model's largest linear shape in every format, measured on this machine during the run. */
   speed: ShapeResult
   peak_rss_bytes: number
@@ -55,6 +58,7 @@ export interface ReportInput {
   format: string
   speed: ShapeResult
   refined: RefinedBlock[]
+  e2e: E2eResult | null
 }
 
 /** The command line that reproduces the run. */
@@ -73,6 +77,7 @@ export function reproduceCommand(o: PruneOptions): string {
     const g = o.gqsa
     parts.push(`--bits ${g.bits} --group-size ${g.group} --group-budget ${g.budget} --bqpo-epochs ${g.epochs} --bqpo-lr ${g.lr} --bqpo-qlr ${g.qlr}`)
   }
+  if (o.e2eSteps) parts.push(`--e2e-steps ${o.e2eSteps}${o.e2eLr !== undefined ? ` --e2e-lr ${o.e2eLr}` : ''}`)
   if (o.format && o.format !== 'dense') parts.push(`--format ${o.format}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
@@ -108,6 +113,7 @@ export function buildReport(r: ReportInput): PruneReport {
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
     refinement: r.refined,
+    e2e: r.e2e,
     speed: r.speed,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     output: r.out,

@@ -27,6 +27,8 @@ function evaluationTable(r: PruneReport): string[] {
 
 function refinementSection(r: PruneReport): string[] {
   if (r.refinement.length === 0) return []
+  const e = r.e2e
+  const e2e = e ? ['', `E2E-OQP then trained the scales end to end for ${e.steps} steps: calibration loss ${e.loss_before.toFixed(4)} → ${e.loss_after.toFixed(4)}.`, ''] : []
   return [
     '## Block refinement (BQPO)',
     '',
@@ -37,6 +39,7 @@ function refinementSection(r: PruneReport): string[] {
     '|---|---|---|---|',
     ...r.refinement.map((b) => `| ${b.layer} | ${b.mse_before.toExponential(3)} | ${b.mse_after.toExponential(3)} | ${(100 * (b.mse_after / b.mse_before - 1)).toFixed(1)}% |`),
     '',
+    ...e2e,
   ]
 }
 

@@ -29,12 +29,15 @@ describe('decode kernels (dense, N:M, bitmask, GQSA) equal their references', ()
     assert.equal(refBackend.packNm(new Float32Array(4), new Uint8Array(2), w, 1, 8, 2, 4), 4)
   })
 
-  it('GQSA gives identical bits for any thread count (fixed-size tasks)', () => {
-    const rand = seededRandom(5), rows = 300, cols = 512, group = 16
+  it('GQSA over several tasks (rows cut between tasks) equals its reference, with identical bits for any thread count', () => {
+    const rand = seededRandom(5), rows = 700, cols = 1024, group = 16
     const q = randomGqsa(rows, cols, group), x = randomNormal(2 * cols, rand)
-    const one = new Float32Array(2 * rows), two = new Float32Array(2 * rows)
+    assert.ok(q.rowPtr[rows] > 2 * 8192, 'spans at least three tasks of 8192 groups')
+    const one = new Float32Array(2 * rows), two = new Float32Array(2 * rows), want = new Float32Array(2 * rows)
     setThreads(1); nat.matmulGqsa(one, q.rowPtr, q.col, q.codes, q.scales, q.zeros, x, 2, rows, cols, group)
     setThreads(2); nat.matmulGqsa(two, q.rowPtr, q.col, q.codes, q.scales, q.zeros, x, 2, rows, cols, group)
     assert.deepEqual(one, two)
+    refBackend.matmulGqsa(want, q.rowPtr, q.col, q.codes, q.scales, q.zeros, x, 2, rows, cols, group)
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(one[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `${i}: ${one[i]} vs ${want[i]}`)
   })
 })
