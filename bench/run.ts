@@ -11,6 +11,8 @@ import {randomNormal, seededRandom} from '../src/util/random.js'
 import {writeRandomLlama, type LlamaShape} from '../fixtures/gen/random-model.js'
 import {matmulModel} from './onnx-matmul.js'
 import {benchShape} from '../src/bench/formats.js'
+import {decodeSpeed} from '../src/bench/decode.js'
+import {Model} from '../src/model/model.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -175,7 +177,22 @@ async function qualityBench(): Promise<void> {
   for (const [m, cells] of table) console.log(m.padEnd(12) + cells.map((c) => c.padStart(10)).join(''))
 }
 
-/** Every weight format's GEMV (decode) and 8-token GEMM on Llama-7B shapes: the same measurement as `sparsify bench`. */
+/** Magnitude pruning in place, 2:4 or 50% per row, through the kernels: the bench's stand-in for a pruned model. */
+function magnitudePrune(pattern: '2:4' | '50%') {
+  const k = kernels()
+  return (w: Float32Array, _name: string, rows: number, cols: number) => {
+    const score = new Float32Array(w.length), mask = new Uint8Array(w.length)
+    k.absScaled(score, w, new Float32Array(cols).fill(1), rows, cols)
+    if (pattern === '2:4') k.selectNM(mask, score, rows, cols, 2, 4)
+    else k.selectRowK(mask, score, rows, cols, Math.floor(cols / 2))
+    k.applyMask(w, mask)
+  }
+}
+
+/**
+ * Every weight format's GEMV (decode) and 8-token GEMM on Llama-7B shapes (the same measurement as
+ * `sparsify bench`), then greedy decoding of the bench Llama with its linears in each format.
+ */
 async function formatsBench(): Promise<void> {
   console.log('\nDecode products y = W·x per weight format; ms per product, best of 20 (GEMV) and of 5 (8-token GEMM)')
   console.log('shape'.padEnd(14) + 'format'.padEnd(14) + 'bytes/w'.padStart(9) + 'GEMV ms'.padStart(10) + 'GEMM8 ms'.padStart(10) + 'GEMV vs bf16'.padStart(14))
@@ -186,6 +203,82 @@ async function formatsBench(): Promise<void> {
         f.gemm_ms.toFixed(3).padStart(10) + `${f.gemv_speedup_vs_bf16.toFixed(2)}×`.padStart(14))
     }
   }
+  const shape: LlamaShape = {vocab: 32000, hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, maxPositions: 2048}
+  const dir = path.join(tmpdir(), `sparsify-bench-decode-${process.pid}`)
+  writeRandomLlama(path.join(dir, 'model'), shape, {seed: 4, dtype: 'BF16'})
+  try {
+    // A GQSA W4S50 copy (one-shot, little calibration: the speed does not depend on the values).
+    const calib = path.join(dir, 'calib.json')
+    writeFileSync(calib, JSON.stringify(Array.from({length: 4}, () => Array.from({length: 64}, () => Math.floor(rand() * shape.vocab)))))
+    cli(['prune', path.join(dir, 'model'), '--method', 'gqsa', '--bqpo-epochs', '0', '--calib', calib, '--nsamples', '4', '--seqlen', '64',
+      '--eval', 'none', '--format', 'gqsa', '--out', path.join(dir, 'gqsa')])
+    const model = Model.load(path.join(dir, 'model')), gqsa = Model.load(path.join(dir, 'gqsa'))
+    const runs: [string, () => ReturnType<typeof decodeSpeed>][] = [
+      ['f32', () => decodeSpeed(model, 'f32', {tokens: 64})],
+      ['bf16', () => decodeSpeed(model, 'bf16', {tokens: 64})],
+      ['nm 2:4 (bf16 values)', () => decodeSpeed(model, 'nm', {tokens: 64, prepare: magnitudePrune('2:4')})],
+      ['bitmask 50% (bf16 values)', () => decodeSpeed(model, 'bitmask', {tokens: 64, prepare: magnitudePrune('50%')})],
+      ['gqsa W4S50', () => decodeSpeed(gqsa, 'gqsa', {tokens: 64})],
+    ]
+    console.log(`\nGreedy decoding, bench Llama (hidden ${shape.hidden}, ${shape.layers} layers, vocab ${shape.vocab}), 64 tokens after 8, best of 3; head and embeddings float32`)
+    console.log('linears'.padEnd(28) + 'tokens/s'.padStart(10) + 'linear MiB'.padStart(12) + 'vs bf16'.padStart(10))
+    let bf16 = 0
+    for (const [label, run] of runs) {
+      const r = run()
+      if ('skipped' in r) { console.log(label.padEnd(28) + `skipped: ${r.skipped}`); continue }
+      if (r.format === 'bf16') bf16 = r.tokens_per_second
+      console.log(label.padEnd(28) + r.tokens_per_second.toFixed(1).padStart(10) + (r.linear_bytes / 2 ** 20).toFixed(1).padStart(12) +
+        (bf16 ? `${(r.tokens_per_second / bf16).toFixed(2)}×` : '').padStart(10))
+    }
+    model.close()
+    gqsa.close()
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+/**
+ * GQSA against its baselines (issue 7): perplexity of dense, GQSA W4S50 one-shot, + BQPO, + E2E-OQP,
+ * SparseGPT 2:4, and 2-bit group quantization by the same machinery at sparsity 0 (one-shot and + BQPO),
+ * on the trained fixture (brown) and on the bench Llama (random weights and tokens: a timing and
+ * sanity run, its perplexities sit near the vocabulary size).
+ */
+async function gqsaBench(): Promise<void> {
+  const dir = path.join(tmpdir(), `sparsify-bench-gqsa-${process.pid}`)
+  const runs: [string, string[]][] = [
+    ['GQSA W4S50 one-shot', ['--method', 'gqsa', '--bqpo-epochs', '0']],
+    ['GQSA W4S50 + BQPO', ['--method', 'gqsa']],
+    ['GQSA W4S50 + BQPO + E2E', ['--method', 'gqsa', '--e2e-steps', 'E2E']],
+    ['SparseGPT 2:4', ['--method', 'sparsegpt', '--pattern', '2:4']],
+    ['W2 g16 one-shot', ['--method', 'gqsa', '--bits', '2', '--sparsity', '0', '--bqpo-epochs', '0']],
+    ['W2 g16 + BQPO', ['--method', 'gqsa', '--bits', '2', '--sparsity', '0']],
+  ]
+  const shape: LlamaShape = {vocab: 32000, hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, maxPositions: 2048}
+  writeRandomLlama(path.join(dir, 'llama'), shape, {seed: 5, dtype: 'BF16'})
+  const tokens = (n: number, seq: number) => JSON.stringify(Array.from({length: n}, () => Array.from({length: seq}, () => Math.floor(rand() * shape.vocab))))
+  writeFileSync(path.join(dir, 'calib.json'), tokens(16, 256))
+  writeFileSync(path.join(dir, 'eval.json'), tokens(8, 256))
+  const models: [string, string, string[], number][] = [
+    ['fixtures/tiny-llama, brown:test, calibrated on 128 × 256 tokens of brown:train', fileURLToPath(new URL('../../fixtures/tiny-llama', import.meta.url)),
+      ['--calib', 'brown', '--nsamples', '128', '--seqlen', '256', '--eval', 'brown'], 128],
+    ['bench Llama (random), 8 × 256 random tokens, calibrated on 16 × 256 others', path.join(dir, 'llama'),
+      ['--calib', path.join(dir, 'calib.json'), '--nsamples', '16', '--seqlen', '256', '--eval', path.join(dir, 'eval.json')], 32],
+  ]
+  try {
+    for (const [title, model, data, e2eSteps] of models) {
+      console.log(`\nGQSA and its baselines: ${title}`)
+      console.log('run'.padEnd(28) + 'perplexity'.padStart(12) + 'seconds'.padStart(10))
+      let dense = 0
+      for (const [label, flags] of runs) {
+        const r = cli(['prune', model, ...flags.map((f) => (f === 'E2E' ? String(e2eSteps) : f)), ...data, '--out', path.join(dir, 'out'), '--overwrite'])
+        if (!dense) { dense = r.evaluation.dense_perplexity; console.log('dense'.padEnd(28) + dense.toFixed(2).padStart(12)) }
+        console.log((label + (label.includes('E2E') ? ` (${e2eSteps} steps)` : '')).padEnd(28) + r.evaluation.pruned_perplexity.toFixed(2).padStart(12) +
+          r.timings_seconds.total.toFixed(1).padStart(10))
+      }
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 }
 
 const which = process.argv[2]
@@ -194,3 +287,4 @@ if (!which || which === 'forward') await forwardBench()
 if (!which || which === 'prune') await pruneBench()
 if (!which || which === 'quality') await qualityBench()
 if (!which || which === 'formats') await formatsBench()
+if (!which || which === 'gqsa') await gqsaBench()

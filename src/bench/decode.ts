@@ -27,7 +27,7 @@ export function decodeSpeed(model: Model, format: DecodeFormat, {tokens = 32, re
   const prompt = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => i % model.cfg.vocabSize)
   let best = Infinity
   for (let r = 0; r < reps; r++) {
-    const dec = new Decoder(store, prompt.length + tokens + 1)
+    const dec = new Decoder(store, prompt.length + tokens + 1, undefined, store.headValues)
     let next = argmax(dec.step(prompt))
     const start = performance.now()
     for (let i = 0; i < tokens; i++) next = argmax(dec.step([next]))

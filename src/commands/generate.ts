@@ -43,7 +43,7 @@ export default class Generate extends BaseCommand<typeof Generate> {
     const format = (this.flags.format ?? model.cfg.packing?.format ?? 'f32') as DecodeFormat
     const store = PackedStore.load(model, format)
     model.close()
-    const decoder = new Decoder(store, prompt.length + max)
+    const decoder = new Decoder(store, prompt.length + max, undefined, store.headValues)
     const eos = new Set(eosIds(dir))
     const out: number[] = []
     let printed = ''

@@ -1,4 +1,4 @@
-import {kernels} from '../kernels/index.js'
+import {kernels, type Values} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {WeightSource} from '../model/engine/backward.js'
 import type {Model} from '../model/model.js'
@@ -20,7 +20,9 @@ const NO_DENSE = new Float32Array(0)
  */
 export class PackedStore implements WeightSource {
   private constructor(readonly cfg: ModelConfig, readonly format: DecodeFormat, private readonly blocks: BlockWeights[],
-    private readonly embed: Float32Array, private readonly lmHead: Float32Array, private readonly norm: Float32Array) {}
+    private readonly embed: Float32Array, private readonly lmHead: Float32Array, private readonly norm: Float32Array,
+    /** The head as decoding reads it: bf16 when the checkpoint stores it so and the linears are not float32. */
+    readonly headValues: Values) {}
 
   /** `prepare` may rewrite each dense weight before packing (the bench prunes its random model to 2:4 this way). */
   static load(model: Model, format: DecodeFormat, prepare?: (w: Float32Array, name: string, rows: number, cols: number) => void): PackedStore {
@@ -52,7 +54,10 @@ export class PackedStore implements WeightSource {
       }
       blocks.push({inputNorm: norms.inputNorm, postNorm: norms.postNorm, qNorm: norms.qNorm, kNorm: norms.kNorm, linears})
     }
-    return new PackedStore(cfg, format, blocks, model.embeddings(), model.head(), model.finalNorm())
+    const headName = cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'
+    const head = model.head()
+    const headValues = format !== 'f32' && model.ckpt.entry(headName).dtype === 'BF16' ? (() => { const b = new Uint16Array(head.length); k.f32ToBf16(b, head); return b })() : head
+    return new PackedStore(cfg, format, blocks, model.embeddings(), head, model.finalNorm(), headValues)
   }
 
   /** Bytes of the decoder linears as held for decoding. */

@@ -77,6 +77,20 @@ describe('GQSA: group sparsity with 4-bit group quantization', () => {
     for (const b of oneShot) assert.equal(b.mse_after, b.mse_before)
   })
 
+  it('E2E-OQP lowers the calibration loss by training only the scales; the packed and dense outputs still agree bit for bit', () => {
+    const flags = ['--bqpo-epochs', '1', '--e2e-steps', '8']
+    const dense = gqsa(flags), packedE2e = gqsa([...flags, '--format', 'gqsa'])
+    const e = dense.report.e2e
+    assert.equal(e.steps, 8)
+    assert.ok(e.loss_after < e.loss_before, `${e.loss_after} vs ${e.loss_before}`)
+    assert.deepEqual(packedE2e.report.e2e, e)
+    assert.match(readFileSync(path.join(dense.out, 'REPORT.md'), 'utf8'), /E2E-OQP then trained the scales end to end for 8 steps/)
+    const back = path.join(tempDir(), 'back')
+    assert.equal(sparsify(['decompress', packedE2e.out, '--out', back]).status, 0)
+    const a = SafetensorsFile.open(path.join(dense.out, 'model.safetensors')), b = SafetensorsFile.open(path.join(back, 'model.safetensors'))
+    for (const name of a.tensors.keys()) assert.deepEqual(b.readBytes(name), a.readBytes(name), name)
+  })
+
   it('the packed model generates text with the GQSA kernel', () => {
     const r = sparsify(['generate', packed.out, '--prompt', 'The jury said', '--max-new-tokens', '8', '--json'])
     assert.equal(r.status, 0, r.stderr)
@@ -92,6 +106,7 @@ describe('GQSA: group sparsity with 4-bit group quantization', () => {
       [['--method', 'gqsa', '--pattern', '2:4'], /GQSA takes --sparsity/],
       [['--method', 'gqsa', '--group-size', '7'], /--group-size 7 must be even/],
       [['--method', 'gqsa', '--group-size', '10'], /not a multiple of --group-size 10/],
+      [['--method', 'wanda', '--sparsity', '0.5', '--e2e-steps', '4'], /--e2e-steps trains GQSA's scales/],
     ]
     for (const [flags, message] of cases) {
       const r = sparsify(['prune', TINY_LLAMA, ...flags, '--calib', 'brown', '--nsamples', '2', '--seqlen', '32', '--eval', 'none', '--out', out])

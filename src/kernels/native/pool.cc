@@ -1,10 +1,18 @@
 #include "pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SP_PAUSE() _mm_pause()
+#else
+#define SP_PAUSE() ((void)0)
+#endif
 
 namespace sp {
 namespace {
@@ -23,7 +31,7 @@ class Pool {
     nthreads_ = n;
     // Workers start from the current generation, so a run posted before a worker
     // first waits is still seen by it.
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_] { worker(g); });
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g = generation_.load()] { worker(g); });
   }
 
   void run(int n, const std::function<void(int)>& fn) {
@@ -37,13 +45,17 @@ class Pool {
       fn_ = &fn;
       ntasks_ = n;
       next_.store(0);
-      pending_ = nthreads_ - 1;
-      ++generation_;
+      pending_.store(nthreads_ - 1);
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
     drain();
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    // Decoding makes thousands of short calls a second: spin a little before sleeping on either side.
+    if (!spin_until([this] { return pending_.load() == 0; })) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [this] { return pending_.load() == 0; });
+    }
+    std::lock_guard<std::mutex> lk(mu_);
     fn_ = nullptr;
   }
 
@@ -54,17 +66,29 @@ class Pool {
     in_task = false;
   }
 
+  // True if done() became true within about 50 µs of polling.
+  template <class Done>
+  static bool spin_until(Done done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      for (int i = 0; i < 64; ++i) SP_PAUSE();
+    }
+    return true;
+  }
+
   void worker(unsigned long seen) {
     for (;;) {
+      spin_until([&] { return quit_.load() || generation_.load() != seen; });
       {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return quit_ || generation_ != seen; });
+        cv_.wait(lk, [&] { return quit_.load() || generation_.load() != seen; });
         if (quit_) return;
-        seen = generation_;
+        seen = generation_.load();
       }
       drain();
       std::lock_guard<std::mutex> lk(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1) == 1) done_cv_.notify_one();
     }
   }
 
@@ -86,9 +110,9 @@ class Pool {
   const std::function<void(int)>* fn_ = nullptr;
   int ntasks_ = 0;
   std::atomic<int> next_{0};
-  int pending_ = 0;
-  unsigned long generation_ = 0;
-  bool quit_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<unsigned long> generation_{0};
+  std::atomic<bool> quit_{false};
 };
 
 Pool& pool() {

@@ -34,6 +34,27 @@ void by_rows(const Act& a, long grain, Dot&& dot) {
   });
 }
 
+// Four rows at a time where a kernel has a four-row form: four weight streams in flight, x read once for them.
+template <class Dot4, class Dot1>
+void by_row_quads(const Act& a, long grain, Dot4&& dot4, Dot1&& dot1) {
+  parallel_range((a.rows + 3) / 4, grain / 4, [&](long b, long e) {
+    float out[4];
+    for (long q = b; q < e; ++q) {
+      const long r = 4 * q;
+      for (int t = 0; t < a.tokens; ++t) {
+        const float* x = a.x + (long)t * a.cols;
+        float* y = a.y + (long)t * a.rows;
+        if (r + 4 <= a.rows) {
+          dot4(r, x, out);
+          for (int i = 0; i < 4; ++i) y[r + i] = out[i];
+        } else {
+          for (long i = r; i < a.rows; ++i) y[i] = dot1(i, x);
+        }
+      }
+    }
+  });
+}
+
 template <class V>
 float dot_dense(const V* w, const float* x, int n) {
   float acc[16] = {};
@@ -185,6 +206,51 @@ float dot_bitmask_f32_expand(const float* v, const uint8_t* mask, const float* x
   return s + dot_bitmask_avx512(v + k, mask + c / 8, x + c, cols - c);
 }
 
+template <class V>
+void dot_dense4_avx512(const V* w, long ld, const float* x, int n, float* out) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m512 xv = _mm512_loadu_ps(x + c);
+    a0 = _mm512_fmadd_ps(load16(w + c), xv, a0);
+    a1 = _mm512_fmadd_ps(load16(w + ld + c), xv, a1);
+    a2 = _mm512_fmadd_ps(load16(w + 2 * ld + c), xv, a2);
+    a3 = _mm512_fmadd_ps(load16(w + 3 * ld + c), xv, a3);
+  }
+  out[0] = _mm512_reduce_add_ps(a0); out[1] = _mm512_reduce_add_ps(a1); out[2] = _mm512_reduce_add_ps(a2); out[3] = _mm512_reduce_add_ps(a3);
+  for (; c < n; ++c)
+    for (int i = 0; i < 4; ++i) out[i] += val(w + i * ld, c) * x[c];
+}
+
+// 2:4 for four rows: the x registers of each 64 columns serve all four rows' permutes.
+template <class V>
+void dot_24x4_avx512(const V* v, long vld, const uint8_t* pos, long pld, const float* x, int groups, float* out) {
+  const __m512i shift = _mm512_set_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
+  const __m512i base = _mm512_set_epi32(28, 28, 24, 24, 20, 20, 16, 16, 12, 12, 8, 8, 4, 4, 0, 0);
+  const __m512i three = _mm512_set1_epi32(3);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int g = 0;
+  for (; g + 16 <= groups; g += 16) {
+    const float* xs = x + 4 * g;
+    const __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16), x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
+    for (int i = 0; i < 4; ++i) {
+      const V* vi = v + i * vld + 2 * g;
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos + i * pld + g));
+      const __m512i pl = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes)), shift), three));
+      const __m512i ph = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(bytes, bytes)), shift), three));
+      acc[i] = _mm512_fmadd_ps(load16(vi), _mm512_permutex2var_ps(x0, pl, x1), acc[i]);
+      acc[i] = _mm512_fmadd_ps(load16(vi + 16), _mm512_permutex2var_ps(x2, ph, x3), acc[i]);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    float s = _mm512_reduce_add_ps(acc[i]);
+    const V* vi = v + i * vld;
+    const uint8_t* pi = pos + i * pld;
+    for (int h = g; h < groups; ++h) s += val(vi, 2 * h) * x[4 * h + (pi[h] & 15)] + val(vi, 2 * h + 1) * x[4 * h + (pi[h] >> 4)];
+    out[i] = s;
+  }
+}
+
 // 16 weights of a GQSA group from 8 code bytes: s·(code − z).
 inline __m512 dequant16(const uint8_t* p, float s, float z) {
   const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), low = _mm_set1_epi8(15);
@@ -303,14 +369,19 @@ void gqsa(const Act& a, const GqsaW& q) {
       for (int t = 0; t < a.tokens; ++t) a.y[(long)t * a.rows + carry_row[task]] += carry[(long)task * a.tokens + t];
 }
 
+template <class V>
+void dense_typed(const Act& a, const V* w) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  by_row_quads(a, 64, [&](long r, const float* x, float* out) { dot_dense4_avx512(w + r * a.cols, a.cols, x, a.cols, out); },
+               [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
+#else
+  by_rows(a, 64, [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
+#endif
+}
+
 void dense(const Act& a, const DenseW& d) {
-  if (d.bf16) {
-    const auto* w = static_cast<const uint16_t*>(d.w);
-    by_rows(a, 64, [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
-  } else {
-    const auto* w = static_cast<const float*>(d.w);
-    by_rows(a, 64, [&](long r, const float* x) { return dot_dense(w + r * a.cols, x, a.cols); });
-  }
+  if (d.bf16) dense_typed(a, static_cast<const uint16_t*>(d.w));
+  else dense_typed(a, static_cast<const float*>(d.w));
 }
 
 template <class V>
@@ -318,13 +389,12 @@ void nm_typed(const Act& a, const NmW& f) {
   const auto* v = static_cast<const V*>(f.vals);
   const long groups = a.cols / f.m, per_row = groups * f.n, pos_stride = (per_row + 1) / 2;
   if (f.n == 2 && f.m == 4) {
-    by_rows(a, 64, [&](long r, const float* x) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-      return dot_24_avx512(v + r * per_row, f.pos + r * pos_stride, x, (int)groups);
+    by_row_quads(a, 64, [&](long r, const float* x, float* out) { dot_24x4_avx512(v + r * per_row, per_row, f.pos + r * pos_stride, pos_stride, x, (int)groups, out); },
+                 [&](long r, const float* x) { return dot_24_avx512(v + r * per_row, f.pos + r * pos_stride, x, (int)groups); });
 #else
-      return dot_24(v + r * per_row, f.pos + r * pos_stride, x, (int)groups);
+    by_rows(a, 64, [&](long r, const float* x) { return dot_24(v + r * per_row, f.pos + r * pos_stride, x, (int)groups); });
 #endif
-    });
     return;
   }
   by_rows(a, 64, [&](long r, const float* x) { return dot_nm(v + r * per_row, f.pos + r * pos_stride, x, a.cols, f.n, f.m); });

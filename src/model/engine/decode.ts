@@ -1,4 +1,4 @@
-import {kernels as defaultKernels, type Backend} from '../../kernels/index.js'
+import {kernels as defaultKernels, type Backend, type Values} from '../../kernels/index.js'
 import {ropeTables, type RopeTables} from '../rope-tables.js'
 import type {WeightSource} from './backward.js'
 import {BlockScratch, runBlock} from './block.js'
@@ -14,7 +14,9 @@ export class Decoder {
   private readonly rope: RopeTables
   private past = 0
 
-  constructor(private readonly src: WeightSource, readonly maxLen: number, private readonly k: Backend = defaultKernels()) {
+  /** `head` may give the output projection in another precision (bf16 for packed decoding); by default src.head(). */
+  constructor(private readonly src: WeightSource, readonly maxLen: number, private readonly k: Backend = defaultKernels(),
+    private readonly head: Values = src.head()) {
     const kv = src.cfg.kvHeads * src.cfg.headDim
     this.kCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
     this.vCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
@@ -44,7 +46,8 @@ export class Decoder {
     this.past += n
     const h = new Float32Array(H), logits = new Float32Array(cfg.vocabSize)
     k.rmsnorm(h, x.subarray((n - 1) * H), this.src.finalNorm(), 1, H, cfg.rmsEps)
-    k.gemm(logits, h, this.src.head(), 1, cfg.vocabSize, H, {transB: true})
+    // One row: the head is a GEMV, memory-bound, and the largest single weight read per token.
+    k.matmulDense(logits, this.head, h, 1, cfg.vocabSize, H)
     return logits
   }
 }
