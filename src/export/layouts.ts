@@ -2,6 +2,8 @@ import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSy
 import path from 'node:path'
 
 import {INDEX_FILE, Checkpoint} from '../model/safetensors/checkpoint.js'
+import type {TensorEntry} from '../model/safetensors/header.js'
+import type {SafetensorsFile} from '../model/safetensors/reader.js'
 import {isFloatDtype, numel, type FloatDtype} from '../model/safetensors/dtypes.js'
 import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
 import {COPIED} from '../prune/run.js'
@@ -61,24 +63,39 @@ export function rewriteShards(ck: Checkpoint, work: string, transform: (file: st
   }
 }
 
+/** rewriteShards one tensor at a time: `map` returns what replaces it (none: drop it), or undefined to copy it. */
+function mapTensors(ck: Checkpoint, work: string, map: (t: TensorEntry, src: SafetensorsFile) => Encoded | Encoded[] | null | undefined): void {
+  rewriteShards(ck, work, (file) => {
+    const src = ck.files.find((f) => f.path === file)!
+    return [...src.tensors.values()].flatMap((t) => {
+      const r = map(t, src)
+      return r === undefined ? [{...t, data: src.readBytes(t.name)}] : r ?? []
+    })
+  })
+}
+
+/** A float 2-D decoder linear weight: its prefix, dense values and zero count; null for any other tensor. */
+function linearWeight(t: TensorEntry, src: SafetensorsFile): {prefix: string; w: Float32Array; zeros: number} | null {
+  const m = LINEAR_WEIGHT.exec(t.name)
+  if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return null
+  const w = src.readF32(t.name)
+  return {prefix: m[1], w, zeros: kernels().zeroStats(w, t.shape[0], t.shape[1], 0)[0]}
+}
+
 /** A checkpoint's decoder linears in a compressed-tensors sparse layout (other tensors unchanged). */
 export function exportLayout(dir: string, layout: SparseLayout, out: string, overwrite: boolean, log: Logger): {sparsity: number; tensors: number} {
   const ck = Checkpoint.open(dir)
   let zeros = 0, total = 0, compressed = 0
+  const count = ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length
   intoFolder(out, overwrite, (work) => {
-    rewriteShards(ck, work, (file) => {
-      const src = ck.files.find((f) => f.path === file)!
-      return [...src.tensors.values()].flatMap((t): Encoded[] => {
-        const m = LINEAR_WEIGHT.exec(t.name)
-        if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return [{...t, data: src.readBytes(t.name)}]
-        const w = src.readF32(t.name)
-        for (const v of w) if (v === 0) zeros++
-        total += w.length
-        compressed++
-        log.step(`compressing (${layout})`, compressed, ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length)
-        const dtype = t.dtype as FloatDtype
-        return compressWeight(m[1], w, t.shape[0], t.shape[1], dtype, layout, (v) => encodeFloats(v, dtype))
-      })
+    mapTensors(ck, work, (t, src) => {
+      const lw = linearWeight(t, src)
+      if (!lw) return undefined
+      zeros += lw.zeros
+      total += lw.w.length
+      log.step(`compressing (${layout})`, ++compressed, count)
+      const dtype = t.dtype as FloatDtype
+      return compressWeight(lw.prefix, lw.w, t.shape[0], t.shape[1], dtype, layout, (v) => encodeFloats(v, dtype))
     })
     const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
     cfg.quantization_config = {
@@ -106,24 +123,16 @@ export function decompress(dir: string, out: string, overwrite: boolean): {tenso
   const ck = Checkpoint.open(dir)
   let expanded = 0
   intoFolder(out, overwrite, (work) => {
-    rewriteShards(ck, work, (file) => {
-      const src = ck.files.find((f) => f.path === file)!
-      const out: Encoded[] = []
-      for (const t of src.tensors.values()) {
-        const m = LINEAR_PART.exec(t.name)
-        if (!m) { out.push({...t, data: src.readBytes(t.name)}); continue }
-        if (m[2] !== 'compressed') continue
-        const p = m[1]
-        const [rows, cols] = ck.file(`${p}.shape`).readInts(`${p}.shape`)
-        const values = src.readF32(`${p}.compressed`)
-        const bitmask = ck.file(`${p}.bitmask`).readBytes(`${p}.bitmask`)
-        const dtype = t.dtype as FloatDtype
-        const dense = decompressWeight(values, bitmask, rows, cols)
-        if (numel([rows, cols]) !== dense.length) throw invalidFormat(`${p}: shape and bitmask disagree`)
-        out.push({name: `${p}.weight`, dtype, shape: [rows, cols], data: encodeFloats(dense, dtype)})
-        expanded++
-      }
-      return out
+    mapTensors(ck, work, (t, src) => {
+      const m = LINEAR_PART.exec(t.name)
+      if (!m) return undefined
+      if (m[2] !== 'compressed') return null
+      const p = m[1]
+      const [rows, cols] = ck.file(`${p}.shape`).readInts(`${p}.shape`)
+      const dense = decompressWeight(src.readF32(`${p}.compressed`), ck.file(`${p}.bitmask`).readBytes(`${p}.bitmask`), rows, cols)
+      if (numel([rows, cols]) !== dense.length) throw invalidFormat(`${p}: shape and bitmask disagree`)
+      expanded++
+      return {name: `${p}.weight`, dtype: t.dtype, shape: [rows, cols], data: encodeFloats(dense, t.dtype as FloatDtype)}
     })
     if (cfg.quantization_config?.sparsity_config && !cfg.quantization_config.config_groups) delete cfg.quantization_config
     else if (cfg.quantization_config) delete cfg.quantization_config.sparsity_config
@@ -142,20 +151,15 @@ function decompressPacked(dir: string, cfg: Record<string, unknown>, model: Mode
   const ck = Checkpoint.open(dir), k = kernels()
   let expanded = 0
   intoFolder(out, overwrite, (work) => {
-    rewriteShards(ck, work, (file) => {
-      const src = ck.files.find((f) => f.path === file)!
-      const tensors: Encoded[] = []
-      for (const t of src.tensors.values()) {
-        const m = PACKED_PART.exec(t.name)
-        if (!m) { tensors.push({...t, data: src.readBytes(t.name)}); continue }
-        if (m[4] !== (packing.format === 'gqsa' ? 'row_ptr' : 'values')) continue
-        const [rows, cols] = linearShape(model, m[3] as LinearName)
-        const dense = unpackWeight(k, readPacked(ck, m[1], rows, cols, packing), rows, cols)
-        const dtype = packing.format === 'gqsa' ? TORCH_DTYPES[model.torchDtype ?? 'float32'] ?? 'F32' : t.dtype as FloatDtype
-        tensors.push({name: `${m[1]}.weight`, dtype, shape: [rows, cols], data: encodeFloats(dense, dtype)})
-        expanded++
-      }
-      return tensors
+    mapTensors(ck, work, (t) => {
+      const m = PACKED_PART.exec(t.name)
+      if (!m) return undefined
+      if (m[4] !== (packing.format === 'gqsa' ? 'row_ptr' : 'values')) return null
+      const [rows, cols] = linearShape(model, m[3] as LinearName)
+      const dense = unpackWeight(k, readPacked(ck, m[1], rows, cols, packing), rows, cols)
+      const dtype = packing.format === 'gqsa' ? TORCH_DTYPES[model.torchDtype ?? 'float32'] ?? 'F32' : t.dtype as FloatDtype
+      expanded++
+      return {name: `${m[1]}.weight`, dtype, shape: [rows, cols], data: encodeFloats(dense, dtype)}
     })
     delete cfg.quantization_config
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
@@ -179,22 +183,18 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
   const total = ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length
   let zeros = 0, weights = 0, packedCount = 0, bytes = 0
   intoFolder(out, overwrite, (work) => {
-    rewriteShards(ck, work, (file) => {
-      const src = ck.files.find((f) => f.path === file)!
-      return [...src.tensors.values()].flatMap((t): Encoded[] => {
-        const m = LINEAR_WEIGHT.exec(t.name)
-        if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return [{...t, data: src.readBytes(t.name)}]
-        const [rows, cols] = t.shape
-        const w = src.readF32(t.name)
-        for (const v of w) if (v === 0) zeros++
-        weights += w.length
-        log.step(`packing (${packing.format})`, ++packedCount, total)
-        const encoded = stored ? stored(m[1])
-          : encodePacked(m[1], packDense(k, w, rows, cols, packing.format as 'nm' | 'bitmask', t.dtype === 'BF16' ? 'bf16' : 'f32',
-            packing.format === 'nm' ? packing : undefined, t.name), rows, cols, t.dtype as FloatDtype, k)
-        bytes += encoded.reduce((a, e) => a + e.data.byteLength, 0)
-        return encoded
-      })
+    mapTensors(ck, work, (t, src) => {
+      const lw = linearWeight(t, src)
+      if (!lw) return undefined
+      const [rows, cols] = t.shape
+      zeros += lw.zeros
+      weights += lw.w.length
+      log.step(`packing (${packing.format})`, ++packedCount, total)
+      const encoded = stored ? stored(lw.prefix)
+        : encodePacked(lw.prefix, packDense(k, lw.w, rows, cols, packing.format as 'nm' | 'bitmask', t.dtype === 'BF16' ? 'bf16' : 'f32',
+          packing.format === 'nm' ? packing : undefined, t.name), rows, cols, t.dtype as FloatDtype, k)
+      bytes += encoded.reduce((a, e) => a + e.data.byteLength, 0)
+      return encoded
     })
     const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
     cfg.quantization_config = packingConfig(packing)

@@ -98,77 +98,66 @@ void gqsa_sweep(float* w, const uint8_t* pruned, const float* u, const float* h,
   }
 }
 
-void gqsa_fake_quant(float* wq, const float* w, const float* scales, const float* zeros, const uint8_t* pruned,
-                     long rows, int cols, int g, int bits, uint8_t* codes) {
+namespace {
+
+// f(k, i0) for every group: k its index in (rows, cols/g), i0 its first weight's index in (rows, cols).
+template <class F>
+void each_group(long rows, int cols, int g, F&& f) {
   const int groups = cols / g;
-  const float qmax = (float)((1 << bits) - 1);
   parallel_range(rows, 16, [&](long b, long e) {
     for (long r = b; r < e; ++r)
-      for (int G = 0; G < groups; ++G) {
-        const long k = r * groups + G;
-        const float s = scales[k], z = std::nearbyint(zeros[k]);
-        for (int j = 0; j < g; ++j) {
-          const long i = r * cols + G * g + j;
-          const float q = pruned[k] ? 0.f : std::min(qmax, std::max(0.f, std::nearbyint(w[i] / s) + z));
-          wq[i] = pruned[k] ? 0.f : s * (q - z);
-          if (codes) codes[i] = (uint8_t)q;
-        }
-      }
+      for (int G = 0; G < groups; ++G) f(r * groups + G, r * cols + (long)G * g);
+  });
+}
+
+}  // namespace
+
+void gqsa_fake_quant(float* wq, const float* w, const float* scales, const float* zeros, const uint8_t* pruned,
+                     long rows, int cols, int g, int bits, uint8_t* codes) {
+  const float qmax = (float)((1 << bits) - 1);
+  each_group(rows, cols, g, [&](long k, long i0) {
+    const float s = scales[k], z = std::nearbyint(zeros[k]);
+    for (long i = i0; i < i0 + g; ++i) {
+      const float q = pruned[k] ? 0.f : std::min(qmax, std::max(0.f, std::nearbyint(w[i] / s) + z));
+      wq[i] = pruned[k] ? 0.f : s * (q - z);
+      if (codes) codes[i] = (uint8_t)q;
+    }
   });
 }
 
 void gqsa_fake_quant_backward(float* dw, float* ds, float* dz, const float* dwq, const float* w, const float* scales,
                               const float* zeros, const uint8_t* pruned, long rows, int cols, int g, int bits) {
-  const int groups = cols / g;
   const float qmax = (float)((1 << bits) - 1);
-  parallel_range(rows, 16, [&](long b, long e) {
-    for (long r = b; r < e; ++r)
-      for (int G = 0; G < groups; ++G) {
-        const long k = r * groups + G;
-        double gs = 0, gz = 0;
-        const float s = scales[k], z = std::nearbyint(zeros[k]);
-        for (int j = 0; j < g; ++j) {
-          const long i = r * cols + G * g + j;
-          if (pruned[k]) { dw[i] = 0.f; continue; }
-          // Straight-through rounding: ŵ = s·(clamp(w/s + z) − z) with round() passing gradients as identity.
-          const float t = std::nearbyint(w[i] / s) + z;
-          const bool inside = t >= 0.f && t <= qmax;
-          const float q = std::min(qmax, std::max(0.f, t));
-          dw[i] = inside ? dwq[i] : 0.f;
-          gs += (double)dwq[i] * (inside ? (q - z) - w[i] / s : (q - z));
-          gz += (double)dwq[i] * (inside ? 0.f : -s);
-        }
-        ds[k] = (float)gs;
-        dz[k] = (float)gz;
-      }
+  each_group(rows, cols, g, [&](long k, long i0) {
+    double gs = 0, gz = 0;
+    const float s = scales[k], z = std::nearbyint(zeros[k]);
+    for (long i = i0; i < i0 + g; ++i) {
+      if (pruned[k]) { dw[i] = 0.f; continue; }
+      // Straight-through rounding: ŵ = s·(clamp(w/s + z) − z) with round() passing gradients as identity.
+      const float t = std::nearbyint(w[i] / s) + z;
+      const bool inside = t >= 0.f && t <= qmax;
+      const float q = std::min(qmax, std::max(0.f, t));
+      dw[i] = inside ? dwq[i] : 0.f;
+      gs += (double)dwq[i] * (inside ? (q - z) - w[i] / s : (q - z));
+      gz += (double)dwq[i] * (inside ? 0.f : -s);
+    }
+    ds[k] = (float)gs;
+    dz[k] = (float)gz;
   });
 }
 
 void gqsa_dequant(float* w, const uint8_t* codes, const float* scales, const float* zeros, const uint8_t* pruned, long rows, int cols, int g) {
-  const int groups = cols / g;
-  parallel_range(rows, 16, [&](long b, long e) {
-    for (long r = b; r < e; ++r)
-      for (int G = 0; G < groups; ++G) {
-        const long k = r * groups + G;
-        for (int j = 0; j < g; ++j) {
-          const long i = r * cols + G * g + j;
-          w[i] = pruned[k] ? 0.f : scales[k] * ((float)codes[i] - zeros[k]);
-        }
-      }
+  each_group(rows, cols, g, [&](long k, long i0) {
+    for (long i = i0; i < i0 + g; ++i) w[i] = pruned[k] ? 0.f : scales[k] * ((float)codes[i] - zeros[k]);
   });
 }
 
 void gqsa_scale_grad(float* ds, const float* dw, const uint8_t* codes, const float* zeros, const uint8_t* pruned, long rows, int cols, int g) {
-  const int groups = cols / g;
-  parallel_range(rows, 16, [&](long b, long e) {
-    for (long r = b; r < e; ++r)
-      for (int G = 0; G < groups; ++G) {
-        const long k = r * groups + G;
-        double s = 0;
-        if (!pruned[k])
-          for (int j = 0; j < g; ++j) s += (double)dw[r * cols + G * g + j] * ((float)codes[r * cols + G * g + j] - zeros[k]);
-        ds[k] = (float)s;
-      }
+  each_group(rows, cols, g, [&](long k, long i0) {
+    double s = 0;
+    if (!pruned[k])
+      for (long i = i0; i < i0 + g; ++i) s += (double)dw[i] * ((float)codes[i] - zeros[k]);
+    ds[k] = (float)s;
   });
 }
 

@@ -1,10 +1,9 @@
 // The decode kernels of spmv.h, written once and compiled per instruction set (spmv_portable.cc,
 // spmv_avx2.cc, spmv_avx512.cc). Define SP_SPMV_TABLE (the table's name). Portable code is plain
 // loops with independent partial sums, which the compiler vectorises for the unit's flags; where
-// AVX-512 changes the algorithm (x picked from registers, compressed x), it has its own path.
+// AVX-512 changes the algorithm (x picked from registers, expanded bitmask values), it has its own path.
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -135,61 +134,10 @@ float dot_24_avx512(const V* v, const uint8_t* pos, const float* x, int groups) 
   return s;
 }
 
-// Bitmask, 16 columns at a time: x is compressed to the kept columns, which then meet the next
-// popcount values as they lie in memory.
+// Bitmask, 16 columns at a time: the next popcount values are expanded into their columns' lanes
+// (a masked load, then the register form of expand: the memory form is microcoded on some cores).
 template <class V>
 float dot_bitmask_avx512(const V* v, const uint8_t* mask, const float* x, int cols) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  long k = 0;
-  int c = 0;
-  for (; c + 32 <= cols; c += 32) {
-    uint32_t m;
-    std::memcpy(&m, mask + c / 8, 4);
-    const __mmask16 m0 = (__mmask16)m, m1 = (__mmask16)(m >> 16);
-    const int n0 = __builtin_popcount(m0), n1 = __builtin_popcount(m1);
-    acc0 = _mm512_fmadd_ps(load_n(v + k, n0), _mm512_maskz_compress_ps(m0, _mm512_loadu_ps(x + c)), acc0);
-    acc1 = _mm512_fmadd_ps(load_n(v + k + n0, n1), _mm512_maskz_compress_ps(m1, _mm512_loadu_ps(x + c + 16)), acc1);
-    k += n0 + n1;
-  }
-  for (; c < cols; c += 16) {
-    const int left = std::min(16, cols - c);
-    uint32_t m = mask[c / 8] | (left > 8 ? (uint32_t)mask[c / 8 + 1] << 8 : 0u);
-    const __mmask16 live = (__mmask16)((1u << left) - 1), mk = (__mmask16)(m & live);
-    const int n = __builtin_popcount(mk);
-    acc0 = _mm512_fmadd_ps(load_n(v + k, n), _mm512_maskz_compress_ps(mk, _mm512_maskz_loadu_ps(live, x + c)), acc0);
-    k += n;
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-// With VBMI2, 32 columns at a time: the kept bf16 values are expanded from memory into their
-// columns' lanes by one instruction, so x is read as it lies.
-__attribute__((target("avx512vbmi2")))
-float dot_bitmask_bf16_vbmi2(const uint16_t* v, const uint8_t* mask, const float* x, int cols) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  long k = 0;
-  int c = 0;
-  for (; c + 32 <= cols; c += 32) {
-    uint32_t m;
-    std::memcpy(&m, mask + c / 8, 4);
-    const int n = __builtin_popcount(m);
-    // Register-form expand after a masked load: the memory form is microcoded on some cores.
-    const __m512i w = _mm512_maskz_expand_epi16((__mmask32)m, _mm512_maskz_loadu_epi16((__mmask32)((1ull << n) - 1), v + k));
-    acc0 = _mm512_fmadd_ps(widen(_mm512_castsi512_si256(w)), _mm512_loadu_ps(x + c), acc0);
-    acc1 = _mm512_fmadd_ps(widen(_mm512_extracti64x4_epi64(w, 1)), _mm512_loadu_ps(x + c + 16), acc1);
-    k += n;
-  }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  return s + dot_bitmask_avx512(v + k, mask + c / 8, x + c, cols - c);
-}
-
-inline bool has_vbmi2() {
-  static const bool yes = __builtin_cpu_supports("avx512vbmi2");
-  return yes;
-}
-
-// f32 values: the same expansion, 16 columns at a time (AVX512F).
-float dot_bitmask_f32_expand(const float* v, const uint8_t* mask, const float* x, int cols) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   long k = 0;
   int c = 0;
@@ -202,8 +150,15 @@ float dot_bitmask_f32_expand(const float* v, const uint8_t* mask, const float* x
     acc1 = _mm512_fmadd_ps(_mm512_maskz_expand_ps(m1, load_n(v + k + n0, n1)), _mm512_loadu_ps(x + c + 16), acc1);
     k += n0 + n1;
   }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  return s + dot_bitmask_avx512(v + k, mask + c / 8, x + c, cols - c);
+  for (; c < cols; c += 16) {
+    const int left = std::min(16, cols - c);
+    const uint32_t m = mask[c / 8] | (left > 8 ? (uint32_t)mask[c / 8 + 1] << 8 : 0u);
+    const __mmask16 live = (__mmask16)((1u << left) - 1), mk = (__mmask16)(m & live);
+    const int n = __builtin_popcount(mk);
+    acc0 = _mm512_fmadd_ps(_mm512_maskz_expand_ps(mk, load_n(v + k, n)), _mm512_maskz_loadu_ps(live, x + c), acc0);
+    k += n;
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 template <class V>
@@ -411,9 +366,7 @@ void bitmask_typed(const Act& a, const BitmaskW& f) {
   const long stride = (a.cols + 7) / 8;
   by_rows(a, 64, [&](long r, const float* x) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-    if constexpr (std::is_same_v<V, float>) return dot_bitmask_f32_expand(v + f.offsets[r], f.mask + r * stride, x, a.cols);
-    else if (has_vbmi2()) return dot_bitmask_bf16_vbmi2(v + f.offsets[r], f.mask + r * stride, x, a.cols);
-    else return dot_bitmask_avx512(v + f.offsets[r], f.mask + r * stride, x, a.cols);
+    return dot_bitmask_avx512(v + f.offsets[r], f.mask + r * stride, x, a.cols);
 #else
     return dot_bitmask(v + f.offsets[r], f.mask + r * stride, x, a.cols);
 #endif
