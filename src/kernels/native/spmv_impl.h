@@ -110,24 +110,29 @@ inline __m512 load16(const uint16_t* p) { return widen(_mm256_loadu_si256(reinte
 inline __m512 load_n(const float* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
 inline __m512 load_n(const uint16_t* p, int n) { return widen(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p)); }
 
+// Permute indices of 16 groups' 32 kept values: slot s of group g picks lane 4·(g mod 8) + position from the
+// pair of x registers holding its 32 columns. Built on 16-byte vectors, widened only at the end.
+inline void positions24(const uint8_t* pos, __m512i& lo, __m512i& hi) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos)), low = _mm_set1_epi8(15);
+  const __m128i a = _mm_and_si128(bytes, low), b = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
+  const __m128i base = _mm_setr_epi8(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+  lo = _mm512_cvtepu8_epi32(_mm_add_epi8(_mm_unpacklo_epi8(a, b), base));
+  hi = _mm512_cvtepu8_epi32(_mm_add_epi8(_mm_unpackhi_epi8(a, b), base));
+}
+
 // 2:4 for 16 groups (64 columns) at a time: the x value each kept weight meets is picked out of
 // registers by a two-source permute, so the packed weights are read once and x is never gathered.
 template <class V>
 float dot_24_avx512(const V* v, const uint8_t* pos, const float* x, int groups) {
-  const __m512i shift = _mm512_set_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
-  const __m512i base = _mm512_set_epi32(28, 28, 24, 24, 20, 20, 16, 16, 12, 12, 8, 8, 4, 4, 0, 0);
-  const __m512i three = _mm512_set1_epi32(3);
   __m512 acc = _mm512_setzero_ps();
   int g = 0;
   for (; g + 16 <= groups; g += 16) {
     const float* xs = x + 4 * g;
     const __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16), x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
-    const __m512 lo = load16(v + 2 * g), hi = load16(v + 2 * g + 16);
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos + g));
-    const __m512i pos_lo = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes)), shift), three));
-    const __m512i pos_hi = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(bytes, bytes)), shift), three));
-    acc = _mm512_fmadd_ps(lo, _mm512_permutex2var_ps(x0, pos_lo, x1), acc);
-    acc = _mm512_fmadd_ps(hi, _mm512_permutex2var_ps(x2, pos_hi, x3), acc);
+    __m512i pl, ph;
+    positions24(pos + g, pl, ph);
+    acc = _mm512_fmadd_ps(load16(v + 2 * g), _mm512_permutex2var_ps(x0, pl, x1), acc);
+    acc = _mm512_fmadd_ps(load16(v + 2 * g + 16), _mm512_permutex2var_ps(x2, ph, x3), acc);
   }
   float s = _mm512_reduce_add_ps(acc);
   for (; g < groups; ++g) s += val(v, 2 * g) * x[4 * g + (pos[g] & 15)] + val(v, 2 * g + 1) * x[4 * g + (pos[g] >> 4)];
@@ -180,9 +185,6 @@ void dot_dense4_avx512(const V* w, long ld, const float* x, int n, float* out) {
 // 2:4 for four rows: the x registers of each 64 columns serve all four rows' permutes.
 template <class V>
 void dot_24x4_avx512(const V* v, long vld, const uint8_t* pos, long pld, const float* x, int groups, float* out) {
-  const __m512i shift = _mm512_set_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0);
-  const __m512i base = _mm512_set_epi32(28, 28, 24, 24, 20, 20, 16, 16, 12, 12, 8, 8, 4, 4, 0, 0);
-  const __m512i three = _mm512_set1_epi32(3);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int g = 0;
   for (; g + 16 <= groups; g += 16) {
@@ -190,9 +192,8 @@ void dot_24x4_avx512(const V* v, long vld, const uint8_t* pos, long pld, const f
     const __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16), x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
     for (int i = 0; i < 4; ++i) {
       const V* vi = v + i * vld + 2 * g;
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos + i * pld + g));
-      const __m512i pl = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(bytes, bytes)), shift), three));
-      const __m512i ph = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(bytes, bytes)), shift), three));
+      __m512i pl, ph;
+      positions24(pos + i * pld + g, pl, ph);
       acc[i] = _mm512_fmadd_ps(load16(vi), _mm512_permutex2var_ps(x0, pl, x1), acc[i]);
       acc[i] = _mm512_fmadd_ps(load16(vi + 16), _mm512_permutex2var_ps(x2, ph, x3), acc[i]);
     }
