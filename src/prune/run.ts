@@ -276,8 +276,9 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
 /** Everything that decides the output: a resumed run must match it exactly. */
 function jobFingerprint(o: PruneOptions, model: Model): string {
   const files = model.ckpt.files.map((f) => { const st = statSync(f.path); return [path.resolve(f.path), st.size, st.mtimeMs] })
-  const {model: m, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip} = o
-  return JSON.stringify({model: path.resolve(m), files, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, version: VERSION})
+  const {model: m, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, format} = o
+  const gqsa = method === 'gqsa' ? {...GQSA_DEFAULTS, ...o.gqsa} : null
+  return JSON.stringify({model: path.resolve(m), files, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, format, gqsa, version: VERSION})
 }
 
 /** Prepares the work folder beside --out: fresh, or the interrupted run's when resuming it. */

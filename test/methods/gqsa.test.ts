@@ -1,11 +1,12 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {LINEARS} from '../../src/model/weights.js'
-import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {BIN, ROOT, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 /** The fixture compressed by GQSA on a little brown:train, without evaluation. */
 function gqsa(flags: string[]): {out: string; report: Record<string, any>} {
@@ -89,6 +90,25 @@ describe('GQSA: group sparsity with 4-bit group quantization', () => {
     assert.equal(sparsify(['decompress', packedE2e.out, '--out', back]).status, 0)
     const a = SafetensorsFile.open(path.join(dense.out, 'model.safetensors')), b = SafetensorsFile.open(path.join(back, 'model.safetensors'))
     for (const name of a.tensors.keys()) assert.deepEqual(b.readBytes(name), a.readBytes(name), name)
+  })
+
+  it('an interrupted --format gqsa run resumes to the same bytes (finished blocks\' groups are kept in the work folder)', async () => {
+    const dir = tempDir()
+    const args = (out: string) => ['prune', TINY_LLAMA, '--method', 'gqsa', '--calib', 'brown', '--nsamples', '4', '--seqlen', '64', '--bqpo-epochs', '1',
+      '--eval', 'none', '--format', 'gqsa', '--out', out]
+    const whole = path.join(dir, 'whole'), out = path.join(dir, 'out')
+    assert.equal(sparsify(args(whole)).status, 0)
+    const child = spawn(process.execPath, [BIN, ...args(out)], {cwd: ROOT})
+    let stderr = ''
+    const status = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d) => { stderr += d; if (/pruning with gqsa 2\//.test(stderr) && !child.killed) child.kill('SIGINT') })
+      child.on('exit', resolve)
+    })
+    assert.equal(status, 130, stderr)
+    const resumed = sparsify([...args(out), '--resume'])
+    assert.equal(resumed.status, 0, resumed.stderr)
+    assert.match(resumed.stderr, /resuming after block \d+/)
+    assert.deepEqual(readFileSync(path.join(out, 'model.safetensors')), readFileSync(path.join(whole, 'model.safetensors')))
   })
 
   it('the packed model generates text with the GQSA kernel', () => {
