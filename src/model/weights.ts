@@ -67,12 +67,17 @@ export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reu
     const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out], old?.bias ?? undefined) : null
     linears[name] = {weight, bias, out, in: inp}
   }
+  return {...blockNorms(ckpt, cfg, layer, reuse), linears}
+}
+
+/** Block `layer`'s norm weights (refilling `reuse`'s buffers when given). */
+export function blockNorms(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reuse?: BlockWeights): Omit<BlockWeights, 'linears'> {
+  const p = blockPrefix(layer)
   return {
     inputNorm: readShaped(ckpt, `${p}input_layernorm.weight`, [cfg.hidden], reuse?.inputNorm),
     postNorm: readShaped(ckpt, `${p}post_attention_layernorm.weight`, [cfg.hidden], reuse?.postNorm),
     qNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.q_norm.weight`, [cfg.headDim], reuse?.qNorm ?? undefined) : null,
     kNorm: cfg.qkNorm ? readShaped(ckpt, `${p}self_attn.k_norm.weight`, [cfg.headDim], reuse?.kNorm ?? undefined) : null,
-    linears,
   }
 }
 

@@ -2,7 +2,7 @@ import {kernels, type Values} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {WeightSource} from '../model/engine/backward.js'
 import type {Model} from '../model/model.js'
-import {blockPrefix, LINEARS, linearShape, type BlockWeights, type Linear, type LinearName} from '../model/weights.js'
+import {blockNorms, blockPrefix, LINEARS, linearShape, type BlockWeights, type Linear, type LinearName} from '../model/weights.js'
 import {usage} from '../util/errors.js'
 import {readPacked} from './tensors.js'
 import {packDense, packedBytes, type PackedWeight} from './weight.js'
@@ -35,7 +35,7 @@ export class PackedStore implements WeightSource {
     for (let l = 0; l < cfg.layers; l++) {
       const needDense = stored !== format
       const dense = needDense ? model.block(l) : null
-      const norms = dense ?? model.block(l)
+      const norms = dense ?? blockNorms(model.ckpt, cfg, l)
       const linears = {} as Record<LinearName, Linear>
       for (const name of LINEARS) {
         const [rows, cols] = linearShape(cfg, name)
@@ -50,7 +50,8 @@ export class PackedStore implements WeightSource {
           const nm = cfg.packing?.format === 'nm' ? cfg.packing : {n: 2, m: 4}
           packed = packDense(k, w, rows, cols, format === 'f32' || format === 'bf16' ? 'dense' : format as 'nm' | 'bitmask', type, nm, `${full}.weight`)
         }
-        linears[name] = {weight: NO_DENSE, packed, bias: norms.linears[name].bias, out: rows, in: cols}
+        const bias = model.ckpt.has(`${full}.bias`) ? model.ckpt.readF32(`${full}.bias`) : null
+        linears[name] = {weight: NO_DENSE, packed, bias, out: rows, in: cols}
       }
       blocks.push({inputNorm: norms.inputNorm, postNorm: norms.postNorm, qNorm: norms.qNorm, kNorm: norms.kNorm, linears})
     }
