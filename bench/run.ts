@@ -194,10 +194,11 @@ function magnitudePrune(pattern: '2:4' | '50%') {
  * `sparsify bench`), then greedy decoding of the bench Llama with its linears in each format.
  */
 async function formatsBench(): Promise<void> {
-  console.log('\nDecode products y = W·x per weight format; ms per product, best of 20 (GEMV) and of 5 (8-token GEMM)')
+  const reps = 100
+  console.log(`\nDecode products y = W·x per weight format; ms per product, best of ${reps} (GEMV) and of ${reps >> 2} (8-token GEMM) rounds, the formats taking turns`)
   console.log('shape'.padEnd(14) + 'format'.padEnd(14) + 'bytes/w'.padStart(9) + 'GEMV ms'.padStart(10) + 'GEMM8 ms'.padStart(10) + 'GEMV vs bf16'.padStart(14))
   for (const [rows, cols] of [[4096, 4096], [11008, 4096]]) {
-    const r = benchShape(rows, cols)
+    const r = benchShape(rows, cols, {reps})
     for (const f of r.formats) {
       console.log(`${rows}×${cols}`.padEnd(14) + f.format.padEnd(14) + f.bytes_per_weight.toFixed(3).padStart(9) + f.gemv_ms.toFixed(3).padStart(10) +
         f.gemm_ms.toFixed(3).padStart(10) + `${f.gemv_speedup_vs_bf16.toFixed(2)}×`.padStart(14))

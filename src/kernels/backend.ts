@@ -69,8 +69,12 @@ export interface Backend {
   matmulNm(y: Float32Array, vals: Values, pos: Uint8Array, x: Float32Array, tokens: number, rows: number, cols: number, n: number, m: number): void
   /** matmulDense for a bitmask-packed W (values, row bitmasks of ⌈cols/8⌉ bytes, row offsets into the values). */
   matmulBitmask(y: Float32Array, vals: Values, mask: Uint8Array, offsets: BigInt64Array, x: Float32Array, tokens: number, rows: number, cols: number): void
-  /** matmulDense for a GQSA block-sparse-row W: kept groups of `group` columns, 4-bit codes, w = scale·(code − zero). */
-  matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array,
+  /**
+   * matmulDense for a GQSA block-sparse-row W: kept groups of `group` columns, w = scale·(code − zero), in the pair
+   * layout (codes of groups 2i and 2i+1 share `group` bytes: byte j holds code j of the first in its low nibble, of
+   * the second in its high one) with offsetZeros = 2^23 + zero (src/packed/gqsa-layout.ts says why).
+   */
+  matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, pairs: Uint8Array, scales: Float32Array, offsetZeros: Float32Array,
     x: Float32Array, tokens: number, rows: number, cols: number, group: number): void
   bf16ToF32(out: Float32Array, input: Uint16Array): void
   /** For x: (nseq·seq, cols), accumulates sum[j] += Σx_j, sumsq[j] += Σx_j², varsum[j] += Σ over sequences of the population variance. */
@@ -125,8 +129,12 @@ export interface Backend {
   /** The straight-through gradients of gqsaFakeQuant: dw, and per group ds, dz, from dwq. */
   gqsaFakeQuantBackward(dw: Float32Array, ds: Float32Array, dz: Float32Array, dwq: Float32Array, w: Float32Array, scales: Float32Array, zeros: Float32Array,
     pruned: Uint8Array, rows: number, cols: number, group: number, bits: number): void
-  /** The dense weight of a GQSA block-sparse-row layout: scale·(code − zero) in kept groups, 0 elsewhere. */
-  gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array, rows: number, cols: number, group: number): void
+  /** The dense weight of a GQSA block-sparse-row layout (as matmulGqsa reads it): scale·(code − zero) in kept groups, 0 elsewhere. */
+  gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, pairs: Uint8Array, scales: Float32Array, offsetZeros: Float32Array, rows: number, cols: number, group: number): void
+  /** GQSA codes from the file layout (each group its own group/2 bytes, low nibble first) to the pair layout of matmulGqsa. */
+  gqsaPairCodes(pairs: Uint8Array, codes: Uint8Array, nnzb: number, group: number): void
+  /** The inverse of gqsaPairCodes. */
+  gqsaGroupCodes(codes: Uint8Array, pairs: Uint8Array, nnzb: number, group: number): void
   /** w = 0 for pruned groups, else scale·(code − zero), one code per weight. */
   gqsaDequant(w: Float32Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array, pruned: Uint8Array, rows: number, cols: number, group: number): void
   /** ds = Σ over each group of dw·(code − zero): the scale gradient with frozen codes (E2E-OQP). */

@@ -1,9 +1,11 @@
 import type {Backend, GemmOpts} from './backend.js'
 import {loadAddon, type NativeAddon} from './native.js'
+import {gqsaPairBytes as pairBytes} from './ref/gqsa.js'
 import {refBackend} from './ref/index.js'
 
 export type {Backend, GemmOpts, SparseGptOpts, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
+export {GQSA_OFFSET, gqsaPairBytes} from './ref/gqsa.js'
 
 function need(ok: boolean, op: string, what: string): void {
   if (!ok) throw new RangeError(`${op}: ${what}`)
@@ -166,19 +168,27 @@ function nativeBackend(addon: NativeAddon): Backend {
         'matmulBitmask', 'shape mismatch')
       addon.matmulBitmask(y, vals, mask, offsets, x, tokens, rows, cols)
     },
-    matmulGqsa(y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group) {
+    matmulGqsa(y, rowPtr, col, pairs, scales, offsetZeros, x, tokens, rows, cols, group) {
       // Row pointers and column indices are validated once, when a weight is packed or read.
       const nnzb = rowPtr[rows]
-      need(group >= 2 && group % 2 === 0 && cols % group === 0 && rowPtr.length >= rows + 1 && col.length >= nnzb && codes.length >= nnzb * group / 2 &&
-        scales.length >= nnzb && zeros.length >= nnzb && y.length >= tokens * rows && x.length >= tokens * cols, 'matmulGqsa', 'shape mismatch')
-      addon.matmulGqsa(y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group)
+      need(group >= 2 && group % 2 === 0 && cols % group === 0 && rowPtr.length >= rows + 1 && col.length >= nnzb && pairs.length >= pairBytes(nnzb, group) &&
+        scales.length >= nnzb && offsetZeros.length >= nnzb && y.length >= tokens * rows && x.length >= tokens * cols, 'matmulGqsa', 'shape mismatch')
+      addon.matmulGqsa(y, rowPtr, col, pairs, scales, offsetZeros, x, tokens, rows, cols, group)
     },
-    gqsaUnpack(out, rowPtr, col, codes, scales, zeros, rows, cols, group) {
+    gqsaUnpack(out, rowPtr, col, pairs, scales, offsetZeros, rows, cols, group) {
       // Row pointers and column indices are validated when a packed weight is read (src/packed/tensors.ts).
       const nnzb = rowPtr[rows]
-      need(group % 2 === 0 && cols % group === 0 && out.length >= rows * cols && rowPtr.length >= rows + 1 && col.length >= nnzb && codes.length >= nnzb * group / 2 &&
-        scales.length >= nnzb && zeros.length >= nnzb, 'gqsaUnpack', 'shape mismatch')
-      addon.gqsaUnpack(out, rowPtr, col, codes, scales, zeros, rows, cols, group)
+      need(group % 2 === 0 && cols % group === 0 && out.length >= rows * cols && rowPtr.length >= rows + 1 && col.length >= nnzb && pairs.length >= pairBytes(nnzb, group) &&
+        scales.length >= nnzb && offsetZeros.length >= nnzb, 'gqsaUnpack', 'shape mismatch')
+      addon.gqsaUnpack(out, rowPtr, col, pairs, scales, offsetZeros, rows, cols, group)
+    },
+    gqsaPairCodes(pairs, codes, nnzb, group) {
+      need(group % 2 === 0 && pairs.length >= pairBytes(nnzb, group) && codes.length >= nnzb * group / 2, 'gqsaPairCodes', 'shape mismatch')
+      addon.gqsaPairCodes(pairs, codes, nnzb, group)
+    },
+    gqsaGroupCodes(codes, pairs, nnzb, group) {
+      need(group % 2 === 0 && pairs.length >= pairBytes(nnzb, group) && codes.length >= nnzb * group / 2, 'gqsaGroupCodes', 'shape mismatch')
+      addon.gqsaGroupCodes(codes, pairs, nnzb, group)
     },
     gqsaDequant(w, codes, scales, zeros, pruned, rows, cols, group) {
       const groups = rows * cols / group

@@ -1,4 +1,4 @@
-import type {Backend} from '../kernels/index.js'
+import {GQSA_OFFSET, gqsaPairBytes, type Backend} from '../kernels/index.js'
 import type {GqsaPacked} from '../packed/weight.js'
 import {usage} from '../util/errors.js'
 import {bqpo} from './bqpo.js'
@@ -35,7 +35,7 @@ export interface GqsaState {
   zeros: Float32Array
 }
 
-/** The BSR layout of a state (docs/formats.md): kept groups only, codes two per byte. */
+/** The BSR layout of a state, kept groups only, as the kernel reads it (GqsaPacked). */
 export function packState(s: GqsaState): GqsaPacked {
   const groups = s.cols / s.group
   const rowPtr = new Int32Array(s.rows + 1)
@@ -44,21 +44,21 @@ export function packState(s: GqsaState): GqsaPacked {
     for (let G = 0; G < groups; G++) if (!s.pruned[r * groups + G]) kept++
     rowPtr[r + 1] = kept
   }
-  const col = new Uint16Array(kept), codes = new Uint8Array(kept * s.group / 2)
-  const scales = new Float32Array(kept), zeros = new Float32Array(kept)
+  const col = new Uint16Array(kept), pairs = new Uint8Array(gqsaPairBytes(kept, s.group))
+  const scales = new Float32Array(kept), offsetZeros = new Float32Array(kept)
   let k = 0
   for (let r = 0; r < s.rows; r++) {
     for (let G = 0; G < groups; G++) {
       if (s.pruned[r * groups + G]) continue
       col[k] = G
       scales[k] = s.scales[r * groups + G]
-      zeros[k] = s.zeros[r * groups + G]
-      const base = r * s.cols + G * s.group
-      for (let j = 0; j < s.group; j += 2) codes[k * s.group / 2 + j / 2] = s.codes[base + j] | (s.codes[base + j + 1] << 4)
+      offsetZeros[k] = s.zeros[r * groups + G] + GQSA_OFFSET
+      const base = r * s.cols + G * s.group, pair = (k >> 1) * s.group, shift = (k & 1) * 4
+      for (let j = 0; j < s.group; j++) pairs[pair + j] |= s.codes[base + j] << shift
       k++
     }
   }
-  return {format: 'gqsa', bits: 4, group: s.group, rowPtr, col, codes, scales, zeros}
+  return {format: 'gqsa', bits: 4, group: s.group, rowPtr, col, pairs, scales, offsetZeros}
 }
 
 /** The pruned groups: the lowest saliencies of each row, or of the whole layer. */

@@ -1,4 +1,4 @@
-import type {Backend, Values} from '../kernels/index.js'
+import {GQSA_OFFSET, gqsaPairBytes, kernels, type Backend, type Values} from '../kernels/index.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
 import {numel, type Dtype, type FloatDtype} from '../model/safetensors/dtypes.js'
 import {encodeFloats} from '../model/safetensors/writer.js'
@@ -65,12 +65,14 @@ export function encodePacked(prefix: string, p: PackedWeight, rows: number, cols
     case 'gqsa': {
       const nnzb = p.rowPtr[rows]
       const half = (v: Float32Array) => encodeFloats(v, 'F16')
+      const codes = new Uint8Array(nnzb * p.group / 2)
+      k.gqsaGroupCodes(codes, p.pairs, nnzb, p.group)
       return [
         {name: `${prefix}.weight_row_ptr`, dtype: 'I32', shape: [rows + 1], data: bytesOf(p.rowPtr)},
         {name: `${prefix}.weight_col_idx`, dtype: 'I16', shape: [nnzb], data: bytesOf(p.col)},
-        {name: `${prefix}.weight_codes`, dtype: 'U8', shape: [nnzb, p.group / 2], data: p.codes},
+        {name: `${prefix}.weight_codes`, dtype: 'U8', shape: [nnzb, p.group / 2], data: codes},
         {name: `${prefix}.weight_scales`, dtype: 'F16', shape: [nnzb], data: half(p.scales)},
-        {name: `${prefix}.weight_zeros`, dtype: 'F16', shape: [nnzb], data: half(p.zeros)},
+        {name: `${prefix}.weight_zeros`, dtype: 'F16', shape: [nnzb], data: half(p.offsetZeros.map((z) => z - GQSA_OFFSET))},
       ]
     }
   }
@@ -145,7 +147,13 @@ export function readPacked(ck: Checkpoint, prefix: string, rows: number, cols: n
       if (col[i] >= cols / g || (i > rowPtr[r] && col[i] <= col[i - 1])) throw bad(`row ${r}: group indices must increase and stay below ${cols / g}`)
     }
   }
-  const packed: GqsaPacked = {format: 'gqsa', bits: 4, group: g, rowPtr, col, codes: ck.file(cd.name).readBytes(cd.name),
-    scales: ck.readF32(`${prefix}.weight_scales`), zeros: ck.readF32(`${prefix}.weight_zeros`)}
+  const scales = ck.readF32(`${prefix}.weight_scales`), zeros = ck.readF32(`${prefix}.weight_zeros`)
+  for (let k = 0; k < nnzb; k++) {
+    if (!Number.isFinite(scales[k])) throw bad(`group ${k} has scale ${scales[k]}`)
+    if (!Number.isInteger(zeros[k])) throw bad(`group ${k} has zero ${zeros[k]}, not an integer`)
+  }
+  const pairs = new Uint8Array(gqsaPairBytes(nnzb, g))
+  kernels().gqsaPairCodes(pairs, ck.file(cd.name).readBytes(cd.name), nnzb, g)
+  const packed: GqsaPacked = {format: 'gqsa', bits: 4, group: g, rowPtr, col, pairs, scales, offsetZeros: zeros.map((z) => z + GQSA_OFFSET)}
   return packed
 }

@@ -11,15 +11,22 @@ export type PackedWeight = DensePacked | NmPacked | BitmaskPacked | GqsaPacked
 export interface DensePacked { format: 'dense'; values: Values }
 export interface NmPacked { format: 'nm'; n: number; m: number; values: Values; positions: Uint8Array }
 export interface BitmaskPacked { format: 'bitmask'; values: Values; mask: Uint8Array; offsets: BigInt64Array }
+/**
+ * GQSA as the kernel reads it, which differs from the file (docs/formats.md) in two ways that save the
+ * kernel vector instructions, its bottleneck: the codes of groups 2i and 2i+1 share `group` bytes (byte j:
+ * code j of the first in the low nibble, of the second in the high one), so one widening serves two groups;
+ * and zeros are held as 2^23 + zero, so a code written into the mantissa of 2^23 minus it is code − zero
+ * exactly, with no integer-to-float conversion. tensors.ts converts on read and write.
+ */
 export interface GqsaPacked {
   format: 'gqsa'
   bits: 4
   group: number
   rowPtr: Int32Array
   col: Uint16Array
-  codes: Uint8Array
+  pairs: Uint8Array
   scales: Float32Array
-  zeros: Float32Array
+  offsetZeros: Float32Array
 }
 
 export type ValueType = 'f32' | 'bf16'
@@ -69,7 +76,7 @@ export function unpackWeight(k: Backend, p: PackedWeight, rows: number, cols: nu
       if (used !== p.values.length) throw invalidFormat(`the bitmask selects ${used < 0 ? 'more' : used} values but ${p.values.length} are stored`)
       return out
     }
-    case 'gqsa': k.gqsaUnpack(out, p.rowPtr, p.col, p.codes, p.scales, p.zeros, rows, cols, p.group); return out
+    case 'gqsa': k.gqsaUnpack(out, p.rowPtr, p.col, p.pairs, p.scales, p.offsetZeros, rows, cols, p.group); return out
   }
 }
 
@@ -79,7 +86,7 @@ export function multiply(k: Backend, y: Float32Array, x: Float32Array, tokens: n
     case 'dense': return k.matmulDense(y, p.values, x, tokens, rows, cols)
     case 'nm': return k.matmulNm(y, p.values, p.positions, x, tokens, rows, cols, p.n, p.m)
     case 'bitmask': return k.matmulBitmask(y, p.values, p.mask, p.offsets, x, tokens, rows, cols)
-    case 'gqsa': return k.matmulGqsa(y, p.rowPtr, p.col, p.codes, p.scales, p.zeros, x, tokens, rows, cols, p.group)
+    case 'gqsa': return k.matmulGqsa(y, p.rowPtr, p.col, p.pairs, p.scales, p.offsetZeros, x, tokens, rows, cols, p.group)
   }
 }
 
@@ -89,6 +96,6 @@ export function packedBytes(p: PackedWeight): number {
     case 'dense': return p.values.byteLength
     case 'nm': return p.values.byteLength + p.positions.byteLength
     case 'bitmask': return p.values.byteLength + p.mask.byteLength + p.offsets.byteLength
-    case 'gqsa': return p.rowPtr.byteLength + p.col.byteLength + p.codes.byteLength + p.scales.byteLength + p.zeros.byteLength
+    case 'gqsa': return p.rowPtr.byteLength + p.col.byteLength + p.pairs.byteLength + p.scales.byteLength + p.offsetZeros.byteLength
   }
 }

@@ -1,6 +1,6 @@
 // The decode kernels against their references, shared by spmv.test.ts (in process) and
 // spmv-isa-check.ts (run once per instruction set).
-import {nativeKernels, refBackend, type Backend} from '../../src/kernels/index.js'
+import {GQSA_OFFSET, gqsaPairBytes, nativeKernels, refBackend, type Backend} from '../../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 
 const rand = seededRandom(23)
@@ -18,7 +18,10 @@ function unevenRows(rows: number, cols: number, keep: (r: number, c: number) => 
 
 const bf16 = (k: Backend, w: Float32Array) => { const b = new Uint16Array(w.length); k.f32ToBf16(b, w); return b }
 
-/** GQSA parts for a random weight: rows keep 0, all, or a random share of their groups. */
+/**
+ * GQSA parts for a random weight, rows keeping 0, all, or a random share of their groups (so row segments start
+ * at odd and even groups), in the kernels' pair layout; zeros also outside the codes' range.
+ */
 export function randomGqsa(rows: number, cols: number, group: number) {
   const rowPtr = new Int32Array(rows + 1), col: number[] = []
   for (let r = 0; r < rows; r++) {
@@ -27,9 +30,11 @@ export function randomGqsa(rows: number, cols: number, group: number) {
   }
   const nnzb = col.length
   const codes = Uint8Array.from({length: nnzb * group / 2}, () => Math.floor(rand() * 256))
+  const pairs = new Uint8Array(gqsaPairBytes(nnzb, group))
+  refBackend.gqsaPairCodes(pairs, codes, nnzb, group)
   const scales = Float32Array.from({length: nnzb}, () => 0.01 + rand() * 0.1)
-  const zeros = Float32Array.from({length: nnzb}, () => Math.floor(rand() * 16))
-  return {rowPtr, col: Uint16Array.from(col), codes, scales, zeros}
+  const offsetZeros = Float32Array.from({length: nnzb}, () => GQSA_OFFSET + Math.floor(rand() * 22) - 3)
+  return {rowPtr, col: Uint16Array.from(col), codes, pairs, scales, offsetZeros}
 }
 
 export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refBackend): string[] {
@@ -75,8 +80,13 @@ export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refB
 
       for (const group of [8, 16, 32]) {
         if (cols % group !== 0) continue
-        const q = randomGqsa(rows, cols, group)
-        run(`gqsa g${group}`, (k, y) => k.matmulGqsa(y, q.rowPtr, q.col, q.codes, q.scales, q.zeros, x, tokens, rows, cols, group))
+        const q = randomGqsa(rows, cols, group), nnzb = q.rowPtr[rows]
+        const pairs = new Uint8Array(q.pairs.length).fill(255), codes = new Uint8Array(q.codes.length)
+        nat.gqsaPairCodes(pairs, q.codes, nnzb, group)
+        nat.gqsaGroupCodes(codes, pairs, nnzb, group)
+        if (pairs.some((v, i) => v !== q.pairs[i])) failures.push(`gqsaPairCodes g${group} differs from its reference`)
+        if (codes.some((v, i) => v !== q.codes[i])) failures.push(`gqsaGroupCodes g${group} does not give the file's codes back`)
+        run(`gqsa g${group}`, (k, y) => k.matmulGqsa(y, q.rowPtr, q.col, q.pairs, q.scales, q.offsetZeros, x, tokens, rows, cols, group))
       }
     }
   }

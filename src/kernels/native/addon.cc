@@ -247,7 +247,7 @@ Napi::Value MatmulBitmask(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MatmulGqsa(const Napi::CallbackInfo& info) {
-  // (y, rowPtr, col, codes, scales, zeros, x, tokens, rows, cols, group)
+  // (y, rowPtr, col, pairs, scales, offsetZeros, x, tokens, rows, cols, group)
   sp::spmv().gqsa(act(info, 0, 6, 7), sp::GqsaW{data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]),
                                                f32(info, 4), f32(info, 5), num(info, 10)});
   return info.Env().Undefined();
@@ -306,9 +306,21 @@ Napi::Value MseGrad(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value GqsaUnpack(const Napi::CallbackInfo& info) {
-  // (out, rowPtr, col, codes, scales, zeros, rows, cols, group)
-  sp::gqsa_unpack(f32(info, 0), data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]), f32(info, 4), f32(info, 5),
-                  num(info, 6), num(info, 7), num(info, 8));
+  // (out, rowPtr, col, pairs, scales, offsetZeros, rows, cols, group)
+  sp::gqsa_unpack(f32(info, 0), sp::GqsaW{data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]), f32(info, 4), f32(info, 5), num(info, 8)},
+                  num(info, 6), num(info, 7));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaPairCodes(const Napi::CallbackInfo& info) {
+  // (pairs, codes, nnzb, group)
+  sp::gqsa_pair_codes(data<uint8_t>(info[0]), data<uint8_t>(info[1]), lnum(info, 2), num(info, 3));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqsaGroupCodes(const Napi::CallbackInfo& info) {
+  // (codes, pairs, nnzb, group)
+  sp::gqsa_group_codes(data<uint8_t>(info[0]), data<uint8_t>(info[1]), lnum(info, 2), num(info, 3));
   return info.Env().Undefined();
 }
 
@@ -359,6 +371,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["matmulGqsa"] = Napi::Function::New(env, MatmulGqsa);
   exports["packNm"] = Napi::Function::New(env, PackNm);
   exports["gqsaUnpack"] = Napi::Function::New(env, GqsaUnpack);
+  exports["gqsaPairCodes"] = Napi::Function::New(env, GqsaPairCodes);
+  exports["gqsaGroupCodes"] = Napi::Function::New(env, GqsaGroupCodes);
   exports["gqsaDequant"] = Napi::Function::New(env, GqsaDequant);
   exports["gqsaScaleGrad"] = Napi::Function::New(env, GqsaScaleGrad);
   exports["mseGrad"] = Napi::Function::New(env, MseGrad);

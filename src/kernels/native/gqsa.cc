@@ -161,15 +161,37 @@ void gqsa_scale_grad(float* ds, const float* dw, const uint8_t* codes, const flo
   });
 }
 
-void gqsa_unpack(float* out, const int32_t* row_ptr, const uint16_t* col, const uint8_t* codes, const float* scales, const float* zeros,
-                 int rows, int cols, int g) {
+void gqsa_unpack(float* out, const GqsaW& q, int rows, int cols) {
+  const int g = q.group;
   parallel_range(rows, 16, [&](long b, long e) {
     for (long r = b; r < e; ++r) {
       float* row = out + r * cols;
       std::fill(row, row + cols, 0.f);
-      for (long k = row_ptr[r]; k < row_ptr[r + 1]; ++k)
-        for (int j = 0; j < g; ++j) row[(long)col[k] * g + j] = scales[k] * ((float)((codes[k * (g / 2) + (j >> 1)] >> ((j & 1) * 4)) & 15) - zeros[k]);
+      for (long k = q.row_ptr[r]; k < q.row_ptr[r + 1]; ++k) {
+        const float zero = q.offset_zeros[k] - kGqsaOffset;
+        for (int j = 0; j < g; ++j) row[(long)q.col[k] * g + j] = q.scales[k] * ((float)gqsa_code_at(q.pairs, k, g, j) - zero);
+      }
     }
+  });
+}
+
+void gqsa_pair_codes(uint8_t* pairs, const uint8_t* codes, long nnzb, int g) {
+  parallel_range((nnzb + 1) / 2, 4096, [&](long b, long e) {
+    for (long p = b; p < e; ++p)
+      for (int j = 0; j < g; ++j) {
+        const long k = 2 * p;
+        const int lo = (codes[k * (g / 2) + (j >> 1)] >> ((j & 1) * 4)) & 15;
+        const int hi = k + 1 < nnzb ? (codes[(k + 1) * (g / 2) + (j >> 1)] >> ((j & 1) * 4)) & 15 : 0;
+        pairs[p * g + j] = (uint8_t)(lo | hi << 4);
+      }
+  });
+}
+
+void gqsa_group_codes(uint8_t* codes, const uint8_t* pairs, long nnzb, int g) {
+  parallel_range(nnzb, 4096, [&](long b, long e) {
+    for (long k = b; k < e; ++k)
+      for (int j = 0; j < g; j += 2)
+        codes[k * (g / 2) + j / 2] = (uint8_t)(gqsa_code_at(pairs, k, g, j) | gqsa_code_at(pairs, k, g, j + 1) << 4);
   });
 }
 

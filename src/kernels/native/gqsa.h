@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "spmv.h"
+
 namespace sp {
 
 struct QuantParams {
@@ -35,8 +37,11 @@ void gqsa_dequant(float* w, const uint8_t* codes, const float* scales, const flo
 // E2E-OQP with frozen codes: ds = Σ over the group of dw·(code − zero).
 void gqsa_scale_grad(float* ds, const float* dw, const uint8_t* codes, const float* zeros, const uint8_t* pruned, long rows, int cols, int g);
 
-// The dense (rows, cols) weight of a GQSA block-sparse-row layout (docs/formats.md).
-void gqsa_unpack(float* out, const int32_t* row_ptr, const uint16_t* col, const uint8_t* codes, const float* scales, const float* zeros,
-                 int rows, int cols, int g);
+// The dense (rows, cols) weight of a GQSA block-sparse-row layout (the kernels' pair layout, spmv.h).
+void gqsa_unpack(float* out, const GqsaW& q, int rows, int cols);
+
+// Codes between the file layout (each group's own group/2 bytes, docs/formats.md) and the pair layout.
+void gqsa_pair_codes(uint8_t* pairs, const uint8_t* codes, long nnzb, int g);
+void gqsa_group_codes(uint8_t* codes, const uint8_t* pairs, long nnzb, int g);
 
 }  // namespace sp

@@ -37,16 +37,26 @@ struct BitmaskW {
   const int64_t* offsets;  // (rows)
 };
 
-// GQSA block-sparse rows: row r keeps groups row_ptr[r]..row_ptr[r+1]−1, group k covering columns
-// col[k]·group.. of 4-bit codes (two per byte, low nibble first), w = scale[k]·(code − zero[k]).
+// GQSA block-sparse rows as the kernels read them: row r keeps groups row_ptr[r]..row_ptr[r+1]−1, group k
+// covering columns col[k]·group.., w = scale[k]·(code − zero). Groups 2i and 2i+1 share `group` bytes of
+// pairs: byte j holds code j of group 2i (low nibble) and of group 2i+1 (high), so one load feeds two groups.
+// offset_zeros[k] = 2^23 + zero (zeros are integers): the float 2^23 + code, made by writing the code into
+// the mantissa of 2^23, minus it is code − zero exactly, with no integer-to-float conversion.
 struct GqsaW {
   const int32_t* row_ptr;
   const uint16_t* col;
-  const uint8_t* codes;
+  const uint8_t* pairs;
   const float* scales;
-  const float* zeros;
+  const float* offset_zeros;
   int group;
 };
+
+// Code j of group k in the pair layout.
+inline int gqsa_code_at(const uint8_t* pairs, long k, int group, int j) {
+  return (pairs[(k >> 1) * group + j] >> ((k & 1) * 4)) & 15;
+}
+
+constexpr float kGqsaOffset = 8388608.f;  // 2^23
 
 struct SpmvKernels {
   void (*dense)(const Act&, const DenseW&);

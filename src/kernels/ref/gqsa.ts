@@ -115,14 +115,34 @@ export function mseGrad(d: Float32Array, out: Float32Array, target: Float32Array
   return s / out.length
 }
 
-export function gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array,
+/** The bytes of the pair layout (Backend.matmulGqsa) for nnzb groups: one `group`-byte block per two groups. */
+export const gqsaPairBytes = (nnzb: number, group: number) => Math.ceil(nnzb / 2) * group
+
+/** The GQSA pair layout's offset: zeros are stored as 2^23 + zero. */
+export const GQSA_OFFSET = 2 ** 23
+
+/** Code j of group k in the pair layout. */
+export const gqsaCode = (pairs: Uint8Array, k: number, group: number, j: number) => (pairs[(k >> 1) * group + j] >> ((k & 1) * 4)) & 15
+
+export function gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, pairs: Uint8Array, scales: Float32Array, offsetZeros: Float32Array,
   rows: number, cols: number, group: number): void {
   out.fill(0, 0, rows * cols)
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      for (let j = 0; j < group; j++) {
-        out[r * cols + col[k] * group + j] = scales[k] * (((codes[k * group / 2 + (j >> 1)] >> ((j & 1) * 4)) & 15) - zeros[k])
-      }
+      for (let j = 0; j < group; j++) out[r * cols + col[k] * group + j] = scales[k] * (gqsaCode(pairs, k, group, j) - (offsetZeros[k] - GQSA_OFFSET))
     }
+  }
+}
+
+export function gqsaPairCodes(pairs: Uint8Array, codes: Uint8Array, nnzb: number, group: number): void {
+  pairs.fill(0, 0, gqsaPairBytes(nnzb, group))
+  for (let k = 0; k < nnzb; k++) {
+    for (let j = 0; j < group; j++) pairs[(k >> 1) * group + j] |= ((codes[k * group / 2 + (j >> 1)] >> ((j & 1) * 4)) & 15) << ((k & 1) * 4)
+  }
+}
+
+export function gqsaGroupCodes(codes: Uint8Array, pairs: Uint8Array, nnzb: number, group: number): void {
+  for (let k = 0; k < nnzb; k++) {
+    for (let j = 0; j < group; j += 2) codes[k * group / 2 + j / 2] = gqsaCode(pairs, k, group, j) | (gqsaCode(pairs, k, group, j + 1) << 4)
   }
 }

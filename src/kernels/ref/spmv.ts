@@ -1,5 +1,6 @@
 import type {Values} from '../backend.js'
 import {bf16ToF32} from './convert.js'
+import {gqsaUnpack} from './gqsa.js'
 
 const floats = (v: Values): Float32Array => {
   if (v instanceof Float32Array) return v
@@ -68,13 +69,9 @@ export function matmulBitmask(y: Float32Array, vals: Values, mask: Uint8Array, o
   multiply(y, w, x, tokens, rows, cols)
 }
 
-export function matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array,
+export function matmulGqsa(y: Float32Array, rowPtr: Int32Array, col: Uint16Array, pairs: Uint8Array, scales: Float32Array, offsetZeros: Float32Array,
   x: Float32Array, tokens: number, rows: number, cols: number, group: number): void {
   const w = new Float32Array(rows * cols)
-  for (let r = 0; r < rows; r++) {
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      for (let j = 0; j < group; j++) w[r * cols + col[k] * group + j] = scales[k] * (nibble(codes.subarray(k * group / 2), j) - zeros[k])
-    }
-  }
+  gqsaUnpack(w, rowPtr, col, pairs, scales, offsetZeros, rows, cols, group)
   multiply(y, w, x, tokens, rows, cols)
 }
