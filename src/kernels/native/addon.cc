@@ -224,31 +224,36 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
 
 bool is_bf16(const Napi::Value& v) { return v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array; }
 const void* raw(const Napi::Value& v) { return data<uint8_t>(v); }
-sp::Act act(const Napi::CallbackInfo& info, int y, int x, int tokens) {
-  return sp::Act{f32(info, y), f32(info, x), num(info, tokens), num(info, tokens + 1), num(info, tokens + 2)};
+// The product's activations; x moved to a cache-line boundary (into scratch) when it is not on one.
+sp::Act act(const Napi::CallbackInfo& info, int y, int x, int tokens, std::vector<float>& scratch) {
+  return sp::aligned_x(sp::Act{f32(info, y), f32(info, x), num(info, tokens), num(info, tokens + 1), num(info, tokens + 2)}, scratch);
 }
 
 Napi::Value MatmulDense(const Napi::CallbackInfo& info) {
   // (y, w, x, tokens, rows, cols)
-  sp::spmv().dense(act(info, 0, 2, 3), sp::DenseW{raw(info[1]), is_bf16(info[1])});
+  std::vector<float> scratch;
+  sp::spmv().dense(act(info, 0, 2, 3, scratch), sp::DenseW{raw(info[1]), is_bf16(info[1])});
   return info.Env().Undefined();
 }
 
 Napi::Value MatmulNm(const Napi::CallbackInfo& info) {
   // (y, vals, pos, x, tokens, rows, cols, n, m)
-  sp::spmv().nm(act(info, 0, 3, 4), sp::NmW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), num(info, 7), num(info, 8)});
+  std::vector<float> scratch;
+  sp::spmv().nm(act(info, 0, 3, 4, scratch), sp::NmW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), num(info, 7), num(info, 8)});
   return info.Env().Undefined();
 }
 
 Napi::Value MatmulBitmask(const Napi::CallbackInfo& info) {
   // (y, vals, mask, offsets, x, tokens, rows, cols)
-  sp::spmv().bitmask(act(info, 0, 4, 5), sp::BitmaskW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), data<int64_t>(info[3])});
+  std::vector<float> scratch;
+  sp::spmv().bitmask(act(info, 0, 4, 5, scratch), sp::BitmaskW{raw(info[1]), is_bf16(info[1]), data<uint8_t>(info[2]), data<int64_t>(info[3])});
   return info.Env().Undefined();
 }
 
 Napi::Value MatmulGqsa(const Napi::CallbackInfo& info) {
   // (y, rowPtr, col, pairs, scales, offsetZeros, x, tokens, rows, cols, group)
-  sp::spmv().gqsa(act(info, 0, 6, 7), sp::GqsaW{data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]),
+  std::vector<float> scratch;
+  sp::spmv().gqsa(act(info, 0, 6, 7, scratch), sp::GqsaW{data<int32_t>(info[1]), data<uint16_t>(info[2]), data<uint8_t>(info[3]),
                                                f32(info, 4), f32(info, 5), num(info, 10)});
   return info.Env().Undefined();
 }

@@ -20,6 +20,15 @@ const SpmvKernels& spmv() {
   return *table;
 }
 
+Act aligned_x(const Act& a, std::vector<float>& scratch) {
+  if (reinterpret_cast<uintptr_t>(a.x) % 64 == 0) return a;
+  const long n = (long)a.tokens * a.cols;
+  scratch.resize(n + 16);
+  float* x = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) % 64 / 4) % 16;
+  std::copy(a.x, a.x + n, x);
+  return Act{a.y, x, a.tokens, a.rows, a.cols};
+}
+
 long pack_nm(float* vals, uint8_t* pos, const float* w, int rows, int cols, int n, int m) {
   const long groups = cols / m, per_row = groups * n, stride = (per_row + 1) / 2;
   for (long r = 0; r < rows; ++r) {
