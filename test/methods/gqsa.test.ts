@@ -1,7 +1,7 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
@@ -117,6 +117,19 @@ describe('GQSA: group sparsity with 4-bit group quantization', () => {
     const g = JSON.parse(r.stdout)
     assert.equal(g.format, 'gqsa')
     assert.equal(g.tokens.length, 8)
+  })
+
+  it('a packed file whose zero is not an integer is refused with one line', () => {
+    const bad = path.join(tempDir(), 'bad')
+    cpSync(packed.out, bad, {recursive: true})
+    const file = path.join(bad, 'model.safetensors'), bytes = readFileSync(file)
+    const headerLen = Number(bytes.readBigUInt64LE(0)), header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8'))
+    const zeros = header['model.layers.1.mlp.up_proj.weight_zeros']
+    bytes.writeUInt16LE(0x3800, 8 + headerLen + zeros.data_offsets[0] + 2 * 5)   // group 5's zero: 0.5
+    writeFileSync(file, bytes)
+    const r = sparsify(['eval', bad, '--dataset', 'brown', '--seqlen', '64', '--nsamples', '1'])
+    assert.equal(r.status, 5, r.stderr)
+    assert.match(r.stderr, /^error: model\.layers\.1\.mlp\.up_proj: group 5 has zero 0\.5, not an integer/m)
   })
 
   it('refuses what GQSA cannot do, with one line', () => {
