@@ -65,6 +65,7 @@ function products(k: Backend, rows: number, cols: number, seed: number): Record<
   for (let g = 0; g < w24.length; g += 4) { w24[g + 1] = 0; w24[g + 2] = 0 }
   const nmVals = new Float32Array(rows * cols / 2), pos = new Uint8Array(rows * cols / 4)
   k.packNm(nmVals, pos, w24, rows, cols, 2, 4)
+  k.nm24Blocks(pos, rows, cols, true)
   const nmB = bf16(nmVals)
 
   const wu = w.map((v) => (rand() < 0.5 ? 0 : v))

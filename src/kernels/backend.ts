@@ -65,8 +65,14 @@ export interface Backend {
    */
   packNm(vals: Float32Array, pos: Uint8Array, w: Float32Array, rows: number, cols: number, n: number, m: number): number
   unpackNm(out: Float32Array, vals: Float32Array, pos: Uint8Array, rows: number, cols: number, n: number, m: number): void
-  /** matmulDense for an N:M-packed W. */
+  /** matmulDense for an N:M-packed W; for 2:4 the positions in block order (nm24Blocks). */
   matmulNm(y: Float32Array, vals: Values, pos: Uint8Array, x: Float32Array, tokens: number, rows: number, cols: number, n: number, m: number): void
+  /**
+   * 2:4 positions (rows, cols/4) between the file order (byte g: positions of kept values 2g, 2g+1) and the block
+   * order matmulNm reads for 2:4: in each full block of 16 groups, byte i holds the positions of kept values i
+   * (low nibble) and 16 + i (high), the order the kernel's permute indices come in; later groups keep the file order.
+   */
+  nm24Blocks(pos: Uint8Array, rows: number, cols: number, toBlocks: boolean): void
   /** matmulDense for a bitmask-packed W (values, row bitmasks of ⌈cols/8⌉ bytes, row offsets into the values). */
   matmulBitmask(y: Float32Array, vals: Values, mask: Uint8Array, offsets: BigInt64Array, x: Float32Array, tokens: number, rows: number, cols: number): void
   /**

@@ -157,6 +157,10 @@ function nativeBackend(addon: NativeAddon): Backend {
         pos.length >= rows * Math.ceil(cols / m * n / 2), 'unpackNm', 'shape mismatch')
       addon.unpackNm(out, vals, pos, rows, cols, n, m)
     },
+    nm24Blocks(pos, rows, cols, toBlocks) {
+      need(cols % 4 === 0 && pos.length >= rows * cols / 4, 'nm24Blocks', 'shape mismatch')
+      addon.nm24Blocks(pos, rows, cols, toBlocks)
+    },
     matmulNm(y, vals, pos, x, tokens, rows, cols, n, m) {
       need(m >= 1 && m <= 16 && n >= 1 && n <= m && cols % m === 0 && y.length >= tokens * rows && x.length >= tokens * cols &&
         vals.length >= rows * cols / m * n && pos.length >= rows * Math.ceil(cols / m * n / 2), 'matmulNm', 'shape mismatch')

@@ -4,7 +4,7 @@ import {numel, type Dtype, type FloatDtype} from '../model/safetensors/dtypes.js
 import {encodeFloats} from '../model/safetensors/writer.js'
 import type {Encoded} from '../export/compressed-tensors.js'
 import {invalidFormat} from '../util/errors.js'
-import type {GqsaPacked, PackedWeight} from './weight.js'
+import {filePositions, kernelPositions, type GqsaPacked, type PackedWeight} from './weight.js'
 
 /** How a checkpoint's decoder linears are stored: config.json's quantization_config with quant_method "sparsify". */
 export type Packing = {format: 'nm'; n: number; m: number} | {format: 'bitmask'} | {format: 'gqsa'; bits: 4; group: number}
@@ -55,7 +55,7 @@ export function encodePacked(prefix: string, p: PackedWeight, rows: number, cols
     case 'dense': throw new Error('dense weights are stored as P.weight')
     case 'nm': return [
       values(p.values, [rows, cols / p.m * p.n]),
-      {name: `${prefix}.weight_positions`, dtype: 'U8', shape: [rows, Math.ceil(cols / p.m * p.n / 2)], data: p.positions},
+      {name: `${prefix}.weight_positions`, dtype: 'U8', shape: [rows, Math.ceil(cols / p.m * p.n / 2)], data: filePositions(k, p, rows, cols)},
     ]
     case 'bitmask': return [
       values(p.values, [p.values.length]),
@@ -114,7 +114,7 @@ export function readPacked(ck: Checkpoint, prefix: string, rows: number, cols: n
         if (j >= m) throw bad(`position ${j} is outside a group of ${m}`)
       }
     }
-    return {format: 'nm', n, m, values: floats(v.name), positions}
+    return {format: 'nm', n, m, values: floats(v.name), positions: kernelPositions(kernels(), positions, {n, m}, rows, cols)}
   }
   if (packing.format === 'bitmask') {
     const mk = t('bitmask', ['U8'], [rows, Math.ceil(cols / 8)]), off = t('row_offsets', ['I64'], [rows]), v = t('values', floatTypes, null)

@@ -9,7 +9,24 @@ import {invalidFormat} from '../util/errors.js'
 export type PackedWeight = DensePacked | NmPacked | BitmaskPacked | GqsaPacked
 
 export interface DensePacked { format: 'dense'; values: Values }
+/** N:M as docs/formats.md stores it, except that 2:4 positions are held in the block order the kernel reads (Backend.nm24Blocks). */
 export interface NmPacked { format: 'nm'; n: number; m: number; values: Values; positions: Uint8Array }
+
+const is24 = (p: {n: number; m: number}) => p.n === 2 && p.m === 4
+
+/** An N:M weight's positions in the file's order. */
+export function filePositions(k: Backend, p: NmPacked, rows: number, cols: number): Uint8Array {
+  if (!is24(p)) return p.positions
+  const pos = p.positions.slice()
+  k.nm24Blocks(pos, rows, cols, false)
+  return pos
+}
+
+/** N:M positions read from a file, in the order the kernel reads them (taken over: converted in place). */
+export function kernelPositions(k: Backend, positions: Uint8Array, nm: {n: number; m: number}, rows: number, cols: number): Uint8Array {
+  if (is24(nm)) k.nm24Blocks(positions, rows, cols, true)
+  return positions
+}
 export interface BitmaskPacked { format: 'bitmask'; values: Values; mask: Uint8Array; offsets: BigInt64Array }
 /**
  * GQSA as the kernel reads it, which differs from the file (docs/formats.md) in two ways that save the
@@ -58,7 +75,7 @@ export function packDense(k: Backend, w: Float32Array, rows: number, cols: numbe
       throw invalidFormat(`${name} is not ${n}:${m} (row ${Math.floor(bad / cols)}, columns ${bad % cols}-${bad % cols + m - 1})`,
         `store it as bitmask, or prune it with --pattern ${n}:${m}`)
     }
-    return {format, n, m, values: toValues(k, vals, type), positions}
+    return {format, n, m, values: toValues(k, vals, type), positions: kernelPositions(k, positions, nm, rows, cols)}
   }
   const vals = new Float32Array(rows * cols), mask = new Uint8Array(rows * Math.ceil(cols / 8)), offsets = new BigInt64Array(rows)
   const nnz = k.packBitmask(vals, mask, offsets, w, rows, cols)
@@ -70,7 +87,7 @@ export function unpackWeight(k: Backend, p: PackedWeight, rows: number, cols: nu
   const out = new Float32Array(rows * cols)
   switch (p.format) {
     case 'dense': return toFloats(k, p.values).slice(0, rows * cols)
-    case 'nm': k.unpackNm(out, toFloats(k, p.values), p.positions, rows, cols, p.n, p.m); return out
+    case 'nm': k.unpackNm(out, toFloats(k, p.values), filePositions(k, p, rows, cols), rows, cols, p.n, p.m); return out
     case 'bitmask': {
       const used = k.unpackBitmask(out, toFloats(k, p.values), p.mask, rows, cols)
       if (used !== p.values.length) throw invalidFormat(`the bitmask selects ${used < 0 ? 'more' : used} values but ${p.values.length} are stored`)

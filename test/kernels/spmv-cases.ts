@@ -45,7 +45,7 @@ export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refB
     if (!(worst < 2e-5)) failures.push(`${label}: relative error ${worst}`)
   }
   for (const tokens of [1, 3, 9]) {
-    for (const [rows, cols] of [[1, 16], [7, 40], [33, 136], [6, 200]]) {
+    for (const [rows, cols] of [[1, 16], [7, 40], [33, 136], [6, 200], [5, 320]]) {
       const x = randomNormal(tokens * cols, rand)
       const run = (label: string, fn: (k: Backend, y: Float32Array) => void) => {
         const a = new Float32Array(tokens * rows), b = new Float32Array(tokens * rows)
@@ -74,8 +74,20 @@ export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refB
         const back = new Float32Array(rows * cols)
         nat.unpackNm(back, vals, pos, rows, cols, n, m)
         if (back.some((v, i) => !Object.is(v, wn[i] === 0 ? 0 : wn[i]))) failures.push(`unpackNm ${n}:${m} does not round-trip`)
-        run(`nm ${n}:${m} f32`, (k, y) => k.matmulNm(y, vals, pos, x, tokens, rows, cols, n, m))
-        run(`nm ${n}:${m} bf16`, (k, y) => k.matmulNm(y, bf16(k, vals), pos, x, tokens, rows, cols, n, m))
+        let kpos = pos
+        if (n === 2 && m === 4) {
+          // the kernels read 2:4 positions in block order; native and reference conversions agree and invert
+          kpos = pos.slice()
+          const refPos = pos.slice()
+          nat.nm24Blocks(kpos, rows, cols, true)
+          ref.nm24Blocks(refPos, rows, cols, true)
+          if (kpos.some((v, i) => v !== refPos[i])) failures.push(`nm24Blocks ${rows}×${cols} differs from its reference`)
+          const back = kpos.slice()
+          nat.nm24Blocks(back, rows, cols, false)
+          if (back.some((v, i) => v !== pos[i])) failures.push(`nm24Blocks ${rows}×${cols} does not invert`)
+        }
+        run(`nm ${n}:${m} f32`, (k, y) => k.matmulNm(y, vals, kpos, x, tokens, rows, cols, n, m))
+        run(`nm ${n}:${m} bf16`, (k, y) => k.matmulNm(y, bf16(k, vals), kpos, x, tokens, rows, cols, n, m))
       }
 
       for (const group of [8, 16, 32]) {

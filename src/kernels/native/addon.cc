@@ -263,6 +263,12 @@ Napi::Value PackNm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::pack_nm(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6)));
 }
 
+Napi::Value Nm24Blocks(const Napi::CallbackInfo& info) {
+  // (pos, rows, cols, toBlocks)
+  sp::nm24_blocks(data<uint8_t>(info[0]), lnum(info, 1), num(info, 2), info[3].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 Napi::Value UnpackNm(const Napi::CallbackInfo& info) {
   sp::unpack_nm(f32(info, 0), f32(info, 1), data<uint8_t>(info[2]), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
   return info.Env().Undefined();
@@ -376,6 +382,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["matmulGqsa"] = Napi::Function::New(env, MatmulGqsa);
   exports["packNm"] = Napi::Function::New(env, PackNm);
   exports["gqsaUnpack"] = Napi::Function::New(env, GqsaUnpack);
+  exports["nm24Blocks"] = Napi::Function::New(env, Nm24Blocks);
   exports["gqsaPairCodes"] = Napi::Function::New(env, GqsaPairCodes);
   exports["gqsaGroupCodes"] = Napi::Function::New(env, GqsaGroupCodes);
   exports["gqsaDequant"] = Napi::Function::New(env, GqsaDequant);

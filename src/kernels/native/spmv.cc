@@ -29,6 +29,21 @@ Act aligned_x(const Act& a, std::vector<float>& scratch) {
   return Act{a.y, x, a.tokens, a.rows, a.cols};
 }
 
+void nm24_blocks(uint8_t* pos, long rows, int cols, bool to_blocks) {
+  const int groups = cols / 4;
+  for (long r = 0; r < rows; ++r)
+    for (int b = 0; b + 16 <= groups; b += 16) {
+      uint8_t* p = pos + r * groups + b;
+      uint8_t slot[32];
+      for (int j = 0; j < 16; ++j) {
+        if (to_blocks) { slot[2 * j] = p[j] & 15; slot[2 * j + 1] = p[j] >> 4; }
+        else { slot[j] = p[j] & 15; slot[16 + j] = p[j] >> 4; }
+      }
+      for (int j = 0; j < 16; ++j)
+        p[j] = to_blocks ? (uint8_t)(slot[j] | slot[16 + j] << 4) : (uint8_t)(slot[2 * j] | slot[2 * j + 1] << 4);
+    }
+}
+
 long pack_nm(float* vals, uint8_t* pos, const float* w, int rows, int cols, int n, int m) {
   const long groups = cols / m, per_row = groups * n, stride = (per_row + 1) / 2;
   for (long r = 0; r < rows; ++r) {

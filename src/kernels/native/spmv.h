@@ -21,7 +21,7 @@ struct DenseW {
 
 // N:M: each group of M columns keeps N values (in column order, zero-padded when fewer are
 // non-zero); pos holds their positions within the group as 4-bit fields, two per byte, row by row
-// (row stride ⌈cols/M·N/2⌉ bytes).
+// (row stride ⌈cols/M·N/2⌉ bytes). For 2:4 the kernels read the positions in block order (nm24_blocks).
 struct NmW {
   const void* vals;  // (rows, cols/M·N)
   bool bf16;
@@ -70,6 +70,13 @@ struct SpmvKernels {
 // at a time at multiples of 16 columns: from an aligned x each load is one cache line, otherwise it is split
 // across two, which cost GQSA's GEMV 18 % in cache.
 Act aligned_x(const Act& a, std::vector<float>& scratch);
+
+// 2:4 positions between the file order (byte g: the positions of kept values 2g and 2g+1) and the block
+// order the kernels read: in each full block of 16 groups (64 columns, 32 kept values) byte i holds the
+// positions of kept values i (low nibble) and 16 + i (high), so one widening of 16 bytes gives the x
+// permute indices of both halves of the block with a mask and a shift; groups past the last full block
+// keep the file order. In place, row by row.
+void nm24_blocks(uint8_t* pos, long rows, int cols, bool to_blocks);
 
 extern const SpmvKernels spmv_portable;
 #if defined(SP_X86)

@@ -77,19 +77,20 @@ float dot_nm(const V* v, const uint8_t* pos, const float* x, int cols, int n, in
   return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
-// 2:4: one position byte per group (first kept position in the low nibble).
+// 2:4 (positions in block order, spmv.h): kept value s of a block of 16 groups sits in column
+// 4·(s mod 16)/2 + its position, in the block's first or second 32 columns.
 template <class V>
 float dot_24(const V* v, const uint8_t* pos, const float* x, int groups) {
-  float acc[8] = {};
+  float acc[16] = {};
   int g = 0;
-  for (; g + 8 <= groups; g += 8)
-    for (int l = 0; l < 8; ++l) {
-      const int b = pos[g + l], c = 4 * (g + l);
-      acc[l] += val(v, 2 * (g + l)) * x[c + (b & 15)] + val(v, 2 * (g + l) + 1) * x[c + (b >> 4)];
+  for (; g + 16 <= groups; g += 16)
+    for (int i = 0; i < 16; ++i) {
+      const int b = pos[g + i], c = 4 * g + 4 * (i >> 1);
+      acc[i] += val(v, 2 * g + i) * x[c + (b & 15)] + val(v, 2 * g + 16 + i) * x[c + 32 + (b >> 4)];
     }
   float s = 0;
   for (; g < groups; ++g) s += val(v, 2 * g) * x[4 * g + (pos[g] & 15)] + val(v, 2 * g + 1) * x[4 * g + (pos[g] >> 4)];
-  for (int l = 0; l < 8; ++l) s += acc[l];
+  for (int l = 0; l < 16; ++l) s += acc[l];
   return s;
 }
 
@@ -110,14 +111,13 @@ inline __m512 load16(const uint16_t* p) { return widen(_mm256_loadu_si256(reinte
 inline __m512 load_n(const float* p, int n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
 inline __m512 load_n(const uint16_t* p, int n) { return widen(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p)); }
 
-// Permute indices of 16 groups' 32 kept values: slot s of group g picks lane 4·(g mod 8) + position from the
-// pair of x registers holding its 32 columns. Built on 16-byte vectors, widened only at the end.
+// Permute indices of a block's 32 kept values (block order, spmv.h): value i of each half picks lane
+// 4·(i/2) + its position from the pair of x registers holding that half's 32 columns.
 inline void positions24(const uint8_t* pos, __m512i& lo, __m512i& hi) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pos)), low = _mm_set1_epi8(15);
-  const __m128i a = _mm_and_si128(bytes, low), b = _mm_and_si128(_mm_srli_epi16(bytes, 4), low);
-  const __m128i base = _mm_setr_epi8(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
-  lo = _mm512_cvtepu8_epi32(_mm_add_epi8(_mm_unpacklo_epi8(a, b), base));
-  hi = _mm512_cvtepu8_epi32(_mm_add_epi8(_mm_unpackhi_epi8(a, b), base));
+  const __m512i p = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pos)));
+  const __m512i base = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+  lo = _mm512_ternarylogic_epi32(p, _mm512_set1_epi32(15), base, 0xEA);  // (p & 15) | base
+  hi = _mm512_or_si512(_mm512_srli_epi32(p, 4), base);
 }
 
 // 2:4 for 16 groups (64 columns) at a time: the x value each kept weight meets is picked out of

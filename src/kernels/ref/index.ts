@@ -7,7 +7,7 @@ import {gemm} from './gemm.js'
 import {nllRows} from './loss.js'
 import {rmsnorm} from './norm.js'
 import {rope} from './rope.js'
-import {matmulBitmask, matmulDense, matmulGqsa, matmulNm, packNm, unpackNm} from './spmv.js'
+import {matmulBitmask, matmulDense, matmulGqsa, matmulNm, nm24Blocks, packNm, unpackNm} from './spmv.js'
 import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, selectNM, selectRowK, selectThreshold} from './prune.js'
 import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 import {gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaDequant, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaSaliency, gqsaScaleGrad, gqsaSweep, mseGrad} from './gqsa.js'
@@ -18,5 +18,5 @@ export const refBackend: Backend = {
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,
-  matmulDense, packNm, unpackNm, matmulNm, matmulBitmask, matmulGqsa,
+  matmulDense, packNm, unpackNm, nm24Blocks, matmulNm, matmulBitmask, matmulGqsa,
 }

@@ -54,9 +54,26 @@ export function unpackNm(out: Float32Array, vals: Float32Array, pos: Uint8Array,
   }
 }
 
+export function nm24Blocks(pos: Uint8Array, rows: number, cols: number, toBlocks: boolean): void {
+  const groups = cols / 4
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b + 16 <= groups; b += 16) {
+      const p = pos.subarray(r * groups + b, r * groups + b + 16), slot = new Uint8Array(32)
+      // slot s: kept value s of the block; file order pairs 2g, 2g+1 in byte g, block order i, 16 + i in byte i
+      for (let j = 0; j < 16; j++) {
+        const [a, c] = toBlocks ? [2 * j, 2 * j + 1] : [j, 16 + j]
+        slot[a] = p[j] & 15
+        slot[c] = p[j] >> 4
+      }
+      for (let j = 0; j < 16; j++) p[j] = toBlocks ? slot[j] | (slot[16 + j] << 4) : slot[2 * j] | (slot[2 * j + 1] << 4)
+    }
+  }
+}
+
 export function matmulNm(y: Float32Array, vals: Values, pos: Uint8Array, x: Float32Array, tokens: number, rows: number, cols: number, n: number, m: number): void {
-  const w = new Float32Array(rows * cols)
-  unpackNm(w, floats(vals), pos, rows, cols, n, m)
+  const w = new Float32Array(rows * cols), filePos = pos.slice()
+  if (n === 2 && m === 4) nm24Blocks(filePos, rows, cols, false)
+  unpackNm(w, floats(vals), filePos, rows, cols, n, m)
   multiply(y, w, x, tokens, rows, cols)
 }
 
