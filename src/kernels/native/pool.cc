@@ -1,6 +1,8 @@
 #include "pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -130,5 +132,32 @@ Pool& pool() {
 void set_threads(int n) { pool().resize(n); }
 int get_threads() { return pool().size(); }
 void parallel_for(int n, const std::function<void(int)>& fn) { pool().run(n, fn); }
+
+void parallel_runs(int n, const std::function<void(int)>& fn) {
+  const int shares = std::min(n, get_threads());
+  if (shares <= 1 || in_task) {
+    for (int i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  // Share s holds the unclaimed tasks [first, end) as one word, (end << 32) | first, so that its owner
+  // claiming from the front and others claiming from the back never take the same task.
+  std::vector<std::atomic<uint64_t>> left(shares);
+  for (int s = 0; s < shares; ++s)
+    left[s].store((uint64_t)((long)n * (s + 1) / shares) << 32 | (uint64_t)((long)n * s / shares));
+  auto claim = [&](int s, bool front) {
+    uint64_t v = left[s].load();
+    for (;;) {
+      const uint32_t first = (uint32_t)v, end = (uint32_t)(v >> 32);
+      if (first >= end) return -1;
+      const uint64_t next = front ? (uint64_t)end << 32 | (first + 1) : (uint64_t)(end - 1) << 32 | first;
+      if (left[s].compare_exchange_weak(v, next)) return (int)(front ? first : end - 1);
+    }
+  };
+  pool().run(shares, [&](int s) {
+    for (int i = claim(s, true); i >= 0; i = claim(s, true)) fn(i);
+    for (int o = 1; o < shares; ++o)
+      for (int i = claim((s + o) % shares, false); i >= 0; i = claim((s + o) % shares, false)) fn(i);
+  });
+}
 
 }  // namespace sp
