@@ -39,18 +39,19 @@ export function randomGqsa(rows: number, cols: number, group: number) {
 
 export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refBackend): string[] {
   const failures: string[] = []
-  const close = (got: Float32Array, want: Float32Array, label: string) => {
+  // Float32 sums of n terms taken in different orders differ by about √n·ε times the terms' size.
+  const close = (got: Float32Array, want: Float32Array, cols: number, label: string) => {
     let worst = 0
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])))
-    if (!(worst < 2e-5)) failures.push(`${label}: relative error ${worst}`)
+    if (!(worst < 2e-5 * Math.max(1, Math.sqrt(cols / 256)))) failures.push(`${label}: relative error ${worst}`)
   }
   for (const tokens of [1, 3, 9]) {
-    for (const [rows, cols] of [[1, 16], [7, 40], [33, 136], [6, 200], [5, 320]]) {
+    for (const [rows, cols] of [[1, 16], [7, 40], [33, 136], [6, 200], [5, 320], [9, 4104]]) {
       const x = randomNormal(tokens * cols, rand)
       const run = (label: string, fn: (k: Backend, y: Float32Array) => void) => {
         const a = new Float32Array(tokens * rows), b = new Float32Array(tokens * rows)
         fn(ref, a); fn(nat, b)
-        close(b, a, `${label} ${tokens}×${rows}×${cols}`)
+        close(b, a, cols, `${label} ${tokens}×${rows}×${cols}`)
       }
       const w = unevenRows(rows, cols, () => rand() < 0.5)
       run('dense f32', (k, y) => k.matmulDense(y, w, x, tokens, rows, cols))
@@ -63,8 +64,12 @@ export function spmvFailures(nat: Backend = nativeKernels(), ref: Backend = refB
 
       for (const [n, m] of [[2, 4], [1, 4], [4, 8], [3, 8]]) {
         if (cols % m !== 0) continue
-        // each group keeps its first n columns that a coin lets through
-        const wn = unevenRows(rows, cols, (_r, c) => c % m < n && rand() < 0.8, false)
+        // each group keeps n columns at random positions, some of which a coin then drops
+        const keep = Array.from({length: rows * cols / m}, () => {
+          const order = Array.from({length: m}, (_, j) => j).sort(() => rand() - 0.5)
+          return new Set(order.slice(0, n))
+        })
+        const wn = unevenRows(rows, cols, (r, c) => keep[(r * cols + c - c % m) / m].has(c % m) && rand() < 0.8, false)
         const perRow = cols / m * n, stride = Math.ceil(perRow / 2)
         const vals = new Float32Array(rows * perRow), pos = new Uint8Array(rows * stride)
         if (nat.packNm(vals, pos, wn, rows, cols, n, m) !== -1) { failures.push(`packNm ${n}:${m} refused an ${n}:${m} weight`); continue }
