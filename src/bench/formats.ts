@@ -1,4 +1,4 @@
-import {GQSA_OFFSET, gqsaPairBytes, kernels, type Backend} from '../kernels/index.js'
+import {gqsaHeldParams, gqsaPairBytes, kernels, type Backend} from '../kernels/index.js'
 import {randomNormal, seededRandom} from '../util/random.js'
 
 /** The weight formats the engine can multiply by, as `sparsify bench` and the prune report compare them. */
@@ -81,7 +81,7 @@ function products(k: Backend, rows: number, cols: number, seed: number): Record<
   }
   const nnzb = col.length, cols16 = Uint16Array.from(col)
   const pairs = Uint8Array.from({length: gqsaPairBytes(nnzb, group)}, () => Math.floor(rand() * 256))
-  const scales = Float32Array.from({length: nnzb}, () => 0.01 + 0.01 * rand()), offsetZeros = new Float32Array(nnzb).fill(GQSA_OFFSET + 8)
+  const {scales, offsetZeros} = gqsaHeldParams(Float32Array.from({length: nnzb}, () => 0.01 + 0.01 * rand()), new Float32Array(nnzb).fill(8))
 
   const n = rows * cols
   return {

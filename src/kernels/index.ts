@@ -5,7 +5,7 @@ import {refBackend} from './ref/index.js'
 
 export type {Backend, GemmOpts, SparseGptOpts, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
-export {GQSA_OFFSET, gqsaPairBytes} from './ref/gqsa.js'
+export {gqsaFileParams, gqsaHeldParams, gqsaPairBytes} from './ref/gqsa.js'
 
 function need(ok: boolean, op: string, what: string): void {
   if (!ok) throw new RangeError(`${op}: ${what}`)

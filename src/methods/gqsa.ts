@@ -1,4 +1,4 @@
-import {GQSA_OFFSET, gqsaPairBytes, type Backend} from '../kernels/index.js'
+import {gqsaHeldParams, gqsaPairBytes, type Backend} from '../kernels/index.js'
 import type {GqsaPacked} from '../packed/weight.js'
 import {usage} from '../util/errors.js'
 import {bqpo} from './bqpo.js'
@@ -45,20 +45,20 @@ export function packState(s: GqsaState): GqsaPacked {
     rowPtr[r + 1] = kept
   }
   const col = new Uint16Array(kept), pairs = new Uint8Array(gqsaPairBytes(kept, s.group))
-  const scales = new Float32Array(kept), offsetZeros = new Float32Array(kept)
+  const scales = new Float32Array(kept), zeros = new Float32Array(kept)
   let k = 0
   for (let r = 0; r < s.rows; r++) {
     for (let G = 0; G < groups; G++) {
       if (s.pruned[r * groups + G]) continue
       col[k] = G
       scales[k] = s.scales[r * groups + G]
-      offsetZeros[k] = s.zeros[r * groups + G] + GQSA_OFFSET
+      zeros[k] = s.zeros[r * groups + G]
       const base = r * s.cols + G * s.group, pair = (k >> 1) * s.group, shift = (k & 1) * 4
       for (let j = 0; j < s.group; j++) pairs[pair + j] |= s.codes[base + j] << shift
       k++
     }
   }
-  return {format: 'gqsa', bits: 4, group: s.group, rowPtr, col, pairs, scales, offsetZeros}
+  return {format: 'gqsa', bits: 4, group: s.group, rowPtr, col, pairs, ...gqsaHeldParams(scales, zeros)}
 }
 
 /** The pruned groups: the lowest saliencies of each row, or of the whole layer. */

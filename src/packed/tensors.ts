@@ -1,4 +1,4 @@
-import {GQSA_OFFSET, gqsaPairBytes, kernels, type Backend, type Values} from '../kernels/index.js'
+import {gqsaFileParams, gqsaHeldParams, gqsaPairBytes, kernels, type Backend, type Values} from '../kernels/index.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
 import {numel, type Dtype, type FloatDtype} from '../model/safetensors/dtypes.js'
 import {encodeFloats} from '../model/safetensors/writer.js'
@@ -65,14 +65,14 @@ export function encodePacked(prefix: string, p: PackedWeight, rows: number, cols
     case 'gqsa': {
       const nnzb = p.rowPtr[rows]
       const half = (v: Float32Array) => encodeFloats(v, 'F16')
-      const codes = new Uint8Array(nnzb * p.group / 2)
+      const codes = new Uint8Array(nnzb * p.group / 2), {scales, zeros} = gqsaFileParams(p.scales, p.offsetZeros)
       k.gqsaGroupCodes(codes, p.pairs, nnzb, p.group)
       return [
         {name: `${prefix}.weight_row_ptr`, dtype: 'I32', shape: [rows + 1], data: bytesOf(p.rowPtr)},
         {name: `${prefix}.weight_col_idx`, dtype: 'I16', shape: [nnzb], data: bytesOf(p.col)},
         {name: `${prefix}.weight_codes`, dtype: 'U8', shape: [nnzb, p.group / 2], data: codes},
-        {name: `${prefix}.weight_scales`, dtype: 'F16', shape: [nnzb], data: half(p.scales)},
-        {name: `${prefix}.weight_zeros`, dtype: 'F16', shape: [nnzb], data: half(p.offsetZeros.map((z) => z - GQSA_OFFSET))},
+        {name: `${prefix}.weight_scales`, dtype: 'F16', shape: [nnzb], data: half(scales)},
+        {name: `${prefix}.weight_zeros`, dtype: 'F16', shape: [nnzb], data: half(zeros)},
       ]
     }
   }
@@ -154,6 +154,6 @@ export function readPacked(ck: Checkpoint, prefix: string, rows: number, cols: n
   }
   const pairs = new Uint8Array(gqsaPairBytes(nnzb, g))
   kernels().gqsaPairCodes(pairs, ck.file(cd.name).readBytes(cd.name), nnzb, g)
-  const packed: GqsaPacked = {format: 'gqsa', bits: 4, group: g, rowPtr, col, pairs, scales, offsetZeros: zeros.map((z) => z + GQSA_OFFSET)}
+  const packed: GqsaPacked = {format: 'gqsa', bits: 4, group: g, rowPtr, col, pairs, ...gqsaHeldParams(scales, zeros)}
   return packed
 }

@@ -1,7 +1,7 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 
-import {GQSA_OFFSET, gqsaPairBytes, nativeKernels, refBackend} from '../../src/kernels/index.js'
+import {gqsaHeldParams, gqsaPairBytes, nativeKernels, refBackend} from '../../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {assertClose} from '../helpers/assert-close.js'
 
@@ -70,8 +70,8 @@ describe('GQSA kernels equal their references', () => {
     both((k) => { const o = new Float32Array(rows * cols); k.gqsaDequant(o, codes, s, z, pruned, rows, cols, g); return [o] })
     both((k) => { const ds = new Float32Array(groups); k.gqsaScaleGrad(ds, dwq, codes, z, pruned, rows, cols, g); return [ds] })
     const rowPtr = Int32Array.of(0, 2, 2, 3, 6, 6, 7), col = Uint16Array.of(0, 2, 1, 0, 1, 2, 2)
-    const pairs = Uint8Array.from({length: gqsaPairBytes(7, g)}, () => Math.floor(rand() * 256)), offsetZeros = z.map((v) => v + GQSA_OFFSET)
-    both((k) => { const o = new Float32Array(rows * cols); k.gqsaUnpack(o, rowPtr, col, pairs, s, offsetZeros, rows, cols, g); return [o] })
+    const pairs = Uint8Array.from({length: gqsaPairBytes(7, g)}, () => Math.floor(rand() * 256)), held = gqsaHeldParams(s.subarray(0, 7), z.subarray(0, 7))
+    both((k) => { const o = new Float32Array(rows * cols); k.gqsaUnpack(o, rowPtr, col, pairs, held.scales, held.offsetZeros, rows, cols, g); return [o] })
     const out = randomNormal(1000, rand), target = randomNormal(1000, rand)
     const da = new Float32Array(1000), db = new Float32Array(1000)
     assert.ok(Math.abs(nat.mseGrad(db, out, target) - ref.mseGrad(da, out, target)) < 1e-9)

@@ -1,6 +1,6 @@
 // The decode kernels against their references, shared by spmv.test.ts (in process) and
 // spmv-isa-check.ts (run once per instruction set).
-import {GQSA_OFFSET, gqsaPairBytes, nativeKernels, refBackend, type Backend} from '../../src/kernels/index.js'
+import {gqsaHeldParams, gqsaPairBytes, nativeKernels, refBackend, type Backend} from '../../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 
 const rand = seededRandom(23)
@@ -32,8 +32,8 @@ export function randomGqsa(rows: number, cols: number, group: number) {
   const codes = Uint8Array.from({length: nnzb * group / 2}, () => Math.floor(rand() * 256))
   const pairs = new Uint8Array(gqsaPairBytes(nnzb, group))
   refBackend.gqsaPairCodes(pairs, codes, nnzb, group)
-  const scales = Float32Array.from({length: nnzb}, () => 0.01 + rand() * 0.1)
-  const offsetZeros = Float32Array.from({length: nnzb}, () => GQSA_OFFSET + Math.floor(rand() * 22) - 3)
+  const {scales, offsetZeros} = gqsaHeldParams(Float32Array.from({length: nnzb}, () => 0.01 + rand() * 0.1),
+    Float32Array.from({length: nnzb}, () => Math.floor(rand() * 22) - 3))
   return {rowPtr, col: Uint16Array.from(col), codes, pairs, scales, offsetZeros}
 }
 

@@ -167,10 +167,8 @@ void gqsa_unpack(float* out, const GqsaW& q, int rows, int cols) {
     for (long r = b; r < e; ++r) {
       float* row = out + r * cols;
       std::fill(row, row + cols, 0.f);
-      for (long k = q.row_ptr[r]; k < q.row_ptr[r + 1]; ++k) {
-        const float zero = q.offset_zeros[k] - kGqsaOffset;
-        for (int j = 0; j < g; ++j) row[(long)q.col[k] * g + j] = q.scales[k] * ((float)gqsa_code_at(q.pairs, k, g, j) - zero);
-      }
+      for (long k = q.row_ptr[r]; k < q.row_ptr[r + 1]; ++k)
+        for (int j = 0; j < g; ++j) row[(long)q.col[k] * g + j] = gqsa_weight(q, k, j);
     }
   });
 }
@@ -188,10 +186,11 @@ void gqsa_pair_codes(uint8_t* pairs, const uint8_t* codes, long nnzb, int g) {
 }
 
 void gqsa_group_codes(uint8_t* codes, const uint8_t* pairs, long nnzb, int g) {
+  auto code = [&](long k, int j) { return (pairs[(k >> 1) * g + j] >> ((k & 1) * 4)) & 15; };
   parallel_range(nnzb, 4096, [&](long b, long e) {
     for (long k = b; k < e; ++k)
       for (int j = 0; j < g; j += 2)
-        codes[k * (g / 2) + j / 2] = (uint8_t)(gqsa_code_at(pairs, k, g, j) | gqsa_code_at(pairs, k, g, j + 1) << 4);
+        codes[k * (g / 2) + j / 2] = (uint8_t)(code(k, j) | code(k, j + 1) << 4);
   });
 }
 

@@ -39,10 +39,12 @@ struct BitmaskW {
 };
 
 // GQSA block-sparse rows as the kernels read them: row r keeps groups row_ptr[r]..row_ptr[r+1]−1, group k
-// covering columns col[k]·group.., w = scale[k]·(code − zero). Groups 2i and 2i+1 share `group` bytes of
+// covering columns col[k]·group.., w = scale·(code − zero). Groups 2i and 2i+1 share `group` bytes of
 // pairs: byte j holds code j of group 2i (low nibble) and of group 2i+1 (high), so one load feeds two groups.
-// offset_zeros[k] = 2^23 + zero (zeros are integers): the float 2^23 + code, made by writing the code into
-// the mantissa of 2^23, minus it is code − zero exactly, with no integer-to-float conversion.
+// A code enters as it sits in its byte, masked: c for an even group, 16·c for an odd one; OR-ed into the
+// mantissa of 2^23 it is the float 2^23 + c (or 2^23 + 16c) with no conversion. So an even group holds
+// scale s and offset zero 2^23 + z, an odd one s/16 and 2^23 + 16z (zeros are integers): (held code −
+// offset zero)·held scale is (c − z)·s exactly, the weight bit for bit.
 struct GqsaW {
   const int32_t* row_ptr;
   const uint16_t* col;
@@ -52,12 +54,17 @@ struct GqsaW {
   int group;
 };
 
-// Code j of group k in the pair layout.
-inline int gqsa_code_at(const uint8_t* pairs, long k, int group, int j) {
-  return (pairs[(k >> 1) * group + j] >> ((k & 1) * 4)) & 15;
+constexpr float kGqsaOffset = 8388608.f;  // 2^23
+
+// Code j of group k in the pair layout, as it sits in its byte: c or 16·c.
+inline int gqsa_held_code(const uint8_t* pairs, long k, int group, int j) {
+  return pairs[(k >> 1) * group + j] & (k & 1 ? 0xF0 : 0x0F);
 }
 
-constexpr float kGqsaOffset = 8388608.f;  // 2^23
+// Weight j of group k.
+inline float gqsa_weight(const GqsaW& q, long k, int j) {
+  return q.scales[k] * ((float)gqsa_held_code(q.pairs, k, q.group, j) - (q.offset_zeros[k] - kGqsaOffset));
+}
 
 struct SpmvKernels {
   void (*dense)(const Act&, const DenseW&);

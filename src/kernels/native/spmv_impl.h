@@ -212,15 +212,17 @@ void dot_24x4_avx512(const V* v, long vld, const uint8_t* pos, long pld, const f
   }
 }
 
-// GQSA (pair layout, spmv.h): 16 bytes of a pair widened to 16 lanes; each lane's low or high nibble
-// OR-ed into the mantissa of 2^23 is the float 2^23 + code, and (2^23 + code − offset_zero)·scale is the
-// weight exactly as the reference computes it. No conversion instruction: the cores run out of vector
-// ops, not memory bandwidth, on this kernel (docs/gqsa.md).
+// GQSA (pair layout, spmv.h): 16 bytes of a pair widened to 16 lanes; each lane's low or high nibble,
+// masked in place and OR-ed into the mantissa of 2^23, is the held code as a float, and (it − offset
+// zero)·scale is the weight exactly as the reference computes it: one ternary-logic instruction per
+// group and no conversion, for the cores run out of vector instructions here, not bandwidth (docs/gqsa.md).
 inline __m512i pair_lanes(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline __m512 low_codes(__m512i v) {
   return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, _mm512_set1_epi32(15), _mm512_set1_epi32(0x4B000000), 0xEA));  // (v & 15) | 2^23
 }
-inline __m512 high_codes(__m512i v) { return _mm512_castsi512_ps(_mm512_or_si512(_mm512_srli_epi32(v, 4), _mm512_set1_epi32(0x4B000000))); }
+inline __m512 high_codes(__m512i v) {
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, _mm512_set1_epi32(0xF0), _mm512_set1_epi32(0x4B000000), 0xEA));  // (v & 0xF0) | 2^23
+}
 inline __m512 gqsa_weights(__m512 codes, float scale, float offset_zero) {
   return _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_set1_ps(offset_zero)), _mm512_set1_ps(scale));
 }
@@ -263,8 +265,7 @@ void gqsa_segment_scalar(const GqsaW& q, long kb, long ke, const float* x, long 
     float acc[4] = {};
     for (long k = kb; k < ke; ++k) {
       const float* xc = x + t * ldx + (long)q.col[k] * q.group;
-      const float zero = q.offset_zeros[k] - kGqsaOffset;
-      for (int j = 0; j < q.group; ++j) acc[j & 3] += q.scales[k] * ((float)gqsa_code_at(q.pairs, k, q.group, j) - zero) * xc[j];
+      for (int j = 0; j < q.group; ++j) acc[j & 3] += gqsa_weight(q, k, j) * xc[j];
     }
     out[t] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }

@@ -118,18 +118,37 @@ export function mseGrad(d: Float32Array, out: Float32Array, target: Float32Array
 /** The bytes of the pair layout (Backend.matmulGqsa) for nnzb groups: one `group`-byte block per two groups. */
 export const gqsaPairBytes = (nnzb: number, group: number) => Math.ceil(nnzb / 2) * group
 
-/** The GQSA pair layout's offset: zeros are stored as 2^23 + zero. */
+/** The GQSA kernel form's offset (Backend.matmulGqsa): zeros are held as 2^23 + zero (·16 in odd groups). */
 export const GQSA_OFFSET = 2 ** 23
 
 /** Code j of group k in the pair layout. */
 export const gqsaCode = (pairs: Uint8Array, k: number, group: number, j: number) => (pairs[(k >> 1) * group + j] >> ((k & 1) * 4)) & 15
+
+/** Code j of group k as the kernel holds it: as it sits in its byte, c in an even group, 16·c in an odd one. */
+const heldCode = (pairs: Uint8Array, k: number, group: number, j: number) => pairs[(k >> 1) * group + j] & (k & 1 ? 0xf0 : 0x0f)
+
+/** Per-group scales and zeros as the kernel holds them: s and 2^23 + z in even groups, s/16 and 2^23 + 16z in odd ones. */
+export function gqsaHeldParams(scales: Float32Array, zeros: Float32Array): {scales: Float32Array; offsetZeros: Float32Array} {
+  return {
+    scales: scales.map((s, k) => (k & 1 ? s / 16 : s)),
+    offsetZeros: zeros.map((z, k) => GQSA_OFFSET + (k & 1 ? 16 * z : z)),
+  }
+}
+
+/** The inverse of gqsaHeldParams. */
+export function gqsaFileParams(scales: Float32Array, offsetZeros: Float32Array): {scales: Float32Array; zeros: Float32Array} {
+  return {
+    scales: scales.map((s, k) => (k & 1 ? s * 16 : s)),
+    zeros: offsetZeros.map((z, k) => (k & 1 ? (z - GQSA_OFFSET) / 16 : z - GQSA_OFFSET)),
+  }
+}
 
 export function gqsaUnpack(out: Float32Array, rowPtr: Int32Array, col: Uint16Array, pairs: Uint8Array, scales: Float32Array, offsetZeros: Float32Array,
   rows: number, cols: number, group: number): void {
   out.fill(0, 0, rows * cols)
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      for (let j = 0; j < group; j++) out[r * cols + col[k] * group + j] = scales[k] * (gqsaCode(pairs, k, group, j) - (offsetZeros[k] - GQSA_OFFSET))
+      for (let j = 0; j < group; j++) out[r * cols + col[k] * group + j] = scales[k] * (heldCode(pairs, k, group, j) - (offsetZeros[k] - GQSA_OFFSET))
     }
   }
 }
