@@ -36,6 +36,11 @@ export interface BlockWeights {
   qNorm: Float32Array | null
   kNorm: Float32Array | null
   linears: Record<LinearName, Linear>
+  /**
+   * q, k, v stacked into one linear and gate, up into another (decoding): then those five entries of
+   * `linears` hold no weights.
+   */
+  fused?: {qkv: Linear; gateUp: Linear}
 }
 
 export const blockPrefix = (layer: number) => `model.layers.${layer}.`

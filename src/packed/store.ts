@@ -5,13 +5,34 @@ import type {Model} from '../model/model.js'
 import {blockNorms, blockPrefix, LINEARS, linearShape, type BlockWeights, type Linear, type LinearName} from '../model/weights.js'
 import {usage} from '../util/errors.js'
 import {readPacked} from './tensors.js'
-import {packDense, packedBytes, type PackedWeight} from './weight.js'
+import {packDense, packedBytes, stackRows, type PackedWeight} from './weight.js'
 
 /** The formats a model can be decoded with. */
 export const DECODE_FORMATS = ['f32', 'bf16', 'nm', 'bitmask', 'gqsa'] as const
 export type DecodeFormat = (typeof DECODE_FORMATS)[number]
 
 const NO_DENSE = new Float32Array(0)
+
+const QKV: LinearName[] = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj']
+const GATE_UP: LinearName[] = ['mlp.gate_proj', 'mlp.up_proj']
+
+/**
+ * The named linears stacked into one (their rows one after another), which then replaces them: one
+ * product per token instead of three or two, for short products stream worse than long ones.
+ */
+function stack(linears: Record<LinearName, Linear>, names: LinearName[]): Linear {
+  const parts = names.map((n) => linears[n])
+  const out = parts.reduce((a, l) => a + l.out, 0)
+  let bias: Float32Array | null = null
+  if (parts.some((l) => l.bias)) {
+    bias = new Float32Array(out)
+    let at = 0
+    for (const l of parts) { if (l.bias) bias.set(l.bias, at); at += l.out }
+  }
+  const packed = stackRows(kernels(), parts.map((l) => ({p: l.packed!, rows: l.out})))
+  for (const n of names) linears[n] = {weight: NO_DENSE, bias: null, out: linears[n].out, in: linears[n].in}
+  return {weight: NO_DENSE, packed, bias, out, in: parts[0].in}
+}
 
 /**
  * The whole model in memory for decoding, every decoder linear in one format and multiplied by
@@ -53,7 +74,8 @@ export class PackedStore implements WeightSource {
         const bias = model.ckpt.has(`${full}.bias`) ? model.ckpt.readF32(`${full}.bias`) : null
         linears[name] = {weight: NO_DENSE, packed, bias, out: rows, in: cols}
       }
-      blocks.push({inputNorm: norms.inputNorm, postNorm: norms.postNorm, qNorm: norms.qNorm, kNorm: norms.kNorm, linears})
+      const fused = {qkv: stack(linears, QKV), gateUp: stack(linears, GATE_UP)}
+      blocks.push({inputNorm: norms.inputNorm, postNorm: norms.postNorm, qNorm: norms.qNorm, kNorm: norms.kNorm, linears, fused})
     }
     const headName = cfg.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'
     const head = model.head()
@@ -63,7 +85,8 @@ export class PackedStore implements WeightSource {
 
   /** Bytes of the decoder linears as held for decoding. */
   linearBytes(): number {
-    return this.blocks.reduce((a, b) => a + LINEARS.reduce((s, n) => s + packedBytes(b.linears[n].packed!), 0), 0)
+    return this.blocks.reduce((a, b) => a + [b.fused!.qkv, b.fused!.gateUp, b.linears['self_attn.o_proj'], b.linears['mlp.down_proj']]
+      .reduce((s, l) => s + packedBytes(l.packed!), 0), 0)
   }
 
   embeddings(): Float32Array { return this.embed }

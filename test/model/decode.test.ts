@@ -5,6 +5,7 @@ import {argmax, Decoder} from '../../src/model/engine/decode.js'
 import {forwardLogits, toBatch} from '../../src/model/engine/forward.js'
 import {Model} from '../../src/model/model.js'
 import {ParamStore} from '../../src/model/params.js'
+import {PackedStore} from '../../src/packed/store.js'
 import {nativeKernels, refBackend} from '../../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {assertClose} from '../helpers/assert-close.js'
@@ -44,6 +45,16 @@ describe('incremental decoding with a KV cache', () => {
       assert.deepEqual(cached, full)
     })
   }
+
+  it('decoding from the packed store (q/k/v and gate/up stacked) gives the logits of the plain weights: Llama, Qwen2 (biases), Qwen3', () => {
+    for (const dir of [TINY_LLAMA, golden('qwen2').dir, golden('qwen3').dir]) {
+      const model = Model.load(dir)
+      const store = PackedStore.load(model, 'f32')
+      assert.ok(store.block(0).fused, 'the store stacks the block\'s linears')
+      const plain = new Decoder(ParamStore.fromModel(model), 16), packed = new Decoder(store, 16)
+      for (const ids of [[3, 14, 15, 92, 65], [35], [89]]) assertClose(packed.step(ids), plain.step(ids), {atol: 1e-4, rtol: 1e-4}, dir)
+    }
+  })
 
   it('sparsify generate prints the continuation and its speed; --json gives the tokens', () => {
     const r = sparsify(['generate', TINY_LLAMA, '--prompt', 'The jury said', '--max-new-tokens', '8', '--json'])

@@ -16,6 +16,13 @@ export class BlockScratch {
   readonly ctx: Float32Array    // (rows, heads·hd)
   readonly gate: Float32Array   // (rows, intermediate)
   readonly up: Float32Array     // (rows, intermediate)
+  private stacked?: Float32Array
+
+  /** Output of a stacked linear (BlockWeights.fused), made on first use: (rows, width). */
+  fusedOut(width: number): Float32Array {
+    if (!this.stacked || this.stacked.length < this.rows * width) this.stacked = new Float32Array(this.rows * width)
+    return this.stacked.subarray(0, this.rows * width)
+  }
 
   constructor(cfg: ModelConfig, readonly rows: number) {
     const q = cfg.heads * cfg.headDim, kv = cfg.kvHeads * cfg.headDim
@@ -33,6 +40,20 @@ export function linear(k: Backend, out: Float32Array, input: Float32Array, l: Li
   if (!l.packed) return k.gemm(out, input, l.weight, rows, l.out, l.in, {transB: true, bias: l.bias})
   multiply(k, out, input, rows, l.out, l.in, l.packed)
   if (l.bias) for (let r = 0; r < rows; r++) k.addInplace(out.subarray(r * l.out, (r + 1) * l.out), l.bias)
+}
+
+/** A stacked linear (BlockWeights.fused) into `outs`, each (rows, its width), in the order they were stacked. */
+function stacked(k: Backend, s: BlockScratch, input: Float32Array, l: Linear, rows: number, outs: Float32Array[]): void {
+  const all = s.fusedOut(l.out)
+  linear(k, all, input, l, rows)
+  for (let r = 0; r < rows; r++) {
+    let at = r * l.out
+    for (const o of outs) {
+      const width = o.length / rows
+      o.set(all.subarray(at, at + width), r * width)
+      at += width
+    }
+  }
 }
 
 /**
@@ -53,9 +74,13 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
 
   k.rmsnorm(h, x, w.inputNorm, rows, H, cfg.rmsEps)
   observe?.('attn_in', h, rows)
-  linear(k, q, h, L['self_attn.q_proj'], rows)
-  linear(k, kk, h, L['self_attn.k_proj'], rows)
-  linear(k, v, h, L['self_attn.v_proj'], rows)
+  if (w.fused) {
+    stacked(k, s, h, w.fused.qkv, rows, [q, kk, v])
+  } else {
+    linear(k, q, h, L['self_attn.q_proj'], rows)
+    linear(k, kk, h, L['self_attn.k_proj'], rows)
+    linear(k, v, h, L['self_attn.v_proj'], rows)
+  }
   if (w.qNorm && w.kNorm) {
     k.rmsnorm(q, q, w.qNorm, rows * cfg.heads, hd, cfg.rmsEps)
     k.rmsnorm(kk, kk, w.kNorm, rows * cfg.kvHeads, hd, cfg.rmsEps)
@@ -70,8 +95,12 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
 
   k.rmsnorm(h, x, w.postNorm, rows, H, cfg.rmsEps)
   observe?.('mlp_in', h, rows)
-  linear(k, gate, h, L['mlp.gate_proj'], rows)
-  linear(k, up, h, L['mlp.up_proj'], rows)
+  if (w.fused) {
+    stacked(k, s, h, w.fused.gateUp, rows, [gate, up])
+  } else {
+    linear(k, gate, h, L['mlp.gate_proj'], rows)
+    linear(k, up, h, L['mlp.up_proj'], rows)
+  }
   k.siluMul(gate, gate, up)
   observe?.('mlp_out', gate, rows)
   linear(k, h, gate, L['mlp.down_proj'], rows)
