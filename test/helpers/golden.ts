@@ -4,8 +4,8 @@ import {fileURLToPath} from 'node:url'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 
-/** ../shared/golden beside the repository (CI checks it out there). */
-export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/golden')
+/** test/golden in the repository (compiled to dist/test/helpers, hence three levels up). */
+export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/golden')
 export const GOLDEN_MODELS = ['llama', 'qwen2', 'qwen3'] as const
 export const goldenPath = (model: string) => path.join(GOLDEN_DIR, model)
 
@@ -18,7 +18,7 @@ export interface Golden {
 
 export function golden(model: string): Golden {
   const dir = goldenPath(model)
-  if (!existsSync(dir)) throw new Error(`golden checkpoints not found at ${dir}: the tests need ../shared/golden beside the repository`)
+  if (!existsSync(dir)) throw new Error(`golden checkpoints not found at ${dir}`)
   const expected = SafetensorsFile.open(path.join(dir, 'expected.safetensors'))
   const json = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8'))
   return {
