@@ -1,7 +1,7 @@
 import type {Model} from '../model/model.js'
 import {TextTokenizer} from '../model/tokenizer.js'
 import {invalidFormat, usage} from '../util/errors.js'
-import type {Dataset} from './dataset.js'
+import type {Dataset} from './types.js'
 import {PythonRandom} from './python-random.js'
 
 /**

@@ -6,20 +6,7 @@ import {brownDocuments} from './brown.js'
 import {readJsonl, readParquet, readTokenRows, readTxt} from './files.js'
 import {hubDataset} from './hub-sets.js'
 import {stderrLogger, type Logger} from '../util/log.js'
-
-/** Text documents to tokenize, or token-id rows to use as they are. */
-export type Dataset =
-  | {kind: 'text'; name: string; documents: string[]; protocol?: EvalProtocol}
-  | {kind: 'tokens'; name: string; rows: number[][]}
-
-/** How evaluation joins documents and how many chunks it keeps (C4's protocol differs from WikiText's). */
-export interface EvalProtocol {
-  join: string
-  maxChunks?: number
-}
-
-/** Named sets have a split for evaluation and one for calibration. */
-export type Purpose = 'eval' | 'calib'
+import type {Dataset, Purpose} from './types.js'
 
 export const NAMED_SETS = ['wikitext2', 'c4', 'brown'] as const
 

@@ -5,7 +5,7 @@ import {gunzipSync} from 'node:zlib'
 import {snapshot} from '../hub/download.js'
 import {invalidFormat} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
-import type {Dataset, Purpose} from './dataset.js'
+import type {Dataset, Purpose} from './types.js'
 import {readParquet} from './files.js'
 
 /**

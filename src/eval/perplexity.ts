@@ -1,4 +1,4 @@
-import type {Dataset} from '../data/dataset.js'
+import type {Dataset} from '../data/types.js'
 import {sequenceLosses, toBatch, type ForwardOptions} from '../model/engine/forward.js'
 import type {Model} from '../model/model.js'
 import {TextTokenizer} from '../model/tokenizer.js'

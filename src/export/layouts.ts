@@ -6,7 +6,7 @@ import type {TensorEntry} from '../model/safetensors/header.js'
 import type {SafetensorsFile} from '../model/safetensors/reader.js'
 import {isFloatDtype, numel, type FloatDtype} from '../model/safetensors/dtypes.js'
 import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
-import {COPIED} from '../prune/run.js'
+import {copyCompanionFiles} from '../model/companion-files.js'
 import {kernels} from '../kernels/index.js'
 import {readConfig, type ModelConfig} from '../model/config.js'
 import {linearShape, type LinearName} from '../model/weights.js'
@@ -41,10 +41,6 @@ export function intoFolder(out: string, overwrite: boolean, build: (work: string
     rmSync(work, {recursive: true, force: true})
     throw err
   }
-}
-
-export function copyAside(from: string, to: string): void {
-  for (const f of COPIED) if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
 }
 
 /** Rewrites each shard with `transform`, keeping shard names, and the index's weight_map to match. */
@@ -104,7 +100,7 @@ export function exportLayout(dir: string, layout: SparseLayout, out: string, ove
         sparsity_structure: layout === 'sparse-24-bitmask' ? '2:4' : 'unstructured', targets: ['Linear']},
     }
     writeFileSync(path.join(work, 'config.json'), `${sortedJson(cfg)}\n`)
-    copyAside(dir, work)
+    copyCompanionFiles(dir, work)
   })
   ck.close()
   return {sparsity: total ? zeros / total : 0, tensors: compressed}
@@ -137,7 +133,7 @@ export function decompress(dir: string, out: string, overwrite: boolean): {tenso
     if (cfg.quantization_config?.sparsity_config && !cfg.quantization_config.config_groups) delete cfg.quantization_config
     else if (cfg.quantization_config) delete cfg.quantization_config.sparsity_config
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
-    copyAside(dir, work)
+    copyCompanionFiles(dir, work)
   })
   ck.close()
   return {tensors: expanded}
@@ -163,7 +159,7 @@ function decompressPacked(dir: string, cfg: Record<string, unknown>, model: Mode
     })
     delete cfg.quantization_config
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
-    copyAside(dir, work)
+    copyCompanionFiles(dir, work)
   })
   ck.close()
   return {tensors: expanded}
@@ -199,7 +195,7 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
     const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
     cfg.quantization_config = packingConfig(packing)
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
-    copyAside(dir, work)
+    copyCompanionFiles(dir, work)
     for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
       if (existsSync(path.join(dir, f))) copyFileSync(path.join(dir, f), path.join(work, f))
     }

@@ -1,7 +1,7 @@
 import {BlockScratch, runBlock} from '../model/engine/block.js'
 import {blockGradients, zeroGrads} from '../model/engine/backward.js'
 import {LINEARS} from '../model/weights.js'
-import type {GqsaOptions, GqsaState} from './gqsa.js'
+import type {GqsaOptions, GqsaState} from './gqsa-types.js'
 import type {BlockRefineContext} from './types.js'
 
 const TOKENS_PER_CALL = 2048

@@ -3,7 +3,7 @@ import {lossAndGradients} from '../model/engine/backward.js'
 import {sequenceLosses, toBatch} from '../model/engine/forward.js'
 import type {ParamStore} from '../model/params.js'
 import {blockPrefix, LINEARS} from '../model/weights.js'
-import type {GqsaState} from './gqsa.js'
+import type {GqsaState} from './gqsa-types.js'
 
 export interface E2eResult {
   steps: number

@@ -65,7 +65,13 @@ const TOKENS_PER_CALL = 4096
  * calibration inputs while the linears' inputs are measured, prune every linear, then run
  * the pruned block to make the next block's inputs. One block of weights is held at a time.
  */
-export async function pruneSequential(job: SequentialJob): Promise<{linears: LinearResult[]; times: PhaseTimes; refined: RefinedBlock[]}> {
+export interface SequentialResult {
+  linears: LinearResult[]
+  times: PhaseTimes
+  refined: RefinedBlock[]
+}
+
+export async function pruneSequential(job: SequentialJob): Promise<SequentialResult> {
   const k = job.kernels ?? defaultKernels()
   const {model, method, target} = job
   const cfg = model.cfg

@@ -7,7 +7,7 @@ import type {PerplexityResult} from '../eval/perplexity.js'
 import type {LinearResult} from '../methods/sequential.js'
 import type {PruningMethod, SparsityTarget} from '../methods/types.js'
 import type {Model} from '../model/model.js'
-import type {PruneOptions} from '../prune/run.js'
+import type {PruneOptions} from '../prune/options.js'
 import {describeTarget, requestedSparsity} from '../prune/target.js'
 import {VERSION} from '../version.js'
 

@@ -1,0 +1,134 @@
+import {existsSync, readdirSync} from 'node:fs'
+import path from 'node:path'
+
+import {calibrationSamples} from '../data/calibration.js'
+import {loadDataset} from '../data/dataset.js'
+import type {Dataset, Purpose} from '../data/types.js'
+import {evalChunks} from '../eval/perplexity.js'
+import {resolveModel} from '../hub/download.js'
+import {gqsaMethod} from '../methods/gqsa.js'
+import {GQSA_DEFAULTS, type GqsaOptions} from '../methods/gqsa-types.js'
+import {METHODS} from '../methods/index.js'
+import type {PruningMethod, SparsityTarget} from '../methods/types.js'
+import {Model} from '../model/model.js'
+import type {Packing} from '../packed/tensors.js'
+import {EXIT, SparsifyError, usage} from '../util/errors.js'
+import type {Logger} from '../util/log.js'
+import {availableBytes, estimatePruneBytes} from './memory.js'
+import type {PruneOptions} from './options.js'
+import {parseTarget} from './target.js'
+
+/** A prune job whose options were checked against the model, before any work is done. */
+export interface Job {
+  model: Model
+  method: PruningMethod
+  /** The GQSA method with its state, when --method gqsa. */
+  gqsa: ReturnType<typeof gqsaMethod> | null
+  target: SparsityTarget
+  packing: Packing | null
+  skip: RegExp | undefined
+  seqlen: number
+  e2eSteps: number
+  out: string
+}
+
+export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
+  if (!METHODS[o.method]) throw usage(`unknown method ${o.method}`, `choose one of: ${Object.keys(METHODS).join(', ')}`)
+  const gqsaOptions = {...GQSA_DEFAULTS, ...o.gqsa}
+  const gqsa = o.method === 'gqsa' ? gqsaMethod(gqsaOptions) : null
+  const method = gqsa ?? METHODS[o.method]
+  const out = path.resolve(o.out)
+  if (existsSync(out) && readdirSync(out).length > 0 && !o.overwrite) {
+    throw usage(`--out ${o.out} exists and is not empty`, 'choose another folder, or pass --overwrite to replace it')
+  }
+  let skip: RegExp | undefined
+  try { skip = o.skip ? new RegExp(o.skip) : undefined } catch { throw usage(`--skip ${o.skip} is not a valid regular expression`) }
+
+  const model = Model.load(await resolveModel(o.model, log))
+  // GQSA's W4S50 is its default; the other methods need a target.
+  const target = parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
+  const packing = outputPacking(o.format ?? 'dense', target, method.id, skip, gqsaOptions)
+  const e2eSteps = o.e2eSteps ?? 0
+  if (e2eSteps > 0 && (!gqsa || skip || o.resume)) {
+    throw usage('--e2e-steps trains GQSA\'s scales over the whole model: it needs --method gqsa, and works without --skip and --resume')
+  }
+  const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
+  if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
+  if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
+    throw usage(`--seqlen ${seqlen} exceeds the model's attention window of ${model.cfg.slidingWindow}`, 'pass --seqlen of at most the sliding window')
+  }
+  if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
+  checkMemory(o, model, method, seqlen, log)
+  return {model, method, gqsa, target, packing, skip, seqlen, e2eSteps, out}
+}
+
+/** The packing --format asks for, checked against the target before any work is done. */
+function outputPacking(format: NonNullable<PruneOptions['format']>, target: SparsityTarget, methodId: string, skip: RegExp | undefined,
+  g: GqsaOptions): Packing | null {
+  if (format === 'dense') return null
+  if (skip) throw usage(`--format ${format} packs every decoder linear; --skip would leave some dense`, 'drop --skip, or write --format dense')
+  if (format === 'bitmask') return {format}
+  if (format === 'nm') {
+    if (target.kind !== 'nm') throw usage('--format nm needs an N:M --pattern', 'use --format bitmask for unstructured sparsity')
+    if (target.m > 16) throw usage(`--format nm holds groups of at most 16, not ${target.m}`)
+    return {format, n: target.m - target.n, m: target.m}
+  }
+  if (methodId !== 'gqsa') throw usage(`--format gqsa needs --method gqsa (it stores GQSA's 4-bit groups), not ${methodId}`)
+  return {format, bits: 4, group: g.group}
+}
+
+function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqlen: number, log: Logger): void {
+  const limit = o.maxMemory ?? availableBytes()
+  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration ? o.nsamples : 0, seqlen, 256 * seqlen)
+  if (need > limit) {
+    throw new SparsifyError(`this job needs about ${gib(need)} of memory, more than the ${gib(limit)} ${o.maxMemory ? 'allowed by --max-memory' : 'available'}`,
+      EXIT.memory, 'lower --nsamples or --seqlen, or raise --max-memory')
+  }
+  log.info(`estimated peak memory ${gib(need)} of ${gib(limit)}`)
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`
+
+/** The job's calibration windows and evaluation chunks. */
+export interface JobData {
+  calib: Dataset | null
+  samples: number[][]
+  evalData: Dataset | null
+  chunks: number[][] | null
+}
+
+/** Runs a phase of the job and adds its wall time to the phase's total. */
+export type Timed = <T>(phase: string, fn: () => Promise<T> | T) => Promise<T>
+
+export function phaseClock(): {timed: Timed; phases: Record<string, number>} {
+  const phases: Record<string, number> = {}
+  const timed: Timed = async (key, fn) => {
+    const s = performance.now()
+    try { return await fn() } finally { phases[key] = (phases[key] ?? 0) + (performance.now() - s) / 1000 }
+  }
+  return {timed, phases}
+}
+
+export async function loadJobData(o: PruneOptions, job: Job, timed: Timed, log: Logger): Promise<JobData> {
+  const {model, method, seqlen} = job
+  const calib = method.needsCalibration ? await dataWithFallback(o.calib, 'c4', 'calib', log) : null
+  const samples = calib ? await timed('sampling', () => calibrationSamples(model, calib, o.nsamples, seqlen, o.seed)) : []
+  const evalData = o.eval === 'none' ? null : await dataWithFallback(o.eval, 'wikitext2', 'eval', log)
+  const chunks = evalData ? await evalChunks(model, evalData, o.eval === undefined || evalData.kind === 'text' ? seqlen : undefined) : null
+  return {calib, samples, evalData, chunks}
+}
+
+/**
+ * A named set that the hub must supply, asked for only by default, falls back to the bundled
+ * brown split while the hub is out of reach; a set the user named is never swapped.
+ */
+async function dataWithFallback(spec: string | undefined, fallbackFrom: string, purpose: Purpose, log: Logger): Promise<Dataset> {
+  if (spec !== undefined) return loadDataset(spec, purpose, log)
+  try {
+    return await loadDataset(fallbackFrom, purpose, log)
+  } catch (err) {
+    if (!(err instanceof SparsifyError) || err.exitCode === EXIT.invalidFormat) throw err
+    log.info(`note: ${fallbackFrom} is not available (${err.message}); using the bundled brown ${purpose === 'eval' ? 'test' : 'train'} split`)
+    return loadDataset('brown', purpose)
+  }
+}
