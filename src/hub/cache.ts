@@ -8,6 +8,8 @@ export type RepoType = 'model' | 'dataset'
 /**
  * One repository in the Hugging Face cache layout that Python's huggingface_hub uses:
  *   <cache>/models--org--name/{blobs/<etag>, snapshots/<commit>/<file> → ../../blobs/<etag>, refs/<revision>}
+ * where the etag is the sha256 of a Git LFS file's content and the git blob id of a file stored in
+ * git, so a blob downloaded by either side is found by the other under the same name.
  */
 export class CachedRepo {
   readonly root: string

@@ -1,6 +1,6 @@
 import {createWriteStream, existsSync, mkdirSync, renameSync, statSync} from 'node:fs'
 import path from 'node:path'
-import {datasetInfo, fileDownloadInfo, modelInfo} from '@huggingface/hub'
+import {datasetInfo, modelInfo} from '@huggingface/hub'
 
 import {EXIT, SparsifyError, notFound} from '../util/errors.js'
 import {numel} from '../model/safetensors/dtypes.js'
@@ -8,6 +8,7 @@ import {parseHeader} from '../model/safetensors/header.js'
 import type {Logger} from '../util/log.js'
 import {CachedRepo, type RepoType} from './cache.js'
 import {hubEndpoint, hubOffline, hubToken} from './env.js'
+import {fileInfo, hubHeaders, type FileInfo} from './file-info.js'
 
 export interface RepoRef {
   type: RepoType
@@ -57,9 +58,7 @@ async function fetchBlob(url: string, dest: string, size: number, onBytes: (n: n
     const from = have > size ? 0 : have
     try {
       if (from < size) {
-        const headers: Record<string, string> = from > 0 ? {Range: `bytes=${from}-`} : {}
-        const token = hubToken()
-        if (token) headers.Authorization = `Bearer ${token}`
+        const headers = hubHeaders(url, from > 0 ? {Range: `bytes=${from}-`} : {})
         const res = await fetch(url, {headers, redirect: 'follow'})
         if (!res.ok || !res.body) throw Object.assign(new Error(`HTTP ${res.status}`), {statusCode: res.status})
         const append = from > 0 && res.status === 206
@@ -101,28 +100,29 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
   const {commit, files} = await resolve(ref)
   repo.writeRef(ref.revision, commit)
   const todo = files.filter(wanted).filter((f) => !existsSync(path.join(repo.snapshot(commit), f)))
-  const infos = new Map<string, {etag: string; size: number}>()
+  const infos = new Map<string, FileInfo>()
   for (const file of todo) {
     let info
     try {
-      info = await fileDownloadInfo({repo: {type: ref.type, name: ref.id}, path: file, revision: commit, hubUrl: hubEndpoint(), accessToken: hubToken()})
+      info = await fileInfo(`${hubEndpoint()}/${ref.type === 'dataset' ? 'datasets/' : ''}${ref.id}/resolve/${commit}/${file}`)
     } catch (err) {
+      if (err instanceof SparsifyError) throw err
       throw hubError(err, ref, file)
     }
     if (!info) throw notFound(`${file} is listed in ${ref.id} but cannot be downloaded`)
     infos.set(file, info)
   }
-  await announce(ref, commit, infos, log)
+  // A blob another commit or Python's huggingface_hub already fetched has the same name: it is only linked.
+  const have = (info: FileInfo) => existsSync(repo.blob(info.etag)) && statSync(repo.blob(info.etag)).size === info.size
+  await announce(ref, new Map([...infos].filter(([, info]) => !have(info))), log)
   for (const file of todo) {
     const info = infos.get(file)!
-    const etag = info.etag.replace(/^W\//, '').replace(/"/g, '')
-    const blob = repo.blob(etag)
-    if (!existsSync(blob) || statSync(blob).size !== info.size) {
-      const url = `${hubEndpoint()}/${ref.type === 'dataset' ? 'datasets/' : ''}${ref.id}/resolve/${commit}/${file}`
+    const blob = repo.blob(info.etag)
+    if (!have(info)) {
       let last = 0
       const start = performance.now()
       try {
-        await fetchBlob(url, blob, info.size, (n) => {
+        await fetchBlob(info.location, blob, info.size, (n) => {
           if (n !== info.size && n - last < info.size / 50) return
           last = n
           const rate = n / 2 ** 20 / Math.max(1e-3, (performance.now() - start) / 1000)
@@ -132,7 +132,7 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
         throw hubError(err, ref, file)
       }
     }
-    repo.link(commit, file, etag)
+    repo.link(commit, file, info.etag)
   }
   return {dir: repo.snapshot(commit), commit}
 }
@@ -142,7 +142,7 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
  * the parameter count and dtypes, hence the disk the download takes and the float32 memory of
  * one decoder block beside the embeddings, which is what a job holds at a time.
  */
-async function announce(ref: RepoRef, commit: string, infos: Map<string, {size: number}>, log: Logger): Promise<void> {
+async function announce(ref: RepoRef, infos: Map<string, FileInfo>, log: Logger): Promise<void> {
   const shards = [...infos.keys()].filter((f) => f.endsWith('.safetensors'))
   const bytes = [...infos.values()].reduce((a, i) => a + i.size, 0)
   if (shards.length === 0) {
@@ -152,12 +152,9 @@ async function announce(ref: RepoRef, commit: string, infos: Map<string, {size: 
   let params = 0, largestBlock = 0, outside = 0
   const perBlock = new Map<number, number>()
   for (const file of shards) {
-    const url = `${hubEndpoint()}/${ref.type === 'dataset' ? 'datasets/' : ''}${ref.id}/resolve/${commit}/${file}`
+    const url = infos.get(file)!.location
     const range = async (from: number, to: number) => {
-      const headers: Record<string, string> = {Range: `bytes=${from}-${to}`}
-      const token = hubToken()
-      if (token) headers.Authorization = `Bearer ${token}`
-      const res = await fetch(url, {headers})
+      const res = await fetch(url, {headers: hubHeaders(url, {Range: `bytes=${from}-${to}`})})
       if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), {statusCode: res.status})
       return new Uint8Array(await res.arrayBuffer())
     }

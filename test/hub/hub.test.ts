@@ -1,13 +1,14 @@
 import {after, before, describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {parquetWriteBuffer} from 'hyparquet-writer'
 
 import {brownDocuments} from '../../src/data/brown.js'
 import {HUB_SETS} from '../../src/data/hub-sets.js'
-import {folderFiles, startHub, TOKEN, type HubServer} from '../helpers/hub-server.js'
+import {cdnPath, folderFiles, gitBlobId, startHub, TOKEN, type HubServer} from '../helpers/hub-server.js'
 import {sparsifyAsync, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 const C1 = '1'.repeat(40), C2 = '2'.repeat(40)
@@ -16,6 +17,9 @@ const parquet = Buffer.from(parquetWriteBuffer({columnData: [{name: 'text', data
 // C4 shards are gzipped JSON lines; 1200 documents, of which the evaluation protocol takes the first 1100.
 const c4Docs = Array.from({length: 1200}, (_, i) => docs[i % docs.length])
 const c4 = gzipSync(c4Docs.map((text, i) => JSON.stringify({text, timestamp: '2019', url: `u${i}`})).join('\n'))
+const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('hex')
+/** File requests, as against the API's revision lookups. */
+const fileRequests = (requests: string[]) => requests.filter((p) => p.includes('/resolve/') || p.includes('/cdn-lfs/'))
 
 describe('models and datasets from the Hugging Face hub (a local stand-in on 127.0.0.1)', () => {
   let hub: HubServer
@@ -36,7 +40,7 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
 
   it('downloads into the shared cache layout, resumes a dropped transfer, and reuses the cache', async () => {
     const cache = tempDir()
-    hub.dropAfter.set(`/acme/tiny/resolve/${C2}/model.safetensors`, 1_000_000)
+    hub.dropAfter.set(cdnPath(files['model.safetensors']), 1_000_000)
     hub.requests.length = 0
     const r = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], online(cache))
     assert.equal(r.status, 0, r.stderr)
@@ -47,7 +51,10 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
     assert.match(readlinkSync(link), /^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/)
     assert.deepEqual(readFileSync(link), files['model.safetensors'], 'the resumed file is whole and correct')
     assert.ok(!existsSync(path.join(repo, 'snapshots', C2, 'README.md')), 'only the files a job needs')
-    assert.equal(hub.requests.filter((p) => p.endsWith('/model.safetensors')).length >= 3, true, 'size probe, cut transfer, resumed transfer')
+    const weights = hub.requests.filter((p) => p.endsWith('/model.safetensors') || p.endsWith(cdnPath(files['model.safetensors'])))
+    assert.equal(weights[0], `HEAD /acme/tiny/resolve/${C2}/model.safetensors`, 'the metadata request does not follow the redirect')
+    assert.ok(weights.slice(1).every((p) => p === `GET ${cdnPath(files['model.safetensors'])}`), 'the bytes come from the CDN')
+    assert.ok(weights.length >= 5, 'size probe, two header ranges, cut transfer, resumed transfer')
     assert.match(r.stderr, /acme\/tiny@main: 0\.003B parameters, 0\.01 GiB to download; a job holds about 0\.01 GiB of float32 weights at a time/)
     const viaHub = JSON.parse(r.stdout)
     assert.match(viaHub.dataset, /^wikitext2:test@b08601e04326$/)
@@ -61,13 +68,53 @@ describe('models and datasets from the Hugging Face hub (a local stand-in on 127
     hub.requests.length = 0
     const again = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], online(cache))
     assert.equal(again.status, 0, again.stderr)
-    assert.deepEqual(hub.requests.filter((p) => p.includes('/resolve/')), [], 'a second run makes no file request')
+    assert.deepEqual(fileRequests(hub.requests), [], 'a second run makes no file request')
 
     hub.requests.length = 0
     const offline = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'wikitext2', '--seqlen', '64', '--json'], {...online(cache), HF_HUB_OFFLINE: '1'})
     assert.equal(offline.status, 0, offline.stderr)
     assert.deepEqual(hub.requests, [], 'offline mode sends nothing')
     assert.equal(JSON.parse(offline.stdout).perplexity, viaHub.perplexity)
+  })
+
+  it('names blobs as huggingface_hub does: an LFS file by its sha256 (X-Linked-Etag), a file in git by its blob id', async () => {
+    const cache = tempDir()
+    const r = await sparsifyAsync(['download', 'acme/tiny'], online(cache))
+    assert.equal(r.status, 0, r.stderr)
+    const repo = path.join(cache, 'models--acme--tiny')
+    const weights = files['model.safetensors']
+    assert.equal(readlinkSync(path.join(repo, 'snapshots', C2, 'model.safetensors')), `../../blobs/${sha256(weights)}`)
+    assert.equal(readlinkSync(path.join(repo, 'snapshots', C2, 'config.json')), `../../blobs/${gitBlobId(files['config.json'])}`)
+    const expected = Object.keys(files).filter((f) => f !== 'README.md')
+      .map((f) => (f.endsWith('.safetensors') ? sha256(files[f]) : gitBlobId(files[f]))).sort()
+    assert.deepEqual(readdirSync(path.join(repo, 'blobs')).sort(), expected, 'no blob named by the CDN\'s md5 or the LFS pointer')
+  })
+
+  it('uses a cache laid out by Python\'s huggingface_hub without any file request, and links its blobs into a new commit', async () => {
+    const cache = tempDir()
+    const repo = path.join(cache, 'models--acme--tiny')
+    mkdirSync(path.join(repo, 'blobs'), {recursive: true})
+    mkdirSync(path.join(repo, 'refs'))
+    mkdirSync(path.join(repo, 'snapshots', C2), {recursive: true})
+    writeFileSync(path.join(repo, 'refs', 'main'), C2)
+    for (const [file, body] of Object.entries(files)) {
+      const blob = file.endsWith('.safetensors') ? sha256(body) : gitBlobId(body)
+      writeFileSync(path.join(repo, 'blobs', blob), body)
+      symlinkSync(`../../blobs/${blob}`, path.join(repo, 'snapshots', C2, file))
+    }
+    hub.requests.length = 0
+    const r = await sparsifyAsync(['eval', 'acme/tiny', '--dataset', 'brown', '--seqlen', '64', '--nsamples', '2', '--json'], online(cache))
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(hub.requests, [`GET /api/models/acme/tiny/revision/main`], 'the revision is resolved, no file is requested')
+
+    // Python fetched commit C2; v1 (C1) shares its weights and tokenizer: only its metadata is asked for.
+    rmSync(path.join(repo, 'snapshots'), {recursive: true})
+    hub.requests.length = 0
+    const v1 = await sparsifyAsync(['download', 'acme/tiny@v1'], online(cache))
+    assert.equal(v1.status, 0, v1.stderr)
+    const transfers = fileRequests(hub.requests).filter((p) => p.startsWith('GET '))
+    assert.deepEqual(transfers, [`GET /acme/tiny/resolve/${C1}/generation_config.json`], 'only the file Python did not have is transferred')
+    assert.equal(readlinkSync(path.join(repo, 'snapshots', C1, 'model.safetensors')), `../../blobs/${sha256(files['model.safetensors'])}`)
   })
 
   it('c4: calibration from the train shard, evaluation by the SparseGPT/Wanda protocol on the validation shard', async () => {
