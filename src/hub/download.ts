@@ -126,7 +126,7 @@ export async function snapshot(ref: RepoRef, wanted: (file: string) => boolean, 
           if (n !== info.size && n - last < info.size / 50) return
           last = n
           const rate = n / 2 ** 20 / Math.max(1e-3, (performance.now() - start) / 1000)
-          log.step(`downloading ${file} (MiB, ${rate.toFixed(1)} MiB/s)`, Math.round(n / 2 ** 20 * 10) / 10, Math.round(info.size / 2 ** 20 * 10) / 10)
+          log.step(`downloading ${file} (MiB)`, Math.round(n / 2 ** 20 * 10) / 10, Math.round(info.size / 2 ** 20 * 10) / 10, `${rate.toFixed(1)} MiB/s`)
         })
       } catch (err) {
         throw hubError(err, ref, file)

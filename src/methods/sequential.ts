@@ -47,6 +47,7 @@ export interface SequentialJob {
   kernels?: Backend
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
   onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[]): void
+  /** Block `layer` is finished; called first with startBlock − 1, before any block of this run. */
   onProgress?(layer: number, layers: number): void
   onRefineProgress?(layer: number, step: number, steps: number): void
   /** Called between blocks, after yielding to the event loop; throws to stop the job (signals). */
@@ -108,6 +109,8 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
     for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
     if (x) clock('rerun', () => forwardAll(w!, x!))
   }
+  // The phase's start, so that its first finished block already gives a time per block.
+  job.onProgress?.((job.startBlock ?? 0) - 1, cfg.layers)
   for (let layer = job.startBlock ?? 0; layer < cfg.layers; layer++) {
     job.checkpoint?.()
     w = model.block(layer, w)

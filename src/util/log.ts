@@ -4,25 +4,50 @@ import ora, {type Ora} from 'ora'
 export interface Logger {
   /** A line that stays: notes, warnings, milestones. */
   info(message: string): void
-  /** Where a phase stands: `done` of `total` units of `label`. */
-  step(label: string, done: number, total: number): void
+  /** Where a phase stands: `done` of `total` units of `label`; `detail` (a rate) is shown, not part of the phase's name. */
+  step(label: string, done: number, total: number, detail?: string): void
   /** Clears any live display (before results are printed). */
   stop(): void
 }
 
-const clock = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-  : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(s < 10 ? 1 : 0)}s`)
+export const clock = (s: number) => {
+  if (s < 59.5) return `${s.toFixed(s < 9.95 ? 1 : 0)}s`
+  const whole = Math.round(s)
+  return whole >= 3600 ? `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`
+}
 
-/** ETA per label, from the time its first unit started. */
-class Eta {
-  private label = ''
-  private start = 0
+/**
+ * Time left in each phase (a label), from the measured time per finished unit: the clock runs from
+ * the phase's first report, so a phase whose start is reported (0 done) has an estimate after its
+ * first unit, and one whose first report is a finished unit has one after its second. Until then
+ * the estimate is unknown, never a guess such as 0 s.
+ */
+export class Eta {
+  private readonly first = new Map<string, {at: number; done: number; last: number}>()
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Seconds left, or null while no unit has finished since the first report (and when the phase is over). */
+  seconds(label: string, done: number, total: number): number | null {
+    const at = this.now()
+    const first = this.first.get(label)
+    if (done >= total) {
+      this.first.delete(label)
+      return null
+    }
+    if (!first || done < first.last) {
+      this.first.set(label, {at, done, last: done})   // a new phase, or the same label run again
+      return null
+    }
+    first.last = done
+    if (done === first.done) return null
+    return ((at - first.at) / 1000 / (done - first.done)) * (total - done)
+  }
 
   text(label: string, done: number, total: number): string {
-    if (label !== this.label || done === 0) { this.label = label; this.start = performance.now() }
-    if (done === 0 || done >= total) return ''
-    const elapsed = (performance.now() - this.start) / 1000
-    return `ETA ${clock((elapsed / done) * (total - done))}`
+    const s = this.seconds(label, done, total)
+    return done >= total ? '' : s === null ? 'ETA …' : `ETA ${clock(s)}`
   }
 }
 
@@ -41,9 +66,9 @@ function ttyLogger(): Logger {
       process.stderr.write(`${message}\n`)
       spinner?.render()
     },
-    step(label, done, total) {
+    step(label, done, total, detail) {
       spinner ??= ora({stream: process.stderr, discardStdin: false}).start()
-      spinner.text = `${label} ${bar(done, total)} ${done}/${total} ${eta.text(label, done, total)}`
+      spinner.text = `${label} ${bar(done, total)} ${done}/${total}${detail ? ` ${detail}` : ''} ${eta.text(label, done, total)}`
       spinner.render()
     },
     stop() {
@@ -59,9 +84,9 @@ function plainLogger(): Logger {
   const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z')
   return {
     info(message) { process.stderr.write(`${stamp()} ${message}\n`) },
-    step(label, done, total) {
-      const e = eta.text(label, done, total)
-      process.stderr.write(`${stamp()} ${label} ${done}/${total}${e ? ` (${e})` : ''}\n`)
+    step(label, done, total, detail) {
+      const notes = [detail, eta.text(label, done, total)].filter(Boolean).join(', ')
+      process.stderr.write(`${stamp()} ${label} ${done}/${total}${notes ? ` (${notes})` : ''}\n`)
     },
     stop() {},
   }

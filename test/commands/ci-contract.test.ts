@@ -24,6 +24,9 @@ describe('a compression step that CI can trust', () => {
     assert.equal(r.stdout.trim(), JSON.stringify(report))
     assert.doesNotMatch(r.stderr, /\x1b\[/)
     assert.match(r.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ pruning with wanda 2\/2$/m)
+    // The block clock starts with the phase: the first finished block already has an estimate, the last none.
+    assert.match(r.stderr, /Z pruning with wanda 0\/2 \(ETA …\)$/m)
+    assert.match(r.stderr, /Z pruning with wanda 1\/2 \(ETA \d+(\.\d)?s\)$/m)
     const human = sparsify([...base, '--out', path.join(tempDir(), 'h')])
     assert.doesNotMatch(human.stdout + human.stderr, /\x1b\[/)
     const quiet = sparsify([...base, '--out', path.join(tempDir(), 'q'), '--quiet'])
