@@ -1,6 +1,7 @@
 import type {Dataset} from '../data/types.js'
 import {sequenceLosses, toBatch, type ForwardOptions} from '../model/engine/forward.js'
 import type {Model} from '../model/model.js'
+import {finiteWeights} from './finite.js'
 import {TextTokenizer} from '../model/tokenizer.js'
 import {invalidFormat, usage} from '../util/errors.js'
 
@@ -51,9 +52,17 @@ export async function evalChunks(model: Model, data: Dataset, seqlen: number | u
   return nsamples === undefined ? chunks : chunks.slice(0, nsamples)
 }
 
-/** exp of the mean, over chunks, of each chunk's mean next-token loss. */
+/**
+ * exp of the mean, over chunks, of each chunk's mean next-token loss. A NaN or Inf weight, or a
+ * chunk whose loss is not finite (activations beyond float32), is an error, never a NaN perplexity.
+ */
 export function perplexity(model: Model, chunks: number[][], opts: ForwardOptions = {}): PerplexityResult {
-  const losses = [...sequenceLosses(model, toBatch(chunks), opts)]
+  const losses = [...sequenceLosses(finiteWeights(model, opts.kernels), toBatch(chunks), opts)]
+  const bad = losses.findIndex((l) => !Number.isFinite(l))
+  if (bad >= 0) {
+    throw invalidFormat(`evaluation chunk ${bad} (of ${chunks.length}, counted from 0) has a non-finite loss (${losses[bad]})`,
+      'the activations overflow float32: the checkpoint is damaged or its weights are out of range')
+  }
   const mean = losses.reduce((a, b) => a + b, 0) / losses.length
   return {perplexity: Math.exp(mean), losses, seqlen: chunks[0].length, nsamples: chunks.length, tokens: chunks.length * chunks[0].length}
 }

@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {copyFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, readdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
@@ -62,6 +62,55 @@ describe('sparsify eval', () => {
     assert.equal(out.nsamples, 4)
     assert.equal(out.tokens, 512)
     assert.ok(Number.isFinite(out.perplexity) && out.perplexity > 1)
+  })
+
+  /** A copy of the bundled fixture with one tensor's values edited (and stored back in its BF16). */
+  function fixtureWith(tensor: string, edit: (values: Float32Array) => void): string {
+    const dir = tempDir()
+    for (const f of readdirSync(TINY_LLAMA)) if (f !== 'model.safetensors') copyFileSync(path.join(TINY_LLAMA, f), path.join(dir, f))
+    const src = SafetensorsFile.open(path.join(TINY_LLAMA, 'model.safetensors'))
+    writeSafetensors(path.join(dir, 'model.safetensors'), [...src.tensors.values()].map((t) => {
+      if (t.name !== tensor) return {...t, data: src.readBytes(t.name)}
+      const values = src.readF32(t.name)
+      edit(values)
+      return {...t, data: encodeFloats(values, t.dtype as 'BF16')}
+    }))
+    src.close()
+    return dir
+  }
+
+  /** exit 5, nothing on stdout, and the last stderr line (after progress) the only error. */
+  function refusedAsDamaged(args: string[], pattern: RegExp): void {
+    const r = sparsify(args)
+    assert.equal(r.status, 5, r.stderr)
+    assert.equal(r.stdout, '', 'no "perplexity": null')
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '))
+    assert.equal(errors.length, 1, r.stderr)
+    assert.match(errors[0], pattern)
+    assert.equal(r.stderr.trimEnd().split('\n').at(-1), errors[0])
+  }
+
+  const brown = ['--dataset', 'brown', '--seqlen', '64', '--nsamples', '2', '--json']
+  it('a NaN or Inf weight is an error naming the tensor (exit 5), wherever it is', () => {
+    refusedAsDamaged(['eval', fixtureWith('model.layers.2.mlp.down_proj.weight', (v) => { v[1234] = NaN }), ...brown],
+      /^error: model\.layers\.2\.mlp\.down_proj\.weight contains NaN or Inf values \(the checkpoint is damaged/)
+    refusedAsDamaged(['eval', fixtureWith('model.layers.0.input_layernorm.weight', (v) => { v[3] = -Infinity }), ...brown],
+      /^error: model\.layers\.0\.input_layernorm\.weight contains NaN or Inf/)
+    refusedAsDamaged(['eval', fixtureWith('model.norm.weight', (v) => { v[0] = Infinity }), ...brown], /^error: model\.norm\.weight contains NaN or Inf/)
+    // A row of a token the text never uses still marks the checkpoint as damaged.
+    refusedAsDamaged(['eval', fixtureWith('model.embed_tokens.weight', (v) => { v[v.length - 1] = NaN }), ...brown],
+      /^error: model\.embed_tokens\.weight contains NaN or Inf/)
+  })
+
+  it('finite weights whose activations overflow float32 give an error naming the chunk (exit 5)', () => {
+    refusedAsDamaged(['eval', fixtureWith('model.layers.0.self_attn.v_proj.weight', (v) => v.fill(3e38)), ...brown],
+      /^error: evaluation chunk 0 \(of 2, counted from 0\) has a non-finite loss \(NaN\)/)
+  })
+
+  it('prune refuses a damaged checkpoint at its dense evaluation, before pruning anything', () => {
+    const out = path.join(tempDir(), 'o')
+    refusedAsDamaged(['prune', fixtureWith('model.norm.weight', (v) => { v[5] = NaN }), '--method', 'magnitude', '--sparsity', '0.5',
+      '--eval', 'brown', '--seqlen', '64', '--out', out], /^error: model\.norm\.weight contains NaN or Inf/)
   })
 
   it('lists the exit codes in --help', () => {
