@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {setThreads} from '../kernels/index.js'
 import {EXIT, SparsifyError} from '../util/errors.js'
+import {flagParseReason, intFlag} from './flags.js'
 import {stderrLogger, type Logger} from '../util/log.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -10,7 +11,7 @@ export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['a
 /** Shared flags, JSON output and the one-line error contract of every sparsify command. */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static baseFlags = {
-    threads: Flags.integer({description: 'compute threads (default: all cores)', min: 1, helpGroup: 'GLOBAL'}),
+    threads: intFlag({description: 'compute threads (default: all cores)', min: 1, helpGroup: 'GLOBAL'}),
     json: Flags.boolean({description: 'print one JSON object on stdout and nothing else', helpGroup: 'GLOBAL'}),
     quiet: Flags.boolean({description: 'no progress on stderr (errors still print)', helpGroup: 'GLOBAL'}),
   }
@@ -42,7 +43,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** One line on stderr and a documented exit code; a stack trace only with SPARSIFY_DEBUG. */
   async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     let code: number = EXIT.runtime
-    let line = err.message.split('\n')[0]
+    let line = flagParseReason(err.message) ?? err.message.split('\n')[0]
     if (err instanceof SparsifyError) {
       code = err.exitCode
       if (err.hint) line += ` (${err.hint})`

@@ -1,9 +1,10 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import Table from 'cli-table3'
 
 import {decodeSpeed} from '../bench/decode.js'
 import {benchShape} from '../bench/formats.js'
 import {BaseCommand} from '../cli/base-command.js'
+import {intFlag} from '../cli/flags.js'
 import {resolveModel} from '../hub/download.js'
 import {Model} from '../model/model.js'
 import {LINEARS, linearShape} from '../model/weights.js'
@@ -21,9 +22,9 @@ Checkpoints written by prune store zeros densely: other runtimes run them at den
   static examples = ['<%= config.bin %> bench', '<%= config.bin %> bench ./llama-2of4 --json']
   static args = {model: Args.string({description: 'Hugging Face model folder or hub id whose linear shapes to use and to decode', required: false})}
   static flags = {
-    reps: Flags.integer({description: 'repetitions per measurement (the best is kept)', default: 20, min: 1}),
-    batch: Flags.integer({description: 'tokens of the small-batch GEMM', default: 8, min: 2}),
-    'decode-tokens': Flags.integer({description: 'tokens to decode per format (with a model)', default: 32, min: 1}),
+    reps: intFlag({description: 'repetitions per measurement (the best is kept)', default: 20, min: 1}),
+    batch: intFlag({description: 'tokens of the small-batch GEMM', default: 8, min: 2}),
+    'decode-tokens': intFlag({description: 'tokens to decode per format (with a model)', default: 32, min: 1}),
   }
 
   async run(): Promise<void> {

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {intFlag} from '../cli/flags.js'
 import {DATA_HELP, loadDataset} from '../data/dataset.js'
 import {evalChunks, perplexity} from '../eval/perplexity.js'
 import {Model} from '../model/model.js'
@@ -17,8 +18,8 @@ export default class Eval extends BaseCommand<typeof Eval> {
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     dataset: Flags.string({description: DATA_HELP, default: 'wikitext2'}),
-    seqlen: Flags.integer({description: 'tokens per chunk (default: min(2048, max_position_embeddings))', min: 2}),
-    nsamples: Flags.integer({description: 'evaluate only the first K chunks', min: 1}),
+    seqlen: intFlag({description: 'tokens per chunk (default: min(2048, max_position_embeddings))', min: 2}),
+    nsamples: intFlag({description: 'evaluate only the first K chunks', min: 1}),
   }
 
   async run(): Promise<void> {

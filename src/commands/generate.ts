@@ -3,6 +3,7 @@ import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {intFlag} from '../cli/flags.js'
 import {resolveModel} from '../hub/download.js'
 import {argmax, Decoder} from '../model/engine/decode.js'
 import {Model} from '../model/model.js'
@@ -28,7 +29,7 @@ export default class Generate extends BaseCommand<typeof Generate> {
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     prompt: Flags.string({description: 'the text to continue', required: true}),
-    'max-new-tokens': Flags.integer({description: 'tokens to generate at most', default: 32, min: 1}),
+    'max-new-tokens': intFlag({description: 'tokens to generate at most', default: 32, min: 1}),
     format: Flags.string({description: 'weight format the decoder linears are multiplied in (default: the checkpoint\'s packing, else f32); nm and bitmask pack a dense checkpoint on load',
       options: [...DECODE_FORMATS]}),
   }

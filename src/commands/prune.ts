@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import Table from 'cli-table3'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {intFlag, numberFlag} from '../cli/flags.js'
 import {DATA_HELP} from '../data/dataset.js'
 import {METHODS} from '../methods/index.js'
 import {runPrune} from '../prune/run.js'
@@ -19,27 +20,27 @@ export default class Prune extends BaseCommand<typeof Prune> {
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     method: Flags.string({description: 'pruning method', options: Object.keys(METHODS), required: true}),
-    sparsity: Flags.string({description: 'fraction of zeros per linear, 0 ≤ r < 1 (unstructured)'}),
+    sparsity: numberFlag({description: 'fraction of zeros per linear, 0 ≤ r < 1 (unstructured)', min: 0, below: 1}),
     pattern: Flags.string({description: 'N:M semi-structured pattern, e.g. 2:4 (N zeros in every M inputs)'}),
     calib: Flags.string({description: `calibration data: ${DATA_HELP} (default c4; brown:train when c4 is unavailable)`}),
-    nsamples: Flags.integer({description: 'calibration samples', default: 128, min: 1}),
-    seqlen: Flags.integer({description: 'tokens per calibration sample and eval chunk (default: min(2048, max_position_embeddings))', min: 2}),
-    seed: Flags.integer({description: 'seed of the calibration sampler (Python random)', default: 0}),
+    nsamples: intFlag({description: 'calibration samples', default: 128, min: 1}),
+    seqlen: intFlag({description: 'tokens per calibration sample and eval chunk (default: min(2048, max_position_embeddings))', min: 2}),
+    seed: intFlag({description: 'seed of the calibration sampler (Python random)', default: 0}),
     eval: Flags.string({description: 'perplexity data for dense vs pruned, or none (default wikitext2; brown:test when unavailable)'}),
     skip: Flags.string({description: 'regular expression of linear tensor names to leave dense'}),
     out: Flags.string({description: 'output folder', required: true}),
     overwrite: Flags.boolean({description: 'replace a non-empty --out (and discard an interrupted run of the job)'}),
     resume: Flags.boolean({description: 'continue an interrupted run of the same command from its last finished block'}),
     'save-gradnorm': Flags.string({description: 'gblm: also write the stage-A gradient norms to this safetensors file'}),
-    'max-ppl-increase': Flags.string({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent'}),
-    bits: Flags.integer({description: 'gqsa: bits per kept weight (2 to 4)', default: 4, min: 2, max: 4}),
-    'group-size': Flags.integer({description: 'gqsa: input columns per group (pruned or kept whole, one scale and zero each)', default: 16, min: 2}),
+    'max-ppl-increase': numberFlag({description: 'quality gate: exit 10 (output still written) if pruned perplexity exceeds dense by more than this many percent', min: 0}),
+    bits: intFlag({description: 'gqsa: bits per kept weight (2 to 4)', default: 4, min: 2, max: 4}),
+    'group-size': intFlag({description: 'gqsa: input columns per group (pruned or kept whole, one scale and zero each)', default: 16, min: 2}),
     'group-budget': Flags.string({description: 'gqsa: prune the same share of groups in every row, or across each layer', options: ['layer', 'row'], default: 'layer'}),
-    'bqpo-epochs': Flags.integer({description: 'gqsa: BQPO epochs over the calibration set per block (0: one-shot only)', default: 4, min: 0}),
-    'bqpo-lr': Flags.string({description: 'gqsa: BQPO learning rate of the kept weights', default: '1e-3'}),
-    'bqpo-qlr': Flags.string({description: 'gqsa: BQPO learning rate of the scales and zeros', default: '1e-2'}),
-    'e2e-steps': Flags.integer({description: 'gqsa: E2E-OQP steps training the scales end to end after all blocks (holds the model in memory; off by default on CPU)', default: 0, min: 0}),
-    'e2e-lr': Flags.string({description: 'gqsa: E2E-OQP learning rate of the scales', default: '1e-4'}),
+    'bqpo-epochs': intFlag({description: 'gqsa: BQPO epochs over the calibration set per block (0: one-shot only)', default: 4, min: 0}),
+    'bqpo-lr': numberFlag({description: 'gqsa: BQPO learning rate of the kept weights', default: 1e-3, above: 0}),
+    'bqpo-qlr': numberFlag({description: 'gqsa: BQPO learning rate of the scales and zeros', default: 1e-2, above: 0}),
+    'e2e-steps': intFlag({description: 'gqsa: E2E-OQP steps training the scales end to end after all blocks (holds the model in memory; off by default on CPU)', default: 0, min: 0}),
+    'e2e-lr': numberFlag({description: 'gqsa: E2E-OQP learning rate of the scales', default: 1e-4, above: 0}),
     format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
       options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
@@ -47,16 +48,15 @@ export default class Prune extends BaseCommand<typeof Prune> {
 
   async run(): Promise<void> {
     const f = this.flags
-    const sparsity = f.sparsity === undefined ? undefined : Number(f.sparsity)
     const report = await runPrune({
-      model: this.args.model, method: f.method, sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
+      model: this.args.model, method: f.method, sparsity: f.sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
-      maxPplIncrease: f['max-ppl-increase'] === undefined ? undefined : Number(f['max-ppl-increase']),
+      maxPplIncrease: f['max-ppl-increase'],
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
       format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
       gqsa: {bits: f.bits, group: f['group-size'], budget: f['group-budget'] as 'layer' | 'row', epochs: f['bqpo-epochs'],
-        lr: Number(f['bqpo-lr']), qlr: Number(f['bqpo-qlr'])},
-      e2eSteps: f['e2e-steps'], e2eLr: Number(f['e2e-lr']),
+        lr: f['bqpo-lr'], qlr: f['bqpo-qlr']},
+      e2eSteps: f['e2e-steps'], e2eLr: f['e2e-lr'],
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})

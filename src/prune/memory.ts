@@ -17,7 +17,7 @@ export function availableBytes(): number {
 /** "24G", "512M", "1.5GiB", or plain bytes. */
 export function parseBytes(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
-  if (!m) throw usage(`--max-memory ${text} is not a size`, 'e.g. --max-memory 16G')
+  if (!m) throw usage(`--max-memory must be a size in bytes, with an optional unit K, M, G or T (e.g. 16G, 1.5GiB), got ${text.trim() === '' ? 'nothing' : text}`)
   return Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase())
 }
 

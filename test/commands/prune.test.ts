@@ -123,8 +123,8 @@ describe('sparsify prune refuses bad input, leaving nothing in --out', () => {
   }
 
   it('sparsity out of range, both or neither of --sparsity/--pattern', () => {
-    refused([...base, '--method', 'wanda', '--sparsity', '1'], 2, /--sparsity 1 is out of range/)
-    refused([...base, '--method', 'wanda', '--sparsity', '-0.1'], 2, /out of range/)
+    refused([...base, '--method', 'wanda', '--sparsity', '1'], 2, /--sparsity must be a number of at least 0 and below 1, got 1$/)
+    refused([...base, '--method', 'wanda', '--sparsity', '-0.1'], 2, /--sparsity must be a number of at least 0 and below 1, got -0\.1$/)
     refused([...base, '--method', 'wanda'], 2, /exactly one of --sparsity and --pattern/)
   })
   it('N:M that does not divide the input width, or N ≥ M', () => {
