@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {exportGguf, GGUF_TYPES, type GgufType} from '../export/gguf/export.js'
 import {exportLayout, exportPacked} from '../export/layouts.js'
 import {resolveModel} from '../hub/download.js'
 import type {Packing} from '../packed/tensors.js'
@@ -21,15 +22,22 @@ GQSA packing is written by \`sparsify prune --method gqsa --format gqsa\`.\n\n${
   ]
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
-    format: Flags.string({description: 'packing', options: ['nm', 'bitmask', 'sparse-bitmask', 'sparse-24-bitmask'], required: true}),
+    format: Flags.string({description: 'packing', options: ['nm', 'bitmask', 'sparse-bitmask', 'sparse-24-bitmask', 'gguf'], required: true}),
+    type: Flags.string({description: 'gguf: tensor type of the weights (default: the checkpoint\'s own dtype; norms stay f32)', options: [...GGUF_TYPES]}),
     pattern: Flags.string({description: 'N:M of --format nm', default: '2:4'}),
-    out: Flags.string({description: 'output folder', required: true}),
+    out: Flags.string({description: 'output folder (gguf: output file)', required: true}),
     overwrite: Flags.boolean({description: 'replace a non-empty --out'}),
   }
 
   async run(): Promise<void> {
     const dir = await resolveModel(this.args.model, this.log_)
     const {format, out, overwrite} = this.flags
+    if (format === 'gguf') {
+      const r = exportGguf(dir, out, {type: this.flags.type as GgufType | undefined, overwrite, log: this.log_})
+      this.emit({model: this.args.model, format, out, ...r},
+        [`wrote ${out}: ${r.tensors} tensors, ${r.type}${r.gqsaLinears ? ` (${r.gqsaLinears} linears from their GQSA groups)` : ''}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB`])
+      return
+    }
     if (format === 'nm' || format === 'bitmask') {
       const packing: Packing = format === 'nm' ? {format: 'nm', ...parseNm(this.flags.pattern)} : {format: 'bitmask'}
       const r = exportPacked(dir, packing, out, overwrite, this.log_)
