@@ -5,6 +5,9 @@ import {finiteWeights} from './finite.js'
 import {TextTokenizer} from '../model/tokenizer.js'
 import {invalidFormat, usage} from '../util/errors.js'
 
+/** What chunking needs of a model: its folder (tokenizer) and config (limits, vocabulary). */
+export type ModelFolder = Pick<Model, 'dir' | 'cfg'>
+
 export interface PerplexityResult {
   perplexity: number
   /** Mean next-token loss of each chunk. */
@@ -15,14 +18,14 @@ export interface PerplexityResult {
 }
 
 /** Default evaluation length: the papers' 2048, or the model's limit if shorter. */
-export const defaultSeqlen = (model: Model) => Math.min(2048, model.cfg.maxPositions)
+export const defaultSeqlen = (model: ModelFolder) => Math.min(2048, model.cfg.maxPositions)
 
 /**
  * Evaluation chunks by the WikiText-2 protocol of the Wanda and SparseGPT code: documents
  * joined with "\n\n", tokenized once, cut into floor(tokens/seqlen) non-overlapping chunks.
  * Pre-tokenized rows are one chunk each (cut to seqlen when it is given).
  */
-export async function evalChunks(model: Model, data: Dataset, seqlen: number | undefined, nsamples?: number): Promise<number[][]> {
+export async function evalChunks(model: ModelFolder, data: Dataset, seqlen: number | undefined, nsamples?: number): Promise<number[][]> {
   let chunks: number[][]
   if (data.kind === 'tokens') {
     if (data.rows.length === 0) throw invalidFormat(`dataset ${data.name} is empty`, 'give at least one row of token ids')
@@ -57,7 +60,11 @@ export async function evalChunks(model: Model, data: Dataset, seqlen: number | u
  * chunk whose loss is not finite (activations beyond float32), is an error, never a NaN perplexity.
  */
 export function perplexity(model: Model, chunks: number[][], opts: ForwardOptions = {}): PerplexityResult {
-  const losses = [...sequenceLosses(finiteWeights(model, opts.kernels), toBatch(chunks), opts)]
+  return perplexityOf([...sequenceLosses(finiteWeights(model, opts.kernels), toBatch(chunks), opts)], chunks)
+}
+
+/** The result from each chunk's mean loss (any engine's); a non-finite loss is an error. */
+export function perplexityOf(losses: number[], chunks: number[][]): PerplexityResult {
   const bad = losses.findIndex((l) => !Number.isFinite(l))
   if (bad >= 0) {
     throw invalidFormat(`evaluation chunk ${bad} (of ${chunks.length}, counted from 0) has a non-finite loss (${losses[bad]})`,
