@@ -66,6 +66,7 @@ export function goldenWithTokenizer(dir: string, vocab: number): string {
       fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: tokens, merges},
   }
   writeFileSync(path.join(out, 'tokenizer.json'), JSON.stringify(tokenizer))
+  writeFileSync(path.join(out, 'tokenizer_config.json'), JSON.stringify({tokenizer_class: 'PreTrainedTokenizerFast'}))
   return out
 }
 
