@@ -116,7 +116,7 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype): void {
 
 function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
-    : dtype === 'fp16' ? 'float16 weights, cast to float32 in the graph (activations and the KV cache stay float32).'
+    : dtype === 'fp16' ? 'float16 linear weights (head included), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
       : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
   return `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\nExported by sparsify ${VERSION} for transformers.js and onnxruntime: ${how}\n\n` +
     '```js\nimport {pipeline} from \'@huggingface/transformers\'\nconst generate = await pipeline(\'text-generation\', \'./this-folder\')\n```\n'
