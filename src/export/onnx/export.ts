@@ -6,7 +6,8 @@ import {Model} from '../../model/model.js'
 import {usage} from '../../util/errors.js'
 import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
-import {copyAside, intoFolder} from '../layouts.js'
+import {copyCompanionFiles} from '../../model/companion-files.js'
+import {intoFolder} from '../layouts.js'
 import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
@@ -69,7 +70,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
         graph: {name: 'decoder', nodes: g.nodes, initializers: g.initializers, ...io},
       })
       writeFileSync(path.join(work, 'onnx', file), bytes)
-      copyAside(dir, work)
+      copyCompanionFiles(dir, work)
       writeConfig(dir, work, opts.dtype)
       writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
