@@ -5,19 +5,9 @@ import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {writeSafetensors} from '../../src/model/safetensors/writer.js'
-import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {expectError, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 import {goldenWithTokenizer} from '../helpers/clients.js'
 import {golden} from '../helpers/golden.js'
-
-function expectError(args: string[], code: number, pattern: RegExp): void {
-  const r = sparsify(args)
-  assert.equal(r.status, code, `exit ${r.status}, stderr: ${r.stderr}`)
-  const lines = r.stderr.trim().split('\n')
-  assert.equal(lines.length, 1, `expected one error line, got:\n${r.stderr}`)
-  assert.match(lines[0], /^error: /)
-  assert.match(lines[0], pattern)
-  assert.equal(r.stdout, '')
-}
 
 /**
  * The golden llama with block 1's MLP narrowed to 120 of its 160 channels (as structured pruning by

@@ -1,4 +1,4 @@
-import {closeSync, openSync, writeSync} from 'node:fs'
+import {AppendFile} from '../../util/append-file.js'
 
 /** GGUF value types (gguf-py constants GGUFValueType). */
 const VT = {u8: 0, i32: 5, u32: 4, f32: 6, bool: 7, string: 8, array: 9} as const
@@ -70,8 +70,7 @@ function writeValue(out: Bytes, v: GgufValue): void {
  * starting on a multiple of ALIGNMENT from the start of the data section.
  */
 export class GgufWriter {
-  private fd: number
-  private pos: number
+  private readonly file: AppendFile
   private next = 0
   private readonly dataStart: number
   private readonly offsets: number[] = []
@@ -91,9 +90,8 @@ export class GgufWriter {
     }
     const header = h.concat()
     this.dataStart = align(header.length)
-    this.fd = openSync(path, 'w')
-    this.pos = 0
-    this.append(header)
+    this.file = new AppendFile(path)
+    this.file.append(header)
   }
 
   /** Writes the next declared tensor. */
@@ -101,31 +99,20 @@ export class GgufWriter {
     const t = this.tensors[this.next]
     if (!t || t.name !== name) throw new Error(`GGUF writer: expected ${t?.name ?? 'no more tensors'}, got ${name}`)
     if (bytes.length !== tensorBytes(t)) throw new Error(`GGUF writer: ${name} has ${bytes.length} bytes, expected ${tensorBytes(t)}`)
-    this.append(Buffer.alloc(this.dataStart + this.offsets[this.next] - this.pos))
-    this.append(bytes)
+    this.file.append(new Uint8Array(this.dataStart + this.offsets[this.next] - this.file.length))
+    this.file.append(bytes)
     this.next++
   }
 
   close(): void {
-    if (this.fd < 0) return
     const done = this.next === this.tensors.length
-    if (done) this.append(Buffer.alloc(align(this.pos) - this.pos))
-    closeSync(this.fd)
-    this.fd = -1
+    if (done) this.file.pad(ALIGNMENT)
+    this.file.close()
     if (!done) throw new Error(`GGUF writer: ${this.tensors.length - this.next} tensors were never written`)
   }
 
   /** Closes without completing the file (a failed export: the caller removes it). */
-  abandon(): void {
-    if (this.fd >= 0) closeSync(this.fd)
-    this.fd = -1
-  }
-
-  private append(b: Uint8Array): void {
-    let done = 0
-    while (done < b.length) done += writeSync(this.fd, b, done, b.length - done, this.pos + done)
-    this.pos += b.length
-  }
+  abandon(): void { this.file.close() }
 }
 
 const align = (n: number) => Math.ceil(n / ALIGNMENT) * ALIGNMENT

@@ -1,34 +1,23 @@
-import {closeSync, openSync, writeSync} from 'node:fs'
 import path from 'node:path'
 
+import {AppendFile} from '../../util/append-file.js'
 import type {Attribute, DataType, NodeProto, TensorProto} from './proto.js'
 
 /** The weights' file beside model.onnx (ONNX external data), written as tensors are added. */
 export class ExternalData {
-  private fd: number
-  private offset = 0
+  private readonly file: AppendFile
 
-  constructor(readonly file: string) { this.fd = openSync(file, 'w') }
+  constructor(path: string) { this.file = new AppendFile(path) }
 
   /** Appends `bytes` at a 64-byte boundary; returns where they are, relative to the model file. */
   append(bytes: Uint8Array): {location: string; offset: number; length: number} {
-    const pad = (64 - (this.offset % 64)) % 64
-    if (pad) this.write(new Uint8Array(pad))
-    const at = this.offset
-    this.write(bytes)
-    return {location: path.basename(this.file), offset: at, length: bytes.length}
+    this.file.pad(64)
+    const offset = this.file.length
+    this.file.append(bytes)
+    return {location: path.basename(this.file.path), offset, length: bytes.length}
   }
 
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd)
-    this.fd = -1
-  }
-
-  private write(b: Uint8Array): void {
-    let done = 0
-    while (done < b.length) done += writeSync(this.fd, b, done, b.length - done, this.offset + done)
-    this.offset += b.length
-  }
+  close(): void { this.file.close() }
 }
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
