@@ -1,4 +1,5 @@
 import type {ArchName} from '../model/config.js'
+import {invalidFormat} from '../util/errors.js'
 
 /**
  * How each architecture the engine runs is written for other runtimes: a family is an entry
@@ -44,10 +45,19 @@ const LLAMA_BLOCK: Record<string, string> = {
   'mlp.down_proj.weight': 'ffn_down.weight',
 }
 
-export const EXPORT_FAMILIES: Record<ArchName, ExportFamily> = {
+/** Architectures without an entry are refused by both exporters (exportFamily). */
+export const EXPORT_FAMILIES: Partial<Record<ArchName, ExportFamily>> = {
   LlamaForCausalLM: {gguf: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK}, onnx: {modelType: 'llama'}},
   // llama.cpp's converter writes Mistral as arch llama (same graph, same permutation).
   MistralForCausalLM: {gguf: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK}, onnx: {modelType: 'mistral'}},
   Qwen2ForCausalLM: {gguf: {arch: 'qwen2', permuteQK: false, block: LLAMA_BLOCK}, onnx: {modelType: 'qwen2'}},
   Qwen3ForCausalLM: {gguf: {arch: 'qwen3', permuteQK: false, block: LLAMA_BLOCK}, onnx: {modelType: 'qwen3'}},
+}
+
+export function exportFamily(arch: ArchName, format: string): ExportFamily {
+  const family = EXPORT_FAMILIES[arch]
+  if (!family) {
+    throw invalidFormat(`${arch} cannot be exported to ${format} yet`, `exported architectures: ${Object.keys(EXPORT_FAMILIES).join(', ')}`)
+  }
+  return family
 }

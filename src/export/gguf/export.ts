@@ -7,7 +7,7 @@ import {inverseFrequencies} from '../../model/rope-tables.js'
 import {usage} from '../../util/errors.js'
 import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
-import {EXPORT_FAMILIES, GGUF_GLOBAL_NAMES, type ExportFamily} from '../families.js'
+import {exportFamily, GGUF_GLOBAL_NAMES, type ExportFamily} from '../families.js'
 import {sourceTensors, type SourceTensor} from '../source.js'
 import {GgufWriter, tensorBytes, type GgmlType, type GgufTensorInfo, type GgufValue} from './file.js'
 import {encodeGgml, gqsaToQ4_1} from './quant.js'
@@ -38,7 +38,7 @@ export function exportGguf(dir: string, out: string, opts: {type?: GgufType; ove
   const model = Model.load(dir)
   try {
     const {cfg} = model
-    const family = EXPORT_FAMILIES[cfg.arch]
+    const family = exportFamily(cfg.arch, 'GGUF')
     const type = opts.type ?? defaultGgufType(cfg)
     const meta = new Map([...metadata(cfg, family, type, path.basename(path.resolve(dir))), ...ggufVocab(dir, cfg)])
     const plan = planTensors(sourceTensors(model), cfg, family, type)

@@ -8,6 +8,7 @@ import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
 import {copyCompanionFiles} from '../../model/companion-files.js'
 import {intoFolder} from '../layouts.js'
+import {exportFamily} from '../families.js'
 import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
@@ -49,6 +50,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   const model = Model.load(dir)
   let result: OnnxExport | undefined
   try {
+    const family = exportFamily(model.cfg.arch, 'ONNX')
     const weights = sourceTensors(model)
     intoFolder(out, opts.overwrite ?? false, (work) => {
       mkdirSync(path.join(work, 'onnx'))
@@ -71,7 +73,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       })
       writeFileSync(path.join(work, 'onnx', file), bytes)
       copyCompanionFiles(dir, work)
-      writeConfig(dir, work, opts.dtype)
+      writeConfig(dir, work, opts.dtype, family.onnx.modelType)
       writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
       result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn}
@@ -107,10 +109,11 @@ function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rt
   }
 }
 
-/** The input's config.json, less our packing, with the transformers.js_config that names the file. */
-function writeConfig(dir: string, work: string, dtype: OnnxDtype): void {
+/** The input's config.json, less our packing, with the model_type and transformers.js_config that transformers.js reads. */
+function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: string): void {
   const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
   delete cfg.quantization_config
+  cfg.model_type = modelType // transformers.js picks its model class by it
   cfg['transformers.js_config'] = {dtype, use_external_data_format: true}
   writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
 }
