@@ -21,7 +21,7 @@ describe('sparsify eval', () => {
       const r = sparsify(['eval', g.dir, '--dataset', evalIdsFile(model), '--seqlen', '32', '--json'])
       assert.equal(r.status, 0, r.stderr)
       const out = JSON.parse(r.stdout)
-      assert.deepEqual(Object.keys(out).sort(), ['dataset', 'model', 'nsamples', 'perplexity', 'seconds', 'seqlen', 'tokens'])
+      assert.deepEqual(Object.keys(out).sort(), ['dataset', 'engine', 'model', 'nsamples', 'perplexity', 'seconds', 'seqlen', 'tokens'])
       assert.equal(out.seqlen, 32)
       assert.equal(out.nsamples, 2)
       assert.equal(out.tokens, 64)
