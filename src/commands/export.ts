@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {intFlag} from '../cli/flags.js'
 import {exportGguf, GGUF_TYPES, type GgufType} from '../export/gguf/export.js'
 import {exportLayout, exportPacked} from '../export/layouts.js'
 import {exportOnnx, ONNX_DTYPES, type OnnxDtype} from '../export/onnx/export.js'
@@ -25,7 +26,7 @@ GQSA packing is written by \`sparsify prune --method gqsa --format gqsa\`.\n\n${
   static flags = {
     format: Flags.string({description: 'packing', options: ['nm', 'bitmask', 'sparse-bitmask', 'sparse-24-bitmask', 'gguf', 'onnx'], required: true}),
     dtype: Flags.string({description: 'onnx: weight precision (model.onnx, model_fp16.onnx or model_q4.onnx)', options: [...ONNX_DTYPES], default: 'fp32'}),
-    'block-size': Flags.integer({description: 'onnx q4: round-to-nearest block along the input dimension (GQSA checkpoints keep their own groups)', default: 32}),
+    'block-size': intFlag({description: 'onnx q4: round-to-nearest block along the input dimension, a power of two (GQSA checkpoints keep their own groups)', default: 32, min: 16}),
     type: Flags.string({description: 'gguf: tensor type of the weights (default: the checkpoint\'s own dtype; norms stay f32)', options: [...GGUF_TYPES]}),
     pattern: Flags.string({description: 'N:M of --format nm', default: '2:4'}),
     out: Flags.string({description: 'output folder (gguf: output file)', required: true}),
