@@ -25,6 +25,8 @@ export interface PruneReport {
   evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
   /** The --max-ppl-increase quality gate, when one was set. */
   gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
+  /** Linears whose Hessian needed more than the default damping (percdamp 0.01) to factor, and the damping used. */
+  damping: {name: string; percdamp: number}[]
   timings_seconds: Record<string, number>
   /** How the output stores its decoder linears: dense (Hugging Face P.weight) or one of sparsify's packings. */
   format: string
@@ -110,6 +112,7 @@ export function buildReport(r: ReportInput): PruneReport {
       ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
       : null,
     gate: r.gate,
+    damping: r.linears.flatMap((l) => (l.notes.percdamp === undefined ? [] : [{name: l.name, percdamp: l.notes.percdamp}])),
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
     refinement: r.refined,

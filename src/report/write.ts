@@ -64,6 +64,21 @@ function speedSection(r: PruneReport): string[] {
   ]
 }
 
+function dampingSection(r: PruneReport): string[] {
+  if (r.damping.length === 0) return []
+  return [
+    '## Damping',
+    '',
+    'The Hessian of these linears was not positive definite in float32 with the default damping (1% of its mean diagonal);',
+    'each was factored with ten times more, as often as it took:',
+    '',
+    '| tensor | damping (× mean diagonal) |',
+    '|---|---|',
+    ...r.damping.map((d) => `| \`${d.name}\` | ${d.percdamp} |`),
+    '',
+  ]
+}
+
 const reproduce = (r: PruneReport) => ['## Reproduce', '', '```sh', r.command, '```', '']
 
 export function reportMarkdown(r: PruneReport): string {
@@ -106,6 +121,7 @@ export function reportMarkdown(r: PruneReport): string {
     '|---|---|',
     ...Object.entries(r.timings_seconds).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
     '',
+    ...dampingSection(r),
     ...refinementSection(r),
     ...speedSection(r),
     '',
