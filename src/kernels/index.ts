@@ -3,7 +3,7 @@ import {loadAddon, type NativeAddon} from './native.js'
 import {gqsaPairBytes as pairBytes} from './ref/gqsa.js'
 import {refBackend} from './ref/index.js'
 
-export type {Backend, GemmOpts, SparseGptOpts, Values} from './backend.js'
+export type {Backend, GemmOpts, SparseGptOpts, SweepQuant, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
 export {gqsaFileParams, gqsaHeldParams, gqsaPairBytes} from './ref/gqsa.js'
 

@@ -1,6 +1,6 @@
-import type {Backend} from '../kernels/index.js'
+import type {Backend, SweepQuant} from '../kernels/index.js'
 import {SparsifyError} from '../util/errors.js'
-import type {PruningMethod} from './types.js'
+import type {PruneContext, PruningMethod} from './types.js'
 
 /** A damped inverse-Hessian factor and the damping (fraction of the mean diagonal) it took. */
 export interface Factor {
@@ -43,6 +43,26 @@ export function inverseHessianFactor(k: Backend, h: Float32Array, cols: number, 
 }
 
 /**
+ * One linear through the OBS sweep: pruned to the context's target (or not at all, for GPTQ) and,
+ * with `quant`, quantized in the same pass (spec §14). Returns the mask (1 = pruned).
+ */
+export function obsSweep(ctx: PruneContext, prune: boolean, quant?: SweepQuant): Uint8Array {
+  const {name, layer, weight, rows, cols, stats, target, kernels: k, notes} = ctx
+  const h = stats.hessian!
+  const {u, percdamp} = inverseHessianFactor(k, h, cols, `model.layers.${layer}.${name}`)
+  if (percdamp !== SPARSEGPT_DEFAULTS.percdamp) notes.percdamp = percdamp
+  const mask = new Uint8Array(rows * cols)
+  k.sparsegptPrune(weight, mask, u, h, rows, cols, {
+    blocksize: SPARSEGPT_DEFAULTS.blocksize,
+    sparsity: !prune ? -1 : target.kind === 'unstructured' ? target.sparsity : 0,
+    prunen: prune && target.kind === 'nm' ? target.n : 0,
+    prunem: prune && target.kind === 'nm' ? target.m : 0,
+    quant,
+  })
+  return mask
+}
+
+/**
  * SparseGPT (Frantar & Alistarh 2023): OBS reconstruction column by column with the
  * inverse-Hessian factor, adaptive masks per 128-column block, lazy batch updates.
  * The numerical core is native (src/kernels/native/sparsegpt.cc).
@@ -54,17 +74,5 @@ export const sparsegpt: PruningMethod = {
   needsGradients: false,
   needsHessian: true,
   needsCalibration: true,
-  prune({name, layer, weight, rows, cols, stats, target, kernels: k, notes}) {
-    const h = stats.hessian!
-    const {u, percdamp} = inverseHessianFactor(k, h, cols, `model.layers.${layer}.${name}`)
-    if (percdamp !== SPARSEGPT_DEFAULTS.percdamp) notes.percdamp = percdamp
-    const mask = new Uint8Array(rows * cols)
-    k.sparsegptPrune(weight, mask, u, h, rows, cols, {
-      blocksize: SPARSEGPT_DEFAULTS.blocksize,
-      sparsity: target.kind === 'unstructured' ? target.sparsity : 0,
-      prunen: target.kind === 'nm' ? target.n : 0,
-      prunem: target.kind === 'nm' ? target.m : 0,
-    })
-    return mask
-  },
+  prune: (ctx) => obsSweep(ctx, true),
 }
