@@ -14,6 +14,7 @@ import {encodePacked, packingConfig, parsePacking, readPacked, type Packing} fro
 import {packDense, unpackWeight} from '../packed/weight.js'
 import {invalidFormat, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
+import {decompressPackQuantized, isPackQuantizedConfig} from './pack-quantized.js'
 import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
 
 const LINEAR_WEIGHT = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.weight$/
@@ -112,6 +113,7 @@ const PACKED_PART = /^(model\.layers\.(\d+)\.((?:self_attn|mlp)\.\w+_proj))\.wei
 export function decompress(dir: string, out: string, overwrite: boolean): {tensors: number} {
   const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
   if (parsePacking(cfg.quantization_config, 'config.json')) return decompressPacked(dir, cfg, readConfig(dir), out, overwrite)
+  if (isPackQuantizedConfig(cfg)) return decompressPackQuantized(dir, cfg, out, overwrite)
   const format = cfg.quantization_config?.sparsity_config?.format
   if (format && format !== 'dense' && format !== 'sparse-bitmask' && format !== 'sparse-24-bitmask') {
     throw invalidFormat(`${dir}: sparsity format ${format} is not supported`, 'supported: sparse-bitmask, sparse-24-bitmask, dense')

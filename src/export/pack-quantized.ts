@@ -1,132 +1,74 @@
-import type {Checkpoint} from '../model/safetensors/checkpoint.js'
+import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {Checkpoint} from '../model/safetensors/checkpoint.js'
 import type {FloatDtype} from '../model/safetensors/dtypes.js'
-import {decodeFloats, encodeFloats} from '../model/safetensors/writer.js'
-import {invalidFormat} from '../util/errors.js'
+import {encodeFloats} from '../model/safetensors/writer.js'
+import {encodePackQuantized, packQuantizedConfig, readPackQuantizedDense, type PackQuantScheme} from '../packed/pack-quantized.js'
 import type {Encoded} from './compressed-tensors.js'
+import {copyCompanionFiles} from '../model/companion-files.js'
+import {intoFolder, rewriteShards} from './layouts.js'
 
-/**
- * compressed-tensors' pack-quantized layout (what llm-compressor writes for W4A16 / W8A16, and vLLM
- * and transformers load). Linear P becomes
- *   P.weight_packed      I32 (rows, ⌈cols·bits/32⌉): 32/bits unsigned codes per word, the first in the lowest bits
- *   P.weight_scale       (rows, groups) in the model's dtype
- *   P.weight_zero_point  I32 (⌈rows·bits/32⌉, groups): the zero points packed the same way down the rows
- *                        (asymmetric only; a symmetric scheme has none)
- *   P.weight_shape       I64 [rows, cols]
- * and w = scale·(code − zero). compressed-tensors holds codes and zero points as signed integers and
- * adds 2^(bits−1) when packing: the packed words are our unsigned codes, the same bits.
- */
-export interface PackQuantScheme {
-  bits: number
-  /** Input columns per group; 0: one scale per output row (the channel strategy). */
-  groupsize: number
-  sym: boolean
-}
+/** A quantized linear's codes, scales and zero points by weight name, or null for a tensor that stays as it is. */
+export type QuantizedOf = (name: string) => {codes: Uint8Array; scales: Float32Array; zeros: Float32Array} | null
 
-/** config.json's quantization_config for the scheme, as llm-compressor writes it (never with a sparsity_config). */
-export function packQuantizedConfig(s: PackQuantScheme): Record<string, unknown> {
-  return {
-    config_groups: {
-      group_0: {
-        targets: ['Linear'], input_activations: null, output_activations: null,
-        weights: {num_bits: s.bits, type: 'int', symmetric: s.sym, strategy: s.groupsize ? 'group' : 'channel', group_size: s.groupsize || null,
-          dynamic: false, actorder: null, block_structure: null, observer: 'minmax', observer_kwargs: {}},
-      },
-    },
-    format: 'pack-quantized', quant_method: 'compressed-tensors', quantization_status: 'compressed', ignore: ['lm_head'],
-    kv_cache_scheme: null, global_compression_ratio: null, version: '0.12.2',
+/** The dense work folder's checkpoint with every quantized linear in compressed-tensors' pack-quantized layout, into `out`. */
+export function writePackQuantized(work: string, out: string, q: PackQuantScheme, quantizedOf: QuantizedOf): void {
+  const ck = Checkpoint.open(work)
+  try {
+    intoFolder(out, true, (dir) => {
+      rewriteShards(ck, dir, (file) => {
+        const src = ck.files.find((x) => x.path === file)!
+        return [...src.tensors.values()].flatMap((t): Encoded[] => {
+          const s = quantizedOf(t.name)
+          if (!s) return [{...t, data: src.readBytes(t.name)}]
+          const [rows, cols] = t.shape
+          return encodePackQuantized(t.name.replace(/\.weight$/, ''), {...q, rows, cols, ...s}, t.dtype as FloatDtype)
+        })
+      })
+      const cfg = JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8'))
+      cfg.quantization_config = packQuantizedConfig(q)
+      writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+      copyCompanionFiles(work, dir)
+      for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
+        if (existsSync(path.join(work, f))) copyFileSync(path.join(work, f), path.join(dir, f))
+      }
+    })
+  } finally {
+    ck.close()
   }
 }
 
-/** values (n, len) of `bits`-bit unsigned integers, packed along each row into int32 words. */
-function packRows(values: Uint8Array, n: number, len: number, bits: number): Int32Array {
-  const per = 32 / bits, words = Math.ceil(len / per), out = new Int32Array(n * words)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * words + Math.floor(j / per)] |= values[r * len + j] << ((j % per) * bits)
-  return out
-}
+const PART = /^(.+)\.weight_(packed|scale|zero_point|shape)$/
 
-function unpackRows(words: Int32Array, n: number, len: number, bits: number): Uint8Array {
-  const per = 32 / bits, w = Math.ceil(len / per), mask = (1 << bits) - 1, out = new Uint8Array(n * len)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * len + j] = (words[r * w + Math.floor(j / per)] >>> ((j % per) * bits)) & mask
-  return out
-}
+/** Whether config.json declares compressed-tensors' pack-quantized layout. */
+export const isPackQuantizedConfig = (cfg: {quantization_config?: {quant_method?: string; format?: string}}) =>
+  cfg.quantization_config?.quant_method === 'compressed-tensors' && cfg.quantization_config.format === 'pack-quantized'
 
-function transpose(v: Uint8Array, rows: number, cols: number): Uint8Array {
-  const t = new Uint8Array(v.length)
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c]
-  return t
-}
-
-const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-
-export interface QuantizedLinear extends PackQuantScheme {
-  rows: number
-  cols: number
-  /** (rows, cols) in [0, 2^bits) */
-  codes: Uint8Array
-  /** (rows, groups) */
-  scales: Float32Array
-  zeros: Float32Array
-}
-
-/** Linear `prefix`'s tensors in the layout; scales in `dtype`. */
-export function encodePackQuantized(prefix: string, q: QuantizedLinear, dtype: FloatDtype): Encoded[] {
-  const groups = q.groupsize ? q.cols / q.groupsize : 1
-  const out: Encoded[] = [
-    {name: `${prefix}.weight_packed`, dtype: 'I32', shape: [q.rows, Math.ceil(q.cols * q.bits / 32)], data: bytes(packRows(q.codes, q.rows, q.cols, q.bits))},
-    {name: `${prefix}.weight_scale`, dtype, shape: [q.rows, groups], data: encodeFloats(q.scales, dtype)},
-    {name: `${prefix}.weight_shape`, dtype: 'I64', shape: [2], data: bytes(BigInt64Array.of(BigInt(q.rows), BigInt(q.cols)))},
-  ]
-  if (!q.sym) {
-    const zp = packRows(transpose(Uint8Array.from(q.zeros), q.rows, groups), groups, q.rows, q.bits)   // packed down the rows
-    out.push({name: `${prefix}.weight_zero_point`, dtype: 'I32', shape: [Math.ceil(q.rows * q.bits / 32), groups], data: bytes(transpose32(zp, groups, Math.ceil(q.rows * q.bits / 32)))})
+/** A pack-quantized checkpoint back to the Hugging Face layout: each linear dequantized in the dtype of its scales, config.json without quantization_config. */
+export function decompressPackQuantized(dir: string, cfg: Record<string, unknown>, out: string, overwrite: boolean): {tensors: number} {
+  const ck = Checkpoint.open(dir)
+  let expanded = 0
+  try {
+    intoFolder(out, overwrite, (work) => {
+      rewriteShards(ck, work, (file) => {
+        const src = ck.files.find((x) => x.path === file)!
+        return [...src.tensors.values()].flatMap((t): Encoded[] => {
+          const m = PART.exec(t.name)
+          if (!m) return [{...t, data: src.readBytes(t.name)}]
+          if (m[2] !== 'packed') return []
+          const [rows, cols] = ck.file(`${m[1]}.weight_shape`).readInts(`${m[1]}.weight_shape`)
+          const dtype = ck.entry(`${m[1]}.weight_scale`).dtype as FloatDtype
+          expanded++
+          return [{name: `${m[1]}.weight`, dtype, shape: [rows, cols], data: encodeFloats(readPackQuantizedDense(ck, m[1], rows, cols), dtype)}]
+        })
+      })
+      delete cfg.quantization_config
+      writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+      copyCompanionFiles(dir, work)
+    })
+  } finally {
+    ck.close()
   }
-  return out
-}
-
-function transpose32(v: Int32Array, rows: number, cols: number): Int32Array {
-  const t = new Int32Array(v.length)
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c]
-  return t
-}
-
-/** Whether linear `prefix` is stored in the layout. */
-export const isPackQuantized = (ck: Checkpoint, prefix: string) => ck.has(`${prefix}.weight_packed`)
-
-/**
- * Reads linear `prefix` back: the scheme follows from the tensors themselves (bits from the packing
- * factor, groups from the scales, symmetric when there are no zero points).
- */
-export function readPackQuantized(ck: Checkpoint, prefix: string, rows: number, cols: number): QuantizedLinear {
-  const e = (part: string) => ck.entry(`${prefix}.weight_${part}`)
-  const bad = (what: string) => invalidFormat(`${prefix}: ${what}`, 'the pack-quantized checkpoint is corrupt or not for this config')
-  const packed = e('packed'), scale = e('scale')
-  if (packed.dtype !== 'I32' || packed.shape.length !== 2 || packed.shape[0] !== rows) throw bad(`weight_packed is ${packed.dtype} [${packed.shape}], expected I32 with ${rows} rows`)
-  const bits = [4, 8].find((b) => Math.ceil(cols * b / 32) === packed.shape[1])
-  if (!bits) throw bad(`weight_packed has ${packed.shape[1]} words per row: neither 4- nor 8-bit codes of ${cols} columns`)
-  const groups = scale.shape[1]
-  if (scale.shape.length !== 2 || scale.shape[0] !== rows || !(groups >= 1 && cols % groups === 0)) throw bad(`weight_scale has shape [${scale.shape}]`)
-  const ints = (name: string) => new Int32Array(ck.file(name).readBytes(name).slice().buffer)
-  const codes = unpackRows(ints(`${prefix}.weight_packed`), rows, cols, bits)
-  const sym = !ck.has(`${prefix}.weight_zero_point`)
-  let zeros = new Float32Array(rows * groups).fill(2 ** (bits - 1))
-  if (!sym) {
-    const zw = Math.ceil(rows * bits / 32)
-    if (e('zero_point').dtype !== 'I32' || e('zero_point').shape.join() !== `${zw},${groups}`) throw bad(`weight_zero_point has shape [${e('zero_point').shape}], expected [${zw}, ${groups}]`)
-    const down = transpose32(ints(`${prefix}.weight_zero_point`), zw, groups)
-    zeros = Float32Array.from(transpose(unpackRows(down, groups, rows, bits), groups, rows))
-  }
-  const scales = decodeFloats(ck.file(`${prefix}.weight_scale`).readBytes(`${prefix}.weight_scale`), scale.dtype as FloatDtype)
-  return {bits, groupsize: groups === 1 ? 0 : cols / groups, sym, rows, cols, codes, scales, zeros}
-}
-
-/** w = scale·(code − zero), rounded to `dtype` as a loader holding the weights in it computes them. */
-export function dequantize(q: QuantizedLinear, dtype: FloatDtype): Float32Array {
-  const gs = q.groupsize || q.cols, groups = q.cols / gs, w = new Float32Array(q.rows * q.cols)
-  for (let r = 0; r < q.rows; r++) {
-    for (let j = 0; j < q.cols; j++) {
-      const g = r * groups + Math.floor(j / gs)
-      w[r * q.cols + j] = q.scales[g] * (q.codes[r * q.cols + j] - q.zeros[g])
-    }
-  }
-  return dtype === 'F32' ? w : decodeFloats(encodeFloats(w, dtype), dtype)
+  return {tensors: expanded}
 }

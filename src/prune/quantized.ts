@@ -1,17 +1,12 @@
-import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 import path from 'node:path'
 
-import type {Encoded} from '../export/compressed-tensors.js'
-import {intoFolder, rewriteShards} from '../export/layouts.js'
-import {copyCompanionFiles} from '../model/companion-files.js'
-import {encodePackQuantized, packQuantizedConfig} from '../export/pack-quantized.js'
 import type {LinearResult} from '../methods/sequential.js'
 import type {QuantOptions, QuantState} from '../methods/gptq.js'
 import type {Model} from '../model/model.js'
-import {Checkpoint} from '../model/safetensors/checkpoint.js'
-import type {FloatDtype} from '../model/safetensors/dtypes.js'
 import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {writeSafetensors} from '../model/safetensors/writer.js'
+import type {QuantizedOf} from '../export/pack-quantized.js'
 import {blockPrefix, LINEARS, type LinearName} from '../model/weights.js'
 import type {QuantizationSummary} from '../report/report.js'
 
@@ -20,12 +15,12 @@ import type {QuantizationSummary} from '../report/report.js'
  * output (which holds their dequantized values) until --format pack-quantized packs the checkpoint.
  */
 const STATE_DIR = '.quant-state'
-const blockFile = (work: string, layer: number) => path.join(work, STATE_DIR, `block-${layer}.safetensors`)
+const quantBlockFile = (work: string, layer: number) => path.join(work, STATE_DIR, `block-${layer}.safetensors`)
 const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 
 export function saveQuantBlock(work: string, layer: number, stateOf: (name: LinearName) => QuantState): void {
   mkdirSync(path.join(work, STATE_DIR), {recursive: true})
-  writeSafetensors(blockFile(work, layer), LINEARS.flatMap((name) => {
+  writeSafetensors(quantBlockFile(work, layer), LINEARS.flatMap((name) => {
     const s = stateOf(name), p = `${blockPrefix(layer)}${name}`, groups = s.scales.length / s.rows
     return [
       {name: `${p}.codes`, dtype: 'U8' as const, shape: [s.rows, s.cols], data: s.codes!},
@@ -35,42 +30,17 @@ export function saveQuantBlock(work: string, layer: number, stateOf: (name: Line
   }))
 }
 
-/** The dense work folder's checkpoint with every decoder linear in compressed-tensors' pack-quantized layout, into `out`. */
-export function writePackQuantized(work: string, out: string, q: QuantOptions): void {
-  const ck = Checkpoint.open(work)
-  const states = new Map<number, SafetensorsFile>()
-  const stateOf = (name: string) => {
-    for (let layer = 0; ; layer++) {   // the block whose prefix the tensor name starts with
-      if (!existsSync(blockFile(work, layer))) return null
-      if (!name.startsWith(blockPrefix(layer))) continue
-      if (!states.has(layer)) states.set(layer, SafetensorsFile.open(blockFile(work, layer)))
-      const f = states.get(layer)!, p = name.replace(/\.weight$/, '')
-      return f.tensors.has(`${p}.codes`) ? {f, p} : null
-    }
-  }
-  try {
-    intoFolder(out, true, (dir) => {
-      rewriteShards(ck, dir, (file) => {
-        const src = ck.files.find((x) => x.path === file)!
-        return [...src.tensors.values()].flatMap((t): Encoded[] => {
-          const s = stateOf(t.name)
-          if (!s) return [{...t, data: src.readBytes(t.name)}]
-          const [rows, cols] = t.shape
-          return encodePackQuantized(s.p, {...q, rows, cols, codes: s.f.readBytes(`${s.p}.codes`), scales: s.f.readF32(`${s.p}.scales`),
-            zeros: s.f.readF32(`${s.p}.zeros`)}, t.dtype as FloatDtype)
-        })
-      })
-      const cfg = JSON.parse(readFileSync(path.join(work, 'config.json'), 'utf8'))
-      cfg.quantization_config = packQuantizedConfig(q)
-      writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
-      copyCompanionFiles(work, dir)
-      for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
-        if (existsSync(path.join(work, f))) copyFileSync(path.join(work, f), path.join(dir, f))
-      }
-    })
-  } finally {
-    for (const f of states.values()) f.close()
-    ck.close()
+/** Reads the saved states back by weight name (for writePackQuantized); close() when done. */
+export function quantStates(work: string, layers: number): {of: QuantizedOf; close(): void} {
+  const files = Array.from({length: layers}, (_, layer) => SafetensorsFile.open(quantBlockFile(work, layer)))
+  return {
+    of(name) {
+      const layer = files.findIndex((_, l) => name.startsWith(blockPrefix(l)))
+      const f = files[layer], p = name.replace(/\.weight$/, '')
+      if (!f || !f.tensors.has(`${p}.codes`)) return null
+      return {codes: f.readBytes(`${p}.codes`), scales: f.readF32(`${p}.scales`), zeros: f.readF32(`${p}.zeros`)}
+    },
+    close: () => { for (const f of files) f.close() },
   }
 }
 

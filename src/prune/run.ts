@@ -21,8 +21,9 @@ import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
+import {writePackQuantized} from '../export/pack-quantized.js'
 import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
-import {quantizationSummary, saveQuantBlock, writePackQuantized} from './quantized.js'
+import {quantizationSummary, quantStates, saveQuantBlock} from './quantized.js'
 import {watchSignals} from './interruption.js'
 import {loadJobData, phaseClock, planJob, type Job, type JobData, type Timed} from './job.js'
 import type {PruneOptions} from './options.js'
@@ -171,7 +172,8 @@ async function trainScalesEndToEnd(o: PruneOptions, job: Job, data: JobData, wor
 function placeOutput(job: Job, work: string, log: Logger, packQuantized: boolean): void {
   const {packing, out} = job
   if (packQuantized) {
-    writePackQuantized(work, out, job.quant!.quant)
+    const states = quantStates(work, job.model.cfg.layers)
+    try { writePackQuantized(work, out, job.quant!.quant, states.of) } finally { states.close() }
     rmSync(work, {recursive: true, force: true})
   } else if (packing) {
     exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, prefix) : undefined)
