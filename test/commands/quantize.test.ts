@@ -115,9 +115,9 @@ describe('quantization flags: bad input is one line, exit 2, nothing written', (
   const cases: [string[], RegExp][] = [
     [['--method', 'wanda', '--sparsity', '0.5', '--wbits', '4'], /--wbits quantizes inside the OBS sweep of gptq or sparsegpt, not wanda/],
     [['--method', 'gptq'], /--method gptq needs --wbits/],
-    [['--method', 'gptq', '--wbits', '9'], /--wbits 9 is out of range/],
-    [['--method', 'sparsegpt', '--sparsity', '0.5', '--wbits', '1'], /--wbits 1 is out of range/],
-    [['--method', 'gptq', '--wbits', '4', '--groupsize', '0'], /--groupsize 0 is out of range/],
+    [['--method', 'gptq', '--wbits', '9'], /--wbits must be an integer from 2 to 8, got 9/],
+    [['--method', 'sparsegpt', '--sparsity', '0.5', '--wbits', '1'], /--wbits must be an integer from 2 to 8, got 1/],
+    [['--method', 'gptq', '--wbits', '4', '--groupsize', '0'], /--groupsize must be an integer of at least 1, got 0/],
     [['--method', 'gptq', '--wbits', '4', '--groupsize', '128', '--format', 'pack-quantized'], /--groupsize 128 does not divide the input width 192/],
     [['--method', 'gptq', '--wbits', '3', '--format', 'pack-quantized'], /pack-quantized stores 4- or 8-bit weights/],
     [['--method', 'sparsegpt', '--sparsity', '0.5', '--format', 'pack-quantized'], /--format pack-quantized stores quantized weights: it needs --wbits/],
