@@ -198,12 +198,17 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
     cfg.quantization_config = packingConfig(packing)
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
     copyCompanionFiles(dir, work)
-    for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
-      if (existsSync(path.join(dir, f))) copyFileSync(path.join(dir, f), path.join(work, f))
-    }
+    copyReportFiles(dir, work)
   })
   ck.close()
   return {sparsity: weights ? zeros / weights : 0, tensors: packedCount, bytes}
+}
+
+/** A prune run's report files, carried into its packed output. */
+export function copyReportFiles(from: string, to: string): void {
+  for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
+    if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
+  }
 }
 
 /** Replaces some float tensors of the checkpoint in `dir` in place (same shards, names, dtypes), file by file through a temporary copy. */

@@ -1,4 +1,4 @@
-import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {Checkpoint} from '../model/safetensors/checkpoint.js'
@@ -7,7 +7,7 @@ import {encodeFloats} from '../model/safetensors/writer.js'
 import {encodePackQuantized, packQuantizedConfig, readPackQuantizedDense, type PackQuantScheme} from '../packed/pack-quantized.js'
 import type {Encoded} from './compressed-tensors.js'
 import {copyCompanionFiles} from '../model/companion-files.js'
-import {intoFolder, rewriteShards} from './layouts.js'
+import {copyReportFiles, intoFolder, rewriteShards} from './layouts.js'
 
 /** A quantized linear's codes, scales and zero points by weight name, or null for a tensor that stays as it is. */
 export type QuantizedOf = (name: string) => {codes: Uint8Array; scales: Float32Array; zeros: Float32Array} | null
@@ -30,9 +30,7 @@ export function writePackQuantized(work: string, out: string, q: PackQuantScheme
       cfg.quantization_config = packQuantizedConfig(q)
       writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
       copyCompanionFiles(work, dir)
-      for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
-        if (existsSync(path.join(work, f))) copyFileSync(path.join(work, f), path.join(dir, f))
-      }
+      copyReportFiles(work, dir)
     })
   } finally {
     ck.close()

@@ -76,13 +76,15 @@ describe('prune --method gptq and sparsegpt --wbits (issue 18)', () => {
     assert.ok(packed.report.quantization.bytes_per_weight < 0.6)
   })
 
-  it('pack-quantized reads back as the dense output, bit for bit: decompress, eval, inspect', () => {
+  it('pack-quantized reads back as the dense output, bit for bit: decompress, eval, generate, inspect', () => {
     const back = path.join(tempDir(), 'back')
     assert.equal(sparsify(['decompress', packed.out, '--out', back]).status, 0)
     const a = linears(dense.out), b = linears(back)
     for (const [name, l] of a) assert.deepEqual(b.get(name)!.w, l.w, name)
     const ppl = (dir: string) => JSON.parse(sparsify(['eval', dir, '--dataset', 'brown', '--seqlen', '64', '--nsamples', '2', '--json']).stdout).perplexity
     assert.equal(ppl(packed.out), ppl(dense.out))
+    const text = (dir: string) => sparsify(['generate', dir, '--prompt', 'The man', '--max-new-tokens', '6']).stdout
+    assert.equal(text(packed.out), text(dense.out))
     const r = sparsify(['inspect', packed.out, '--json'])
     const info = JSON.parse(r.stdout)
     assert.equal(info.format, 'pack-quantized')

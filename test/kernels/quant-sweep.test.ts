@@ -7,17 +7,10 @@ import {refBackend as ref} from '../../src/kernels/ref/index.js'
 import {findParams, quantApply, quantCode} from '../../src/kernels/ref/quant.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {assertClose} from '../helpers/assert-close.js'
+import {randomHessian} from '../helpers/hessian.js'
 
 const nat = nativeKernels()
 const rand = seededRandom(31)
-
-function hessian(cols: number, tokens: number, dead: number[] = []): Float32Array {
-  const x = randomNormal(tokens * cols, rand)
-  for (const d of dead) for (let t = 0; t < tokens; t++) x[t * cols + d] = 0
-  const h = new Float32Array(cols * cols)
-  ref.gemm(h, x, x, cols, cols, tokens, {transA: true})
-  return h.map((v) => (2 / tokens) * v)
-}
 
 function quant(rows: number, cols: number, bits: number, groupsize: number, sym = false, scaleDtype: SweepQuant['scaleDtype'] = 'F32'): SweepQuant {
   const groups = groupsize > 0 ? Math.ceil(cols / groupsize) : 1
@@ -105,7 +98,7 @@ describe('GPTQ and SparseGPT\'s joint sweep: native against the reference', () =
   ]
   for (const [label, rows, cols, o] of cases) {
     it(label, () => {
-      const h = hessian(cols, 3 * cols, [1])
+      const h = randomHessian(rand, cols, 3 * cols, [1])
       const u = new Float32Array(cols * cols)
       assert.equal(ref.sparsegptFactor(u, h, cols, 0.01), 0)
       const w = randomNormal(rows * cols, rand)
@@ -128,7 +121,7 @@ describe('GPTQ and SparseGPT\'s joint sweep: native against the reference', () =
 
   it('groups read W as the block starts, not the block\'s compensated copy (spec §14)', () => {
     // Groups of 8 inside blocks of 16: the second group's parameters differ from those of its final, compensated values.
-    const rows = 6, cols = 32, h = hessian(cols, 96)
+    const rows = 6, cols = 32, h = randomHessian(rand, cols, 96)
     const u = new Float32Array(cols * cols)
     ref.sparsegptFactor(u, h, cols, 0.01)
     const w = randomNormal(rows * cols, rand)
