@@ -41,8 +41,11 @@ export default class Prune extends BaseCommand<typeof Prune> {
     'bqpo-qlr': numberFlag({description: 'gqsa: BQPO learning rate of the scales and zeros', default: 1e-2, above: 0}),
     'e2e-steps': intFlag({description: 'gqsa: E2E-OQP steps training the scales end to end after all blocks (holds the model in memory; off by default on CPU)', default: 0, min: 0}),
     'e2e-lr': numberFlag({description: 'gqsa: E2E-OQP learning rate of the scales', default: 1e-4, above: 0}),
-    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
-      options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
+    wbits: intFlag({description: 'gptq, sparsegpt: quantize the weights to this many bits (2 to 8) inside the OBS sweep', min: 2, max: 8}),
+    groupsize: intFlag({description: 'gptq, sparsegpt --wbits: input columns per quantization group (default: one scale per output row)', min: 1}),
+    sym: Flags.boolean({description: 'gptq, sparsegpt --wbits: symmetric quantizer (zero point 2^(bits−1))'}),
+    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md), pack-quantized (compressed-tensors W4A16/W8A16, with --wbits 4 or 8)',
+      options: ['dense', 'nm', 'bitmask', 'gqsa', 'pack-quantized'], default: 'dense'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
   }
 
@@ -53,7 +56,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
       maxPplIncrease: f['max-ppl-increase'],
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
-      format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
+      format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa' | 'pack-quantized', wbits: f.wbits, groupsize: f.groupsize, sym: f.sym,
       gqsa: {bits: f.bits, group: f['group-size'], budget: f['group-budget'] as 'layer' | 'row', epochs: f['bqpo-epochs'],
         lr: f['bqpo-lr'], qlr: f['bqpo-qlr']},
       e2eSteps: f['e2e-steps'], e2eLr: f['e2e-lr'],

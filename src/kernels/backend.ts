@@ -11,11 +11,29 @@ export interface GemmOpts {
 
 /** SparseGPT's sweep options, as the reference repositories name them. */
 export interface SparseGptOpts {
+  /** unstructured fraction pruned per block tile; negative: prune nothing (GPTQ) */
   sparsity: number
   /** n of N:M (0 = unstructured `sparsity`) */
   prunen: number
   prunem: number
   blocksize: number
+  /** quantize inside the sweep (GPTQ; SparseGPT's joint mode) */
+  quant?: SweepQuant
+}
+
+/**
+ * The quantizer of the OBS sweep (algorithms spec §14): min-max with zero in range over each row, or over
+ * each group of `groupsize` input columns (0: per row), found as the reference finds it.
+ */
+export interface SweepQuant {
+  bits: number
+  groupsize: number
+  sym: boolean
+  /** The dtype the scales will be stored in: each is rounded to it as soon as it is found. */
+  scaleDtype: 'F32' | 'BF16' | 'F16'
+  /** Outputs, (rows, groups) with groups = ⌈cols/groupsize⌉ (1 per row without groups): w = scale·(code − zero). */
+  scales: Float32Array
+  zeros: Float32Array
 }
 
 /**

@@ -17,6 +17,8 @@ import type {Logger} from '../util/log.js'
 import {availableBytes, estimatePruneBytes} from './memory.js'
 import type {PruneOptions} from './options.js'
 import {parseTarget} from './target.js'
+import {noPruning, quantMethod} from './quant-options.js'
+import type {QuantMethod} from '../methods/gptq.js'
 
 /** A prune job whose options were checked against the model, before any work is done. */
 export interface Job {
@@ -24,6 +26,8 @@ export interface Job {
   method: PruningMethod
   /** The GQSA method with its state, when --method gqsa. */
   gqsa: ReturnType<typeof gqsaMethod> | null
+  /** The quantizing method with its states, when --method gptq or sparsegpt --wbits. */
+  quant: QuantMethod | null
   target: SparsityTarget
   packing: Packing | null
   skip: RegExp | undefined
@@ -36,7 +40,6 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   if (!METHODS[o.method]) throw usage(`unknown method ${o.method}`, `choose one of: ${Object.keys(METHODS).join(', ')}`)
   const gqsaOptions = {...GQSA_DEFAULTS, ...o.gqsa}
   const gqsa = o.method === 'gqsa' ? gqsaMethod(gqsaOptions) : null
-  const method = gqsa ?? METHODS[o.method]
   const out = path.resolve(o.out)
   if (existsSync(out) && readdirSync(out).length > 0 && !o.overwrite) {
     throw usage(`--out ${o.out} exists and is not empty`, 'choose another folder, or pass --overwrite to replace it')
@@ -45,8 +48,10 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   try { skip = o.skip ? new RegExp(o.skip) : undefined } catch { throw usage(`--skip ${o.skip} is not a valid regular expression`) }
 
   const model = Model.load(await resolveModel(o.model, log))
-  // GQSA's W4S50 is its default; the other methods need a target.
-  const target = parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
+  const quant = quantMethod(o.method, o, model)
+  const method = quant ?? gqsa ?? METHODS[o.method]
+  // GQSA's W4S50 is its default; GPTQ prunes nothing; the other methods need a target.
+  const target = method.id === 'gptq' ? noPruning(o) : parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
   const packing = outputPacking(o.format ?? 'dense', target, method.id, skip, gqsaOptions)
   const e2eSteps = o.e2eSteps ?? 0
   if (e2eSteps > 0 && (!gqsa || skip || o.resume)) {
@@ -59,7 +64,7 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   }
   if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
   checkMemory(o, model, method, seqlen, log)
-  return {model, method, gqsa, target, packing, skip, seqlen, e2eSteps, out}
+  return {model, method, gqsa, quant, target, packing, skip, seqlen, e2eSteps, out}
 }
 
 /** The packing --format asks for, checked against the target before any work is done. */
@@ -67,6 +72,7 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
   g: GqsaOptions): Packing | null {
   if (format === 'dense') return null
   if (skip) throw usage(`--format ${format} packs every decoder linear; --skip would leave some dense`, 'drop --skip, or write --format dense')
+  if (format === 'pack-quantized') return null   // written from the quantizing method's states (run.ts)
   if (format === 'bitmask') return {format}
   if (format === 'nm') {
     if (target.kind !== 'nm') throw usage('--format nm needs an N:M --pattern', 'use --format bitmask for unstructured sparsity')

@@ -21,7 +21,9 @@ import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
+import {writePackQuantized} from '../export/pack-quantized.js'
 import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
+import {quantizationSummary, quantStates, saveQuantBlock} from './quantized.js'
 import {watchSignals} from './interruption.js'
 import {loadJobData, phaseClock, planJob, type Job, type JobData, type Timed} from './job.js'
 import type {PruneOptions} from './options.js'
@@ -68,9 +70,10 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       options: o, out: job.out, model, method, target, seqlen, samples: data.samples.length, calib: data.calib?.name ?? null,
       evalName: data.evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phases, ...result.times},
       seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, e2e,
+      quantization: job.quant ? quantizationSummary(job.quant.quant, o.format ?? 'dense', result.linears, model) : null,
     })
     writeReportFiles(work, report)
-    placeOutput(job, work, log)
+    placeOutput(job, work, log, o.format === 'pack-quantized')
     return report
   } catch (err) {
     throw abandonWork(work, err, model.cfg.layers)
@@ -125,6 +128,7 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
       },
       onBlockDone(layer, w, linears) {
         if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (name) => method.packed!(w.linears[name].weight))
+        if (o.format === 'pack-quantized') saveQuantBlock(work, layer, (name) => job.quant!.state(w.linears[name].weight)!)
         if (job.e2eSteps > 0) for (const name of LINEARS) e2eStates.set(`${blockPrefix(layer)}${name}.weight`, structuredClone(gqsa!.state(w.linears[name].weight)!))
         writer.writeThrough(layer, new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight])))
         writer.sync()
@@ -165,9 +169,13 @@ async function trainScalesEndToEnd(o: PruneOptions, job: Job, data: JobData, wor
 }
 
 /** The complete work folder becomes --out: renamed into place, or packed into it. */
-function placeOutput(job: Job, work: string, log: Logger): void {
+function placeOutput(job: Job, work: string, log: Logger, packQuantized: boolean): void {
   const {packing, out} = job
-  if (packing) {
+  if (packQuantized) {
+    const states = quantStates(work, job.model.cfg.layers)
+    try { writePackQuantized(work, out, job.quant!.quant, states.of) } finally { states.close() }
+    rmSync(work, {recursive: true, force: true})
+  } else if (packing) {
     exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, prefix) : undefined)
     rmSync(work, {recursive: true, force: true})
   } else {

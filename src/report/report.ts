@@ -11,6 +11,20 @@ import type {PruneOptions} from '../prune/options.js'
 import {describeTarget, requestedSparsity} from '../prune/target.js'
 import {VERSION} from '../version.js'
 
+/** The quantization of a gptq or sparsegpt --wbits run. */
+export interface QuantizationSummary {
+  bits: number
+  /** Input columns per group; null: one scale per output row. */
+  group_size: number | null
+  symmetric: boolean
+  /** The dtype the scales were rounded to when found (the model's). */
+  scale_dtype: string
+  /** How the linears are stored: dense (dequantized values in the model's dtype) or pack-quantized. */
+  format: string
+  /** Bytes of the stored decoder-linear tensors per weight. */
+  bytes_per_weight: number
+}
+
 export interface PruneReport {
   tool: {name: 'sparsify'; version: string}
   model: {source: string; architecture: string; layers: number; dtype: string | null}
@@ -25,6 +39,10 @@ export interface PruneReport {
   evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
   /** The --max-ppl-increase quality gate, when one was set. */
   gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
+  /** The quantizer of the OBS sweep (gptq, sparsegpt --wbits); null when the run only prunes. */
+  quantization: QuantizationSummary | null
+  /** Linears whose Hessian needed more than the default damping (percdamp 0.01) to factor, and the damping used. */
+  damping: {name: string; percdamp: number}[]
   timings_seconds: Record<string, number>
   /** How the output stores its decoder linears: dense (Hugging Face P.weight) or one of sparsify's packings. */
   format: string
@@ -59,6 +77,7 @@ export interface ReportInput {
   speed: ShapeResult
   refined: RefinedBlock[]
   e2e: E2eResult | null
+  quantization?: QuantizationSummary | null
 }
 
 /** The command line that reproduces the run. */
@@ -78,6 +97,7 @@ export function reproduceCommand(o: PruneOptions): string {
     parts.push(`--bits ${g.bits} --group-size ${g.group} --group-budget ${g.budget} --bqpo-epochs ${g.epochs} --bqpo-lr ${g.lr} --bqpo-qlr ${g.qlr}`)
   }
   if (o.e2eSteps) parts.push(`--e2e-steps ${o.e2eSteps}${o.e2eLr !== undefined ? ` --e2e-lr ${o.e2eLr}` : ''}`)
+  if (o.wbits !== undefined) parts.push(`--wbits ${o.wbits}${o.groupsize !== undefined ? ` --groupsize ${o.groupsize}` : ''}${o.sym ? ' --sym' : ''}`)
   if (o.format && o.format !== 'dense') parts.push(`--format ${o.format}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
@@ -110,6 +130,8 @@ export function buildReport(r: ReportInput): PruneReport {
       ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
       : null,
     gate: r.gate,
+    quantization: r.quantization ?? null,
+    damping: r.linears.flatMap((l) => (l.notes.percdamp === undefined ? [] : [{name: l.name, percdamp: l.notes.percdamp}])),
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
     refinement: r.refined,

@@ -181,9 +181,18 @@ Napi::Value SparseGptFactor(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SparseGptPrune(const Napi::CallbackInfo& info) {
-  // (w, mask, u, h, rows, cols, sparsity, prunen, prunem, blocksize)
+  // (w, mask, u, h, rows, cols, sparsity, prunen, prunem, blocksize, bits, groupsize, sym, scaleDtype, scales, zeros)
+  sp::SweepQuant q;
+  q.bits = num(info, 10);
+  if (q.bits > 0) {
+    q.groupsize = num(info, 11);
+    q.sym = info[12].As<Napi::Boolean>().Value();
+    q.scale_dtype = num(info, 13);
+    q.scales = f32(info, 14);
+    q.zeros = f32(info, 15);
+  }
   sp::sparsegpt_prune(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                      info[6].As<Napi::Number>().FloatValue(), num(info, 7), num(info, 8), num(info, 9));
+                      info[6].As<Napi::Number>().FloatValue(), num(info, 7), num(info, 8), num(info, 9), q);
   return info.Env().Undefined();
 }
 

@@ -30,6 +30,8 @@ void bf16_to_f32(float* out, const uint16_t* in, long n);
 void f16_to_f32(float* out, const uint16_t* in, long n);
 void f32_to_bf16(uint16_t* out, const float* in, long n);  // round to nearest even
 void f32_to_f16(uint16_t* out, const float* in, long n);   // round to nearest even
+// One value rounded to bf16 (dtype 1) or f16 (dtype 2), nearest even, back as float; dtype 0 returns it unchanged.
+float round_to_dtype(float x, int dtype);
 
 // Splits [0, n) into chunks of about `grain` items across the pool.
 template <class F>
