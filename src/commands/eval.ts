@@ -4,26 +4,41 @@ import {BaseCommand} from '../cli/base-command.js'
 import {intFlag} from '../cli/flags.js'
 import {DATA_HELP, loadDataset} from '../data/dataset.js'
 import {evalChunks, perplexity} from '../eval/perplexity.js'
+import {runTaskEval, TASKS_HELP} from '../eval/tasks/command.js'
 import {Model} from '../model/model.js'
 import {resolveModel} from '../hub/download.js'
-import {EXIT_CODES_HELP} from '../util/errors.js'
+import {EXIT_CODES_HELP, usage} from '../util/errors.js'
 
 export default class Eval extends BaseCommand<typeof Eval> {
-  static summary = 'Measure perplexity by the WikiText-2 protocol of the Wanda and SparseGPT papers.'
-  static description = `Documents are joined with "\\n\\n", tokenized once and cut into non-overlapping chunks of --seqlen tokens; perplexity is exp of the mean, over chunks, of each chunk's mean next-token loss. A .json dataset of token-id arrays gives one chunk per row.\n\n${EXIT_CODES_HELP}`
+  static summary = 'Measure perplexity by the WikiText-2 protocol of the Wanda and SparseGPT papers, or zero-shot task accuracy as lm-evaluation-harness scores it.'
+  static description = `Documents are joined with "\\n\\n", tokenized once and cut into non-overlapping chunks of --seqlen tokens; perplexity is exp of the mean, over chunks, of each chunk's mean next-token loss. A .json dataset of token-id arrays gives one chunk per row.\n\n${TASKS_HELP}\n\n${EXIT_CODES_HELP}`
   static examples = [
     '<%= config.bin %> eval fixtures/tiny-llama --dataset brown',
     '<%= config.bin %> eval ./Llama-3.2-1B --dataset wiki.test.parquet --seqlen 2048 --json',
+    '<%= config.bin %> eval ./Llama-3.2-1B --tasks all',
+    '<%= config.bin %> eval ./Llama-3.2-1B --tasks boolq,hellaswag=hellaswag.val.jsonl --limit 200 --log-samples samples.jsonl',
   ]
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
   static flags = {
     dataset: Flags.string({description: DATA_HELP, default: 'wikitext2'}),
     seqlen: intFlag({description: 'tokens per chunk (default: min(2048, max_position_embeddings))', min: 2}),
     nsamples: intFlag({description: 'evaluate only the first K chunks', min: 1}),
+    tasks: Flags.string({description: 'zero-shot tasks instead of perplexity: all, or a comma list of names, each optionally name=PATH (.jsonl or .parquet)'}),
+    limit: intFlag({description: 'with --tasks: only the first N documents of each task', min: 1}),
+    'add-bos': Flags.boolean({description: 'with --tasks: put the BOS token before every context (the papers did not)'}),
+    'log-samples': Flags.string({description: 'with --tasks: write one JSON line per document (task, doc_index, loglikelihoods, pred, gold) to this file'}),
   }
 
   async run(): Promise<void> {
-    const {dataset, seqlen, nsamples} = this.flags
+    const {dataset, seqlen, nsamples, tasks, limit} = this.flags
+    if (tasks !== undefined) {
+      const r = await runTaskEval({model: this.args.model, tasks, limit, addBos: this.flags['add-bos'], logSamples: this.flags['log-samples'], log: this.log_})
+      this.emit(r.json, r.human)
+      return
+    }
+    if (limit !== undefined || this.flags['add-bos'] || this.flags['log-samples'] !== undefined) {
+      throw usage('--limit, --add-bos and --log-samples go with --tasks', 'add --tasks, or leave them off for perplexity')
+    }
     const model = Model.load(await resolveModel(this.args.model, this.log_))
     const data = await loadDataset(dataset, 'eval', this.log_)
     const chunks = await evalChunks(model, data, seqlen, nsamples)
