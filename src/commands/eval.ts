@@ -25,7 +25,7 @@ export default class Eval extends BaseCommand<typeof Eval> {
     nsamples: intFlag({description: 'evaluate only the first K chunks', min: 1}),
     tasks: Flags.string({description: 'zero-shot tasks instead of perplexity: all, or a comma list of names, each optionally name=PATH (.jsonl or .parquet)'}),
     limit: intFlag({description: 'with --tasks: only the first N documents of each task', min: 1}),
-    'add-bos': Flags.boolean({description: 'with --tasks: put the BOS token before every context (the papers did not)'}),
+    'add-bos': Flags.boolean({description: 'with --tasks: put the BOS token before every context (the papers did not)', default: false}),
     'log-samples': Flags.string({description: 'with --tasks: write one JSON line per document (task, doc_index, loglikelihoods, pred, gold) to this file'}),
   }
 

@@ -110,6 +110,21 @@ function listFiles(dir: string, prefix = ''): string[] {
   })
 }
 
+/** The task's split in the hub cache, fetched unless it is there: its parquet files (full paths) and commit. */
+export async function fetchTask(def: TaskDef, log: Logger): Promise<{files: string[]; commit: string; dir: string}> {
+  const wanted = splitFiles(def)
+  let snap
+  try {
+    snap = await snapshot({type: 'dataset', id: def.repo, revision: 'main'}, wanted, log)
+  } catch (err) {
+    if (!(err instanceof SparsifyError)) throw err
+    throw new SparsifyError(`${def.name}: ${err.message}`, err.exitCode, `fetch it beforehand with \`sparsify download ${def.name}\`, or pass ${def.name}=PATH with a local file`)
+  }
+  const files = listFiles(snap.dir).filter(wanted).sort().map((f) => path.join(snap.dir, f))
+  if (files.length === 0) throw notFound(`${def.repo}@${snap.commit.slice(0, 12)} has no parquet file for ${def.config ?? 'its'} ${def.split} split`, `pass ${def.name}=PATH with a local copy`)
+  return {files, commit: snap.commit, dir: snap.dir}
+}
+
 /** The first `limit` documents of a task, from its local file or its hub dataset (the commit recorded). */
 export async function loadTask(spec: TaskSpec, limit: number | undefined, log: Logger): Promise<TaskData> {
   const {def} = spec
@@ -120,16 +135,8 @@ export async function loadTask(spec: TaskSpec, limit: number | undefined, log: L
     files = [spec.file]
     dataset = spec.file
   } else {
-    const wanted = splitFiles(def)
-    let snap
-    try {
-      snap = await snapshot({type: 'dataset', id: def.repo, revision: 'main'}, wanted, log)
-    } catch (err) {
-      if (!(err instanceof SparsifyError)) throw err
-      throw new SparsifyError(`${def.name}: ${err.message}`, err.exitCode, `fetch it beforehand with \`sparsify download ${def.name}\`, or pass ${def.name}=PATH with a local file`)
-    }
-    files = listFiles(snap.dir).filter(wanted).sort().map((f) => path.join(snap.dir, f))
-    if (files.length === 0) throw notFound(`${def.repo}@${snap.commit.slice(0, 12)} has no parquet file for ${def.config ?? 'its'} ${def.split} split`, 'pass name=PATH with a local copy')
+    const snap = await fetchTask(def, log)
+    files = snap.files
     dataset = `${def.repo}${def.config ? `/${def.config}` : ''}:${def.split}`
     commit = snap.commit
   }
