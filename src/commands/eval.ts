@@ -3,7 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {intFlag} from '../cli/flags.js'
 import {DATA_HELP, loadDataset} from '../data/dataset.js'
-import {evalChunks, perplexity} from '../eval/perplexity.js'
+import {comparePerplexity, evalChunks, perplexity} from '../eval/perplexity.js'
+import {klLines} from '../eval/kl-report.js'
 import {runTaskEval, TASKS_HELP} from '../eval/tasks/command.js'
 import {Model} from '../model/model.js'
 import {resolveModel} from '../hub/download.js'
@@ -26,6 +27,7 @@ export default class Eval extends BaseCommand<typeof Eval> {
     tasks: Flags.string({description: 'zero-shot tasks instead of perplexity: all, or a comma list of names, each optionally name=PATH (.jsonl or .parquet)'}),
     limit: intFlag({description: 'with --tasks: only the first N documents of each task', min: 1}),
     'add-bos': Flags.boolean({description: 'with --tasks: put the BOS token before every context (the papers did not)', default: false}),
+    'kld-base': Flags.string({description: 'also the KL divergence of this model\'s next-token distributions from those of the given (dense) model: mean, median, 99th percentile, max, same top token'}),
     'log-samples': Flags.string({description: 'with --tasks: write one JSON line per document (task, doc_index, loglikelihoods, pred, gold) to this file'}),
   }
 
@@ -40,23 +42,25 @@ export default class Eval extends BaseCommand<typeof Eval> {
       throw usage('--limit, --add-bos and --log-samples go with --tasks', 'add --tasks, or leave them off for perplexity')
     }
     const model = Model.load(await resolveModel(this.args.model, this.log_))
+    const base = this.flags['kld-base'] === undefined ? null : Model.load(await resolveModel(this.flags['kld-base'], this.log_))
     const data = await loadDataset(dataset, 'eval', this.log_)
     const chunks = await evalChunks(model, data, seqlen, nsamples)
     this.log_.info(`evaluating ${model.cfg.arch} on ${data.name}: ${chunks.length} chunks of ${chunks[0].length} tokens`)
     const start = performance.now()
-    const r = perplexity(model, chunks, {
-      onBlock: (layer, group, groups) => this.log_.step('evaluating blocks', group * model.cfg.layers + layer + 1, groups * model.cfg.layers),
-    })
+    const progress = {onBlock: (layer: number, group: number, groups: number) => this.log_.step('evaluating blocks', group * model.cfg.layers + layer + 1, groups * model.cfg.layers)}
+    const cmp = base ? comparePerplexity(base, model, chunks, progress) : null
+    const r = cmp ? cmp.other : perplexity(model, chunks, progress)
     const seconds = (performance.now() - start) / 1000
     model.close()
-    this.emit(
-      {model: this.args.model, dataset: data.name, seqlen: r.seqlen, nsamples: r.nsamples, perplexity: r.perplexity, tokens: r.tokens, seconds},
-      [
-        `perplexity  ${r.perplexity.toFixed(4)}`,
-        `dataset     ${data.name} (${r.nsamples} chunks × ${r.seqlen} tokens)`,
-        `tokens      ${r.tokens}`,
-        `time        ${seconds.toFixed(2)} s (${Math.round(r.tokens / seconds)} tokens/s)`,
-      ],
-    )
+    base?.close()
+    const {losses: _, ...stats} = r
+    const kld = cmp ? {kld_base: this.flags['kld-base'], base_perplexity: cmp.base.perplexity, base_perplexity_stderr: cmp.base.perplexity_stderr, kld: cmp.kld} : {}
+    this.emit({model: this.args.model, dataset: data.name, ...stats, seconds, ...kld}, [
+      `perplexity  ${r.perplexity.toFixed(4)} ± ${r.perplexity_stderr.toFixed(4)} (interval ${r.interval[0].toFixed(4)} – ${r.interval[1].toFixed(4)}; loss ${r.nll.toFixed(4)} ± ${r.nll_stderr.toFixed(4)} over ${r.scored_tokens} tokens)`,
+      ...(cmp ? klLines(cmp.base.perplexity, cmp.base.perplexity_stderr, cmp.kld) : []),
+      `dataset     ${data.name} (${r.nsamples} chunks × ${r.seqlen} tokens)`,
+      `tokens      ${r.tokens}`,
+      `time        ${seconds.toFixed(2)} s (${Math.round(r.tokens / seconds)} tokens/s)`,
+    ])
   }
 }

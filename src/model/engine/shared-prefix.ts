@@ -3,7 +3,7 @@ import {ropeTables, type RopeTables} from '../rope-tables.js'
 import type {BlockWeights} from '../weights.js'
 import type {WeightSource} from './backward.js'
 import {BlockScratch, runBlock} from './block.js'
-import {embed} from './forward.js'
+import {embed, headTiles} from './forward.js'
 
 /** A context and the continuations scored after it: ll = Σ log p(cont[j] | prefix, cont[<j]). */
 export interface PrefixGroup {
@@ -124,9 +124,9 @@ function attendWithin(k: Backend, cfg: WeightSource['cfg'], lay: Layout[]) {
   }
 }
 
-/** The rows that predict continuation tokens (the prefix's last, then each continuation's own) through the head, a tile at a time. */
+/** The rows that predict continuation tokens (the prefix's last, then each continuation's own) through the head. */
 function score(model: WeightSource, k: Backend, x: Float32Array, lay: Layout[]): number[][] {
-  const {hidden: H, vocabSize: V, rmsEps} = model.cfg
+  const {hidden: H, vocabSize: V} = model.cfg
   const src: number[] = [], targets: number[] = [], owner: [number, number][] = []
   lay.forEach((g, i) => g.conts.forEach((c, j) => {
     for (let t = 0; t < c.tokens.length; t++) {
@@ -135,20 +135,16 @@ function score(model: WeightSource, k: Backend, x: Float32Array, lay: Layout[]):
       owner.push([i, j])
     }
   }))
+  const rows = new Float32Array(src.length * H)
+  src.forEach((r, i) => rows.set(x.subarray(r * H, (r + 1) * H), i * H))
   const out = lay.map((g) => g.conts.map(() => 0))
-  const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
-  const hIn = new Float32Array(tile * H), h = new Float32Array(tile * H), logits = new Float32Array(tile * V)
-  const nll = new Float32Array(tile)
-  for (let r0 = 0; r0 < src.length; r0 += tile) {
-    const m = Math.min(tile, src.length - r0)
-    for (let r = 0; r < m; r++) hIn.set(x.subarray(src[r0 + r] * H, (src[r0 + r] + 1) * H), r * H)
-    k.rmsnorm(h, hIn.subarray(0, m * H), model.finalNorm(), m, H, rmsEps)
-    k.gemm(logits, h, model.head(), m, V, H, {transB: true})
+  headTiles(model, k, rows, src.length, (logits, r0, m) => {
+    const nll = new Float32Array(m)
     k.nllRows(nll, logits.subarray(0, m * V), Int32Array.from(targets.slice(r0, r0 + m)), m, V)
     for (let r = 0; r < m; r++) {
       const [i, j] = owner[r0 + r]
       out[i][j] -= nll[r]
     }
-  }
+  })
   return out
 }
