@@ -186,3 +186,23 @@ describe('sparsify eval --tasks from the hub (a local stand-in serving each task
     assert.equal(after.status, 0, after.stderr)
   })
 })
+
+describe('sparsify eval --kld-base', () => {
+  it('compares a pruned model with its dense model on the same chunks: both perplexities with ± and the KL figures', () => {
+    const dir = tempDir()
+    const pruned = path.join(dir, 'pruned')
+    const p = sparsify(['prune', TINY_LLAMA, '--method', 'magnitude', '--sparsity', '0.5', '--eval', 'none', '--out', pruned, '--quiet'])
+    assert.equal(p.status, 0, p.stderr)
+    const r = sparsify(['eval', pruned, '--dataset', 'brown', '--seqlen', '128', '--nsamples', '4', '--kld-base', TINY_LLAMA, '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.deepEqual(Object.keys(out.kld).sort(), ['max', 'mean', 'median', 'p99', 'rms_dp', 'same_top', 'stderr'])
+    assert.ok(out.kld.mean > 0 && out.kld.median <= out.kld.p99 && out.kld.p99 <= out.kld.max && out.kld.same_top > 0 && out.kld.same_top < 1)
+    const dense = JSON.parse(sparsify(['eval', TINY_LLAMA, '--dataset', 'brown', '--seqlen', '128', '--nsamples', '4', '--json']).stdout)
+    assert.ok(Math.abs(out.base_perplexity - dense.perplexity) < 1e-6 * dense.perplexity)
+    assert.notEqual(out.perplexity, dense.perplexity)
+    const human = sparsify(['eval', pruned, '--dataset', 'brown', '--seqlen', '128', '--nsamples', '4', '--kld-base', TINY_LLAMA])
+    assert.match(human.stdout, /^perplexity +[\d.]+ ± [\d.]+ \(interval/)
+    assert.match(human.stdout, /\nmean KLD +[\d.]+ ± [\d.]+ \(median [\d.]+, 99th percentile [\d.]+, max [\d.]+\)\nsame top +[\d.]+ % of positions/)
+  })
+})
