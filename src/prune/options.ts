@@ -29,4 +29,6 @@ export interface PruneOptions {
   e2eLr?: number
   /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md). */
   format?: 'dense' | 'nm' | 'bitmask' | 'gqsa'
+  /** Zero-shot tasks (eval --tasks syntax) to score dense and pruned on. */
+  evalTasks?: string
 }
