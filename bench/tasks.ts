@@ -1,7 +1,9 @@
 // `npm run bench -- tasks`: zero-shot task scoring against the naive cost of one full forward pass per choice.
-import {rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {kernels} from '../src/kernels/index.js'
 import {forwardLogits, toBatch} from '../src/model/engine/forward.js'
@@ -11,6 +13,7 @@ import {Model} from '../src/model/model.js'
 import {ParamStore} from '../src/model/params.js'
 import {seededRandom} from '../src/util/random.js'
 import {writeRandomLlama, type LlamaShape} from '../fixtures/gen/random-model.js'
+import {brownTaskDocs} from './brown-tasks.js'
 
 /** As the harness with a Hugging Face model: every choice its own forward pass over context + choice, logits at every position. */
 function naive(model: WeightSource, groups: readonly PrefixGroup[]): number[][] {
@@ -56,6 +59,43 @@ export async function tasksBench(): Promise<void> {
     console.log(`  largest loglikelihood difference from naive: ${worst.toExponential(2)}`)
   } finally {
     file.close()
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+function cliJson(args: string[]): any {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/run.js', import.meta.url)), ...args, '--json', '--quiet'], {encoding: 'utf8', maxBuffer: 1 << 26})
+  if (r.status !== 0) throw new Error(r.stderr)
+  return JSON.parse(r.stdout)
+}
+
+/**
+ * The seven tasks on the trained fixture, dense against wanda 50% and sparsegpt 2:4 (calibrated on
+ * 128 × 256 tokens of brown:train), on harness-shaped documents made from brown:test (brown-tasks.ts).
+ */
+export async function fixtureTasksBench(docsPerTask = 100): Promise<void> {
+  const dir = path.join(tmpdir(), `sparsify-bench-fixture-tasks-${process.pid}`)
+  mkdirSync(dir, {recursive: true})
+  const fixture = fileURLToPath(new URL('../../fixtures/tiny-llama', import.meta.url))
+  try {
+    const list = Object.entries(brownTaskDocs(docsPerTask)).map(([task, docs]) => {
+      const file = path.join(dir, `${task}.jsonl`)
+      writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n')
+      return `${task}=${file}`
+    }).join(',')
+    const calib = ['--calib', 'brown', '--nsamples', '128', '--seqlen', '256', '--eval', 'none', '--eval-tasks', list, '--overwrite']
+    const wanda = cliJson(['prune', fixture, '--method', 'wanda', '--sparsity', '0.5', ...calib, '--out', path.join(dir, 'wanda')])
+    const sgpt = cliJson(['prune', fixture, '--method', 'sparsegpt', '--pattern', '2:4', ...calib, '--out', path.join(dir, 'sparsegpt')])
+    console.log(`\nZero-shot tasks on fixtures/tiny-llama, ${docsPerTask} harness-shaped documents per task made from brown:test (cloze-style; chance 50% or 25%), acc % ± se [acc_norm]`)
+    console.log('task'.padEnd(15) + 'dense'.padStart(24) + 'wanda 50%'.padStart(24) + 'sparsegpt 2:4'.padStart(24))
+    const cell = (t: {acc: number; acc_stderr: number; acc_norm?: number}) =>
+      `${(100 * t.acc).toFixed(1)} ± ${(100 * t.acc_stderr).toFixed(1)}${t.acc_norm === undefined ? '' : ` [${(100 * t.acc_norm).toFixed(1)}]`}`
+    const mean = (r: Record<string, {acc: number}>) => Object.values(r).reduce((a, t) => a + t.acc, 0) / Object.keys(r).length
+    for (const task of Object.keys(wanda.tasks.dense)) {
+      console.log(task.padEnd(15) + cell(wanda.tasks.dense[task]).padStart(24) + cell(wanda.tasks.pruned[task]).padStart(24) + cell(sgpt.tasks.pruned[task]).padStart(24))
+    }
+    console.log('mean acc'.padEnd(15) + (100 * mean(wanda.tasks.dense)).toFixed(2).padStart(24) + (100 * mean(wanda.tasks.pruned)).toFixed(2).padStart(24) + (100 * mean(sgpt.tasks.pruned)).toFixed(2).padStart(24))
+  } finally {
     rmSync(dir, {recursive: true, force: true})
   }
 }
