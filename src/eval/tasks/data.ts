@@ -1,8 +1,9 @@
-import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {asyncBufferFromFile, parquetReadObjects} from 'hyparquet'
 import {compressors} from 'hyparquet-compressors'
 
+import {readJsonlLines} from '../../data/files.js'
 import {snapshot} from '../../hub/download.js'
 import {SparsifyError, invalidFormat, notFound, usage} from '../../util/errors.js'
 import type {Logger} from '../../util/log.js'
@@ -80,20 +81,12 @@ async function readRows(file: string): Promise<{rows: Doc[]; where: (i: number) 
     }
     return {rows, where: (i) => `${file}: row ${i + 1}`}
   }
-  const rows: Doc[] = [], lines: number[] = []
-  readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
-    if (!line.trim()) return
-    let obj: unknown
-    try {
-      obj = JSON.parse(line)
-    } catch {
-      throw invalidFormat(`${file}:${i + 1}: not valid JSON`, 'each line of a .jsonl file is one JSON object')
-    }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw invalidFormat(`${file}:${i + 1}: not a JSON object`, 'each line of a .jsonl file is one JSON object')
-    rows.push(obj as Doc)
-    lines.push(i + 1)
-  })
-  return {rows, where: (i) => `${file}:${lines[i]}`}
+  const hint = 'each line of a .jsonl file is one JSON object'
+  const lines = readJsonlLines(file, hint)
+  for (const {value, line} of lines) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidFormat(`${file}:${line}: not a JSON object`, hint)
+  }
+  return {rows: lines.map((l) => l.value as Doc), where: (i) => `${file}:${lines[i].line}`}
 }
 
 /** The parquet shards of the task's split, in the layouts the hub's parquet datasets use (<config>/ or data/). */
