@@ -34,6 +34,7 @@ export default class Eval extends BaseCommand<typeof Eval> {
   async run(): Promise<void> {
     const {dataset, seqlen, nsamples, tasks, limit} = this.flags
     if (tasks !== undefined) {
+      if (this.flags['kld-base'] !== undefined) throw usage('--kld-base compares next-token distributions on --dataset, not on --tasks', 'run the two separately')
       const r = await runTaskEval({model: this.args.model, tasks, limit, addBos: this.flags['add-bos'], logSamples: this.flags['log-samples'], log: this.log_})
       this.emit(r.json, r.human)
       return

@@ -129,7 +129,7 @@ describe('sparsify eval --tasks: bad input', () => {
   it('--limit 0: exit 2', () => {
     const r = sparsify(['eval', TINY_LLAMA, '--tasks', list, '--limit', '0'])
     assert.equal(r.status, 2)
-    assert.match(r.stderr, /^error: --limit 0: at least one document is needed/)
+    assert.match(r.stderr, /^error: --limit must be an integer of at least 1, got 0/)
   })
 
   it('a hub dataset not in the cache while offline: exit 3, saying sparsify download; no samples file is left', () => {
