@@ -13,6 +13,7 @@ import {matmulModel} from './onnx-matmul.js'
 import {benchShape} from '../src/bench/formats.js'
 import {decodeSpeed} from '../src/bench/decode.js'
 import {Model} from '../src/model/model.js'
+import {fixtureTasksBench, tasksBench} from './tasks.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -312,3 +313,4 @@ if (!which || which === 'quality') await qualityBench()
 if (!which || which === 'formats') await formatsBench()
 if (!which || which === 'gqsa') await gqsaBench()
 if (!which || which === 'quant') await quantBench()
+if (!which || which === 'tasks') { await tasksBench(); await fixtureTasksBench() }

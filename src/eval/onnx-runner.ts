@@ -65,13 +65,14 @@ export class OnnxRunner {
   }
 
   /** Mean next-token loss of one sequence, as the engine's perplexity computes it. */
-  async meanLoss(ids: number[]): Promise<number> {
+  /** Each position's next-token loss over one chunk. */
+  async tokenLosses(ids: number[]): Promise<Float32Array> {
     this.reset()
     const logits = await this.step(ids)
     this.reset()
     const m = ids.length - 1, losses = new Float32Array(m)
     kernels().nllRows(losses, logits.subarray(0, m * this.cfg.vocabSize), Int32Array.from(ids.slice(1)), m, this.cfg.vocabSize)
-    return losses.reduce((a, b) => a + b, 0) / m
+    return losses
   }
 
   close(): Promise<void> { return this.session.release() }

@@ -62,6 +62,8 @@ export interface Backend {
   attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number): void
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
+  /** kl[r] = KL(softmax(base[r]) ‖ softmax(other[r])) in nats; same[r] = 1 when both rows' first largest logits agree. (rows, vocab) */
+  klRows(kl: Float32Array, same: Uint8Array, base: Float32Array, other: Float32Array, rows: number, vocab: number): void
   /** dx of y = rmsnorm(x)·w; dw (if given) += ∂L/∂w. */
   rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
   /** In place: dy of rope's output becomes dx of its input. */

@@ -60,6 +60,10 @@ function nativeBackend(addon: NativeAddon): Backend {
       for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'nllRows', `target ${targets[r]} outside the vocabulary`)
       addon.nllRows(losses, logits, targets, rows, vocab)
     },
+    klRows(kl, same, base, other, rows, vocab) {
+      need(kl.length >= rows && same.length >= rows && base.length >= rows * vocab && other.length >= rows * vocab, 'klRows', 'shape mismatch')
+      addon.klRows(kl, same, base, other, rows, vocab)
+    },
     columnStats(sum, sumsq, varsum, x, nseq, seq, cols) {
       need(sum.length >= cols && sumsq.length >= cols && varsum.length >= cols && x.length >= nseq * seq * cols, 'columnStats', 'shape mismatch')
       addon.columnStats(sum, sumsq, varsum, x, nseq, seq, cols)

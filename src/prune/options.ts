@@ -33,4 +33,6 @@ export interface PruneOptions {
   wbits?: number
   groupsize?: number
   sym?: boolean
+  /** Zero-shot tasks (eval --tasks syntax) to score dense and pruned on. */
+  evalTasks?: string
 }

@@ -1,4 +1,5 @@
 import type {PruneReport} from './report.js'
+import {taskPanel} from './task-chart.js'
 
 const COLORS: Record<string, string> = {
   q_proj: '#4e79a7', k_proj: '#59a14f', v_proj: '#9c755f', o_proj: '#f28e2b', gate_proj: '#e15759', up_proj: '#b07aa1', down_proj: '#76b7b2',
@@ -8,14 +9,16 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 
 /**
  * Two bar panels over the decoder linears in order (block by block): achieved sparsity, and the
- * relative reconstruction error estimate. Plain SVG, drawn here: no library needed for bars.
+ * relative reconstruction error estimate; with --eval-tasks, accuracy per task below. Plain SVG, drawn here: no library needed for bars.
  */
 export function sparsityChart(r: PruneReport): string {
   const ls = r.sparsity.linears
   // Bars share at least 660 px (room for the title and legend) and at most 18 px each beyond that.
   const bw = Math.max(4, Math.floor(Math.max(660, Math.min(18 * ls.length, 1400)) / Math.max(1, ls.length)))
   const left = 70, top = 40, panel = 150, gap = 60
-  const width = left + ls.length * bw + 30, height = top + 2 * panel + gap + 70
+  const sparsityHeight = top + 2 * panel + gap + 70
+  const tasks = taskPanel(r, left, sparsityHeight + 20)
+  const width = Math.max(left + ls.length * bw + 30, tasks.width), height = sparsityHeight + tasks.height
   const errs = ls.map((l) => l.rel_error ?? 0)
   const maxErr = Math.max(1e-12, ...errs)
   const out: string[] = []
@@ -53,9 +56,10 @@ export function sparsityChart(r: PruneReport): string {
   text(left + (ls.length * bw) / 2, yb + 14, 'decoder block', 'text-anchor="middle"')
   Object.entries(COLORS).forEach(([k, c], i) => {
     const x = left + i * 88
-    out.push(`<rect x="${x}" y="${height - 18}" width="10" height="10" fill="${c}"/>`)
-    text(x + 14, height - 9, k)
+    out.push(`<rect x="${x}" y="${sparsityHeight - 18}" width="10" height="10" fill="${c}"/>`)
+    text(x + 14, sparsityHeight - 9, k)
   })
+  out.push(...tasks.svg)
   out.push('</svg>')
   return `${out.join('\n')}\n`
 }

@@ -4,6 +4,8 @@ import type {RefinedBlock} from '../methods/sequential.js'
 import path from 'node:path'
 
 import type {PerplexityResult} from '../eval/perplexity.js'
+import type {TaskResult} from '../eval/tasks/run.js'
+import type {KlStats} from '../eval/token-stats.js'
 import type {LinearResult} from '../methods/sequential.js'
 import type {PruningMethod, SparsityTarget} from '../methods/types.js'
 import type {Model} from '../model/model.js'
@@ -36,7 +38,13 @@ export interface PruneReport {
     blocks: {layer: number; sparsity: number}[]
     linears: {name: string; shape: [number, number]; sparsity: number; rel_error: number | null; skipped: boolean}[]
   }
-  evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
+  evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number
+    /** ppl · standard error of the mean token loss, and exp(loss ± se) (llama.cpp's PPL ± y) */
+    dense_perplexity_stderr: number; pruned_perplexity_stderr: number; dense_interval: [number, number]; pruned_interval: [number, number]
+    /** The pruned model's next-token distributions against the dense model's on the same chunks. */
+    kld: KlStats | null} | null
+  /** --eval-tasks: zero-shot accuracy of dense and pruned (lm-evaluation-harness scoring). */
+  tasks: {dense: Record<string, TaskResult>; pruned: Record<string, TaskResult>} | null
   /** The --max-ppl-increase quality gate, when one was set. */
   gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
   /** The quantizer of the OBS sweep (gptq, sparsegpt --wbits); null when the run only prunes. */
@@ -78,6 +86,8 @@ export interface ReportInput {
   refined: RefinedBlock[]
   e2e: E2eResult | null
   quantization?: QuantizationSummary | null
+  kld: KlStats | null
+  tasks: PruneReport['tasks']
 }
 
 /** The command line that reproduces the run. */
@@ -90,6 +100,7 @@ export function reproduceCommand(o: PruneOptions): string {
   if (o.seqlen) parts.push(`--seqlen ${o.seqlen}`)
   parts.push(`--seed ${o.seed}`)
   if (o.eval) parts.push(`--eval ${o.eval}`)
+  if (o.evalTasks) parts.push(`--eval-tasks ${o.evalTasks}`)
   if (o.skip) parts.push(`--skip '${o.skip}'`)
   if (o.maxPplIncrease !== undefined) parts.push(`--max-ppl-increase ${o.maxPplIncrease}`)
   if (o.method === 'gqsa' && o.gqsa) {
@@ -127,8 +138,11 @@ export function buildReport(r: ReportInput): PruneReport {
         rel_error: l.relError === null ? null : round(l.relError), skipped: l.skipped})),
     },
     evaluation: r.dense && r.pruned && r.evalName
-      ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
+      ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity,
+        dense_perplexity_stderr: r.dense.perplexity_stderr, pruned_perplexity_stderr: r.pruned.perplexity_stderr,
+        dense_interval: r.dense.interval, pruned_interval: r.pruned.interval, kld: r.kld}
       : null,
+    tasks: r.tasks,
     gate: r.gate,
     quantization: r.quantization ?? null,
     damping: r.linears.flatMap((l) => (l.notes.percdamp === undefined ? [] : [{name: l.name, percdamp: l.notes.percdamp}])),

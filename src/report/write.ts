@@ -2,6 +2,7 @@ import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {sparsityChart} from './chart.js'
+import {klParagraph, tasksMarkdown} from './quality-md.js'
 import {modelName, type PruneReport} from './report.js'
 
 const CHART = 'sparsify-chart.svg'
@@ -11,17 +12,19 @@ const ppl = (x: number) => (x >= 1000 ? x.toFixed(1) : x.toFixed(3))
 
 function evaluationTable(r: PruneReport): string[] {
   const e = r.evaluation
-  if (!e) return ['No evaluation was run (`--eval none`).']
+  if (!e) return ['No perplexity evaluation was run (`--eval none`).', ...tasksMarkdown(r)]
   const g = r.gate
   const gate = g ? ['', `Quality gate: perplexity rose ${g.ppl_increase_pct.toFixed(2)}%, limit ${g.max_ppl_increase_pct}%: **${g.passed ? 'passed' : 'FAILED'}**.`] : []
   return [
     `Perplexity on ${e.dataset} (${e.nsamples} chunks of ${e.seqlen} tokens):`,
     '',
-    '| model | sparsity | perplexity |',
-    '|---|---|---|',
-    `| dense | 0% | ${ppl(e.dense_perplexity)} |`,
-    `| ${r.method.id} ${r.target.pattern} | ${pct(r.sparsity.overall)} | ${ppl(e.pruned_perplexity)} |`,
+    '| model | sparsity | perplexity | ± (ppl · se of the mean token loss) | interval exp(loss ± se) |',
+    '|---|---|---|---|---|',
+    `| dense | 0% | ${ppl(e.dense_perplexity)} | ${ppl(e.dense_perplexity_stderr)} | ${ppl(e.dense_interval[0])} – ${ppl(e.dense_interval[1])} |`,
+    `| ${r.method.id} ${r.target.pattern} | ${pct(r.sparsity.overall)} | ${ppl(e.pruned_perplexity)} | ${ppl(e.pruned_perplexity_stderr)} | ${ppl(e.pruned_interval[0])} – ${ppl(e.pruned_interval[1])} |`,
+    ...klParagraph(r),
     ...gate,
+    ...tasksMarkdown(r),
   ]
 }
 

@@ -25,6 +25,7 @@ void attention_cached(float* out, const float* q, const float* kc, const float* 
                       float scale);
 // losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
 void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
+void kl_rows(float* kl, uint8_t* same, const float* base, const float* other, int rows, int vocab);
 
 void bf16_to_f32(float* out, const uint16_t* in, long n);
 void f16_to_f32(float* out, const uint16_t* in, long n);
