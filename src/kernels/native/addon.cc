@@ -48,7 +48,51 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Rope(const Napi::CallbackInfo& info) {
-  sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6), num(info, 7));
+  return info.Env().Undefined();
+}
+
+float* f32_mut_or_null(const Napi::CallbackInfo& info, int i) {
+  return info[i].IsNull() || info[i].IsUndefined() ? nullptr : data<float>(info[i]);
+}
+
+// (act, out, gate, up | null)
+Napi::Value ActMul(const Napi::CallbackInfo& info) {
+  sp::act_mul(num(info, 0), f32(info, 1), f32(info, 2), f32_or_null(info, 3), len(info, 1));
+  return info.Env().Undefined();
+}
+
+// (act, dgate, dup | null, dout, gate, up | null)
+Napi::Value ActMulBackward(const Napi::CallbackInfo& info) {
+  sp::act_mul_backward(num(info, 0), f32(info, 1), f32_mut_or_null(info, 2), f32(info, 3), f32(info, 4), f32_or_null(info, 5),
+                       len(info, 3));
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  sp::layernorm(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
+                info[6].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  sp::layernorm_backward(f32(info, 0), f32_mut_or_null(info, 1), f32_mut_or_null(info, 2), f32(info, 3), f32(info, 4), f32(info, 5),
+                         num(info, 6), num(info, 7), info[8].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value Softcap(const Napi::CallbackInfo& info) {
+  sp::softcap(f32(info, 0), len(info, 0), info[1].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value SoftcapBackward(const Napi::CallbackInfo& info) {
+  sp::softcap_backward(f32(info, 0), f32(info, 1), len(info, 0), info[2].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value ScaleInplace(const Napi::CallbackInfo& info) {
+  sp::scale_inplace(f32(info, 0), len(info, 0), info[1].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -64,13 +108,15 @@ Napi::Value AddInplace(const Napi::CallbackInfo& info) {
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   sp::attention(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+                num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue(), num(info, 10),
+                info[11].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionCached(const Napi::CallbackInfo& info) {
   sp::attention_cached(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5), num(info, 6),
-                       num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+                       num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue(), num(info, 10),
+                       info[11].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -194,7 +240,8 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RopeBackward(const Napi::CallbackInfo& info) {
-  sp::rope_backward(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  sp::rope_backward(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6),
+                    num(info, 7));
   return info.Env().Undefined();
 }
 
@@ -206,7 +253,7 @@ Napi::Value SiluMulBackward(const Napi::CallbackInfo& info) {
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   sp::attention_backward(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4), f32(info, 5), f32(info, 6),
                          num(info, 7), num(info, 8), num(info, 9), num(info, 10), num(info, 11),
-                         info[12].As<Napi::Number>().FloatValue());
+                         info[12].As<Napi::Number>().FloatValue(), num(info, 13), info[14].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -345,6 +392,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["rmsnorm"] = Napi::Function::New(env, RmsNorm);
   exports["rope"] = Napi::Function::New(env, Rope);
   exports["siluMul"] = Napi::Function::New(env, SiluMul);
+  exports["actMul"] = Napi::Function::New(env, ActMul);
+  exports["actMulBackward"] = Napi::Function::New(env, ActMulBackward);
+  exports["layernorm"] = Napi::Function::New(env, LayerNorm);
+  exports["layernormBackward"] = Napi::Function::New(env, LayerNormBackward);
+  exports["softcap"] = Napi::Function::New(env, Softcap);
+  exports["softcapBackward"] = Napi::Function::New(env, SoftcapBackward);
+  exports["scaleInplace"] = Napi::Function::New(env, ScaleInplace);
   exports["addInplace"] = Napi::Function::New(env, AddInplace);
   exports["attention"] = Napi::Function::New(env, Attention);
   exports["attentionCached"] = Napi::Function::New(env, AttentionCached);
