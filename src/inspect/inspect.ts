@@ -3,7 +3,7 @@ import {statSync} from 'node:fs'
 import {kernels} from '../kernels/index.js'
 import {Model} from '../model/model.js'
 import {numel} from '../model/safetensors/dtypes.js'
-import {blockPrefix, LINEARS, type BlockWeights} from '../model/weights.js'
+import type {BlockWeights} from '../model/weights.js'
 
 export interface LinearInfo {
   name: string
@@ -70,14 +70,13 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
   for (let layer = 0; layer < model.cfg.layers; layer++) {
     w = model.block(layer, w)
     let z = 0, n = 0
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const [zeros, pattern] = nmPattern(l.weight, l.out, l.in)
-      const full = `${blockPrefix(layer)}${name}.weight`
-      linears.push({name: full, shape: [l.out, l.in], dtype: storedDtype(model, full), sparsity: zeros / (l.out * l.in), pattern})
+    for (const t of w.tensors) {
+      const [zeros, pattern] = nmPattern(t.weight, t.rows, t.cols)
+      const full = `${t.name}.weight`
+      linears.push({name: full, shape: [t.rows, t.cols], dtype: storedDtype(model, full), sparsity: zeros / (t.rows * t.cols), pattern})
       patterns.add(pattern)
       z += zeros
-      n += l.out * l.in
+      n += t.rows * t.cols
     }
     blocks.push({layer, sparsity: z / n})
     zerosAll += z

@@ -1,10 +1,12 @@
 import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
+import {layerPrefix} from '../model/arch/layout.js'
 import {BlockScratch, runBlock} from '../model/engine/block.js'
-import {embed} from '../model/engine/forward.js'
+import {embed} from '../model/engine/source.js'
 import type {Model} from '../model/model.js'
 import {ropeTables} from '../model/rope-tables.js'
-import {blockPrefix, INPUT_OF, LINEARS, type BlockWeights, type InputName} from '../model/weights.js'
+import {inputWidths, type BlockTensor, type BlockWeights, type InputName} from '../model/weights.js'
 import {invalidFormat} from '../util/errors.js'
+import {selectPerRow} from './mask.js'
 import {blockCollectors} from './stats.js'
 import type {InputStats, PruningMethod, SparsityTarget} from './types.js'
 
@@ -25,6 +27,13 @@ export interface RefinedBlock {
   layer: number
   mse_before: number
   mse_after: number
+}
+
+/** A mixture-of-experts block: calibration tokens each expert saw, and the experts none reached (pruned by magnitude per row). */
+export interface ExpertUsage {
+  layer: number
+  tokens: number[]
+  unreached: number[]
 }
 
 export interface PhaseTimes {
@@ -70,6 +79,7 @@ export interface SequentialResult {
   linears: LinearResult[]
   times: PhaseTimes
   refined: RefinedBlock[]
+  experts: ExpertUsage[]
 }
 
 export async function pruneSequential(job: SequentialJob): Promise<SequentialResult> {
@@ -86,13 +96,13 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
   const rope = method.needsCalibration ? ropeTables(cfg, seq) : null
   if (method.needsCalibration) {
     x = new Float32Array(n * seq * H)
-    embed(model, Int32Array.from(job.samples.flat()), x)
+    embed(model, Int32Array.from(job.samples.flat()), x, k, seq)
     tmp = new Float32Array(perCall * seq * H)
     scratch = new BlockScratch(cfg, perCall * seq)
   }
   // Methods that refine a block towards the dense model carry the dense model's path alongside.
   const xDense = method.refineBlock && x ? x.slice() : null
-  const refined: RefinedBlock[] = []
+  const refined: RefinedBlock[] = [], experts: ExpertUsage[] = []
   /** Runs block weights `bw` in place over all samples of `acts`. */
   const forwardAll = (bw: BlockWeights, acts: Float32Array) => {
     for (let s = 0; s < n; s += perCall) {
@@ -100,13 +110,12 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       runBlock(k, cfg, bw, acts.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope!, scratch!)
     }
   }
-  const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
   // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
   for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
     w = model.block(layer, w)
     if (xDense) clock('rerun', () => forwardAll(w!, xDense!))
-    for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
+    for (const t of w.tensors) job.finishedWeight!(`${t.name}.weight`, t.weight)
     if (x) clock('rerun', () => forwardAll(w!, x!))
   }
   // The phase's start, so that its first finished block already gives a time per block.
@@ -114,14 +123,14 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
   for (let layer = job.startBlock ?? 0; layer < cfg.layers; layer++) {
     job.checkpoint?.()
     w = model.block(layer, w)
-    for (const name of LINEARS) {
-      if (k.countNonFinite(w.linears[name].weight) > 0) {
-        throw invalidFormat(`${blockPrefix(layer)}${name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
+    for (const t of w.tensors) {
+      if (k.countNonFinite(t.weight) > 0) {
+        throw invalidFormat(`${t.name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
       }
     }
-    let stats: Record<InputName, InputStats> | null = null
+    let stats: Map<InputName, InputStats> | null = null
     if (x && tmp && scratch && rope) {
-      const collectors = blockCollectors(k, widths, method.needsHessian)
+      const collectors = blockCollectors(k, inputWidths(w.tensors), method.needsHessian)
       // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
       const before = times.statistics
       clock('calibrationForward', () => {
@@ -129,26 +138,26 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
           const m = Math.min(perCall, n - s)
           const part = tmp!.subarray(0, m * seq * H)
           part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => clock('statistics', () => collectors[input].add(act, rows, seq)))
+          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows, samples) => clock('statistics', () => collectors.get(input)!.add(act, rows, rows / samples)))
         }
       })
       times.calibrationForward -= times.statistics - before
-      clock('statistics', () => {
-        stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
-          mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}
-      })
+      clock('statistics', () => { stats = new Map([...collectors].map(([input, c]) => [input, c.finish()])) })
       // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
       if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
     }
     const dense = new Map<string, Float32Array>()
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const full = `${blockPrefix(layer)}${name}.weight`
-      if (stats) dense.set(name, l.weight.slice())
+    const statsOf = (t: BlockTensor) => (stats as Map<InputName, InputStats> | null)?.get(t.input) ?? EMPTY_STATS
+    if (w.router) experts.push(expertUsage(w, statsOf, method.needsCalibration))
+    for (const t of w.tensors) {
+      const full = `${t.name}.weight`
+      if (stats) dense.set(t.name, t.weight.slice())
       if (job.skip?.test(full)) continue
       clock('solve', () => {
-        method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
-          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
+        const ctx = {name: t.name.slice(layerPrefix(cfg, layer).length), layer, weight: t.weight, rows: t.rows, cols: t.cols, stats: statsOf(t),
+          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k}
+        if (t.expert !== null && method.needsCalibration && ctx.stats.nseq === 0) pruneByRowMagnitude(ctx)
+        else method.prune(ctx)
       })
     }
     if (method.refineBlock && x && xDense && rope) {
@@ -158,19 +167,18 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       refined.push({layer, mse_before: r.mseBefore, mse_after: r.mseAfter})
       times.refine = (times.refine ?? 0) + (performance.now() - s) / 1000
     }
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const full = `${blockPrefix(layer)}${name}.weight`
-      job.roundToStorage?.(full, l.weight)
-      const [zeros] = k.zeroStats(l.weight, l.out, l.in, 0)
+    for (const t of w.tensors) {
+      const full = `${t.name}.weight`
+      job.roundToStorage?.(full, t.weight)
+      const [zeros] = k.zeroStats(t.weight, t.rows, t.cols, 0)
       let relError: number | null = null
-      const before = dense.get(name)
-      if (before && stats) {
-        const [err, ref] = k.weightedSqDiff(before, l.weight, (stats as Record<InputName, InputStats>)[INPUT_OF[name]].scaler, l.out, l.in)
+      const before = dense.get(t.name)
+      if (before && stats && statsOf(t).nseq > 0) {
+        const [err, ref] = k.weightedSqDiff(before, t.weight, statsOf(t).scaler, t.rows, t.cols)
         relError = ref > 0 ? err / ref : 0
       }
       const skipped = job.skip?.test(full) ?? false
-      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped})
+      linears.push({name: full, layer, rows: t.rows, cols: t.cols, zeros, sparsity: zeros / (t.rows * t.cols), relError, skipped})
     }
     if (x) clock('rerun', () => forwardAll(w!, x!))
     job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
@@ -178,7 +186,21 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
     await new Promise((resolve) => setImmediate(resolve))
     job.checkpoint?.()
   }
-  return {linears, times, refined}
+  return {linears, times, refined, experts}
 }
 
-const EMPTY_STATS: InputStats = {nseq: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}
+/** The tokens each expert of a mixture block saw in calibration (its gate's input rows), and the ones none reached. */
+function expertUsage(w: BlockWeights, statsOf: (t: BlockTensor) => InputStats, calibrated: boolean): ExpertUsage {
+  const tokens = w.experts.map((_, e) => statsOf(w.tensors.find((t) => t.expert === e)!).tokens ?? 0)
+  return {layer: w.layer, tokens, unreached: calibrated ? tokens.flatMap((n, e) => (n === 0 ? [e] : [])) : []}
+}
+
+/** An expert no calibration token reached: the floor(C·s) smallest |W| of each row (N:M: of each group), no statistics. */
+function pruneByRowMagnitude(ctx: {weight: Float32Array; rows: number; cols: number; target: SparsityTarget; kernels: Backend}): void {
+  const {weight, rows, cols, target, kernels: k} = ctx
+  const score = new Float32Array(rows * cols)
+  k.absScaled(score, weight, new Float32Array(cols).fill(1), rows, cols)
+  k.applyMask(weight, selectPerRow(k, score, rows, cols, target))
+}
+
+const EMPTY_STATS: InputStats = {nseq: 0, tokens: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}
