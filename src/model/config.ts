@@ -81,12 +81,16 @@ export function readConfig(dir: string): ModelConfig {
   return parseConfig(raw, file)
 }
 
-export function parseConfig(raw: Record<string, unknown>, file = 'config.json'): ModelConfig {
-  const arch = (raw.architectures as string[] | undefined)?.[0] ?? String(raw.model_type ?? 'unknown')
+export function parseConfig(config: Record<string, unknown>, file = 'config.json'): ModelConfig {
+  const arch = (config.architectures as string[] | undefined)?.[0] ?? String(config.model_type ?? 'unknown')
   const family = FAMILIES[arch]
   if (!family || !Object.hasOwn(FAMILIES, arch)) {
     throw new SparsifyError(`unsupported architecture ${arch}`, EXIT.invalidFormat, `supported: ${Object.keys(FAMILIES).join(', ')}`)
   }
+  const text = family.textConfig ? config[family.textConfig] : config
+  if (typeof text !== 'object' || text === null) throw invalidFormat(`${file}: ${family.textConfig} is missing`)
+  const raw: Record<string, unknown> = {...family.defaults, torch_dtype: config.torch_dtype, quantization_config: config.quantization_config,
+    ...text as Record<string, unknown>}
   for (const key of FEATURE_KEYS) {
     if (raw[key] !== undefined && raw[key] !== null && !family.features.includes(key)) {
       throw invalidFormat(`${file}: ${key} is set, but sparsify runs ${arch} without it`, 'the architecture table has no such feature for this family')

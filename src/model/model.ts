@@ -1,9 +1,10 @@
 import {readConfig, type ModelConfig} from './config.js'
 import {Checkpoint} from './safetensors/checkpoint.js'
 import {invalidFormat} from '../util/errors.js'
-import {globalNames, normName, withCheckpointPrefix} from './arch/layout.js'
+import {blockTensors, globalNames, normName, routerName, withCheckpointPrefix} from './arch/layout.js'
+import type {NormSlot} from './arch/families.js'
 import type {WeightSource} from './engine/source.js'
-import {checkpointSource, loadBlock, readNorm, readShaped, type BlockWeights, type Norm} from './weights.js'
+import {checkpointSource, loadBlock, readNorm, readShaped, type BlockWeights, type Norm, type TensorSource} from './weights.js'
 
 /**
  * A Hugging Face causal LM opened for streaming: the embeddings, final norm and head are
@@ -22,9 +23,11 @@ export class Model implements WeightSource {
     const ckpt = Checkpoint.open(dir)
     const cfg = withCheckpointPrefix(parsed, (n) => ckpt.has(n))
     const names = globalNames(cfg)
-    for (const name of [names.embed, `${names.finalNorm}.weight`, `${normName(cfg, cfg.layers - 1, 'attnIn')}.weight`, ...(names.positions ? [names.positions] : [])]) {
+    for (const name of [names.embed, `${names.finalNorm}.weight`, ...(names.positions ? [names.positions] : [])]) {
       if (!ckpt.has(name)) throw invalidFormat(`${dir}: checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint? config.json and the weights disagree`)
     }
+    const missing = missingBlockTensor(cfg, checkpointSource(ckpt, cfg.packing))
+    if (missing) throw invalidFormat(`${dir}: checkpoint has no tensor ${missing}`, `config.json describes a ${cfg.arch} of ${cfg.layers} blocks; the weights lack this one`)
     if (!cfg.tieEmbeddings && !ckpt.has(names.head)) {
       throw invalidFormat(`${dir}: checkpoint has no ${names.head} and config.json does not tie embeddings`, 'set tie_word_embeddings in config.json if the head shares the embeddings')
     }
@@ -62,4 +65,16 @@ export class Model implements WeightSource {
   }
 
   close(): void { this.ckpt.close() }
+}
+
+/** The first tensor the config implies that the checkpoint lacks (every block's linears, experts, routers and norms), or null. */
+function missingBlockTensor(cfg: ModelConfig, src: TensorSource): string | null {
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    const names = [...blockTensors(cfg, layer).map((t) => `${t.name}.weight`),
+      ...(Object.keys(cfg.family.norms) as NormSlot[]).map((slot) => `${normName(cfg, layer, slot)}.weight`),
+      ...(cfg.moe?.sparse[layer] ? [`${routerName(cfg, layer)}.weight`] : [])]
+    const absent = names.find((n) => !src.has(n))
+    if (absent) return absent
+  }
+  return null
 }

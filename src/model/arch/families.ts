@@ -56,6 +56,10 @@ export interface Family {
   embedScale?: boolean
   /** The head shares the embeddings when config.json does not say (the config class's default). */
   tiedByDefault?: boolean
+  /** The text model's config is this key of config.json (a multimodal checkpoint: Gemma 3 4B and up). */
+  textConfig?: string
+  /** Values of the config class for keys config.json may leave out. */
+  defaults?: Record<string, unknown>
   /** Config keys of features this family honours (others set in config.json are refused: see FEATURE_KEYS). */
   features: readonly FeatureKey[]
 }
@@ -90,7 +94,13 @@ const GEMMA2: Family = {
 const GEMMA3: Family = {
   ...GEMMA2, norms: {...GEMMA2.norms, q: 'self_attn.q_norm', k: 'self_attn.k_norm'},
   features: ['final_logit_softcapping', 'query_pre_attn_scalar', 'layer_types', 'rope_local_base_freq'],
+  // Gemma3TextConfig's defaults: the text_config of the multimodal checkpoints states only what differs.
+  defaults: {vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4,
+    head_dim: 256, rms_norm_eps: 1e-6, rope_theta: 1e6, rope_local_base_freq: 10000, query_pre_attn_scalar: 256, sliding_window: 4096,
+    sliding_window_pattern: 6, max_position_embeddings: 131072, hidden_activation: 'gelu_pytorch_tanh'},
 }
+/** The language model inside Gemma 3 4B/12B/27B: only its weights are pruned; the vision tower and projector are copied through. */
+const GEMMA3_MULTIMODAL: Family = {...GEMMA3, prefix: 'language_model.model.', altPrefixes: ['model.language_model.'], head: 'language_model.lm_head', textConfig: 'text_config'}
 
 const PHI3: Family = {
   ...LLAMA,
@@ -129,6 +139,7 @@ export const FAMILIES: Record<string, Family> = {
   GemmaForCausalLM: GEMMA,
   Gemma2ForCausalLM: GEMMA2,
   Gemma3ForCausalLM: GEMMA3,
+  Gemma3ForConditionalGeneration: GEMMA3_MULTIMODAL,
   Phi3ForCausalLM: PHI3,
   OPTForCausalLM: OPT,
   MixtralForCausalLM: MIXTRAL,
