@@ -65,6 +65,8 @@ export interface SequentialJob {
   roundToStorage?(name: string, weight: Float32Array): void
   /** Resuming: blocks before this one are done; their pruned linears are read back with `finishedWeight`. */
   startBlock?: number
+  /** Bytes the statistics of a group of experts may take (default EXPERT_STATS_BYTES); more experts take more calibration passes. */
+  expertStatsBytes?: number
   finishedWeight?(name: string, into: Float32Array): void
 }
 
@@ -128,38 +130,47 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
         throw invalidFormat(`${t.name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
       }
     }
-    let stats: Map<InputName, InputStats> | null = null
-    if (x && tmp && scratch && rope) {
-      const collectors = blockCollectors(k, inputWidths(w.tensors), method.needsHessian)
-      // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
-      const before = times.statistics
-      clock('calibrationForward', () => {
-        for (let s = 0; s < n; s += perCall) {
-          const m = Math.min(perCall, n - s)
-          const part = tmp!.subarray(0, m * seq * H)
-          part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows, samples) => clock('statistics', () => collectors.get(input)!.add(act, rows, rows / samples)))
-        }
-      })
-      times.calibrationForward -= times.statistics - before
-      clock('statistics', () => { stats = new Map([...collectors].map(([input, c]) => [input, c.finish()])) })
-      // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
-      if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
+    if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    const dense = new Map<string, Float32Array>(), scalers = new Map<InputName, InputStats>()
+    // Statistics of a mixture's experts may not fit at once: groups of experts each take a calibration pass of the
+    // dense block. Experts go first, since pruning one changes no other input of the block.
+    for (const group of x ? inputGroups(w.tensors, method.needsHessian, job.expertStatsBytes ?? EXPERT_STATS_BYTES) : [null]) {
+      let stats: Map<InputName, InputStats> | null = null
+      if (group) {
+        const collectors = blockCollectors(k, new Map([...inputWidths(w.tensors)].filter(([i]) => group.has(i))), method.needsHessian)
+        // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
+        const before = times.statistics
+        clock('calibrationForward', () => {
+          for (let s = 0; s < n; s += perCall) {
+            const m = Math.min(perCall, n - s)
+            const part = tmp!.subarray(0, m * seq * H)
+            part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
+            runBlock(k, cfg, w!, part, m, seq, rope!, scratch!, (input, act, rows, samples) => {
+              const c = collectors.get(input)
+              if (c) clock('statistics', () => c.add(act, rows, rows / samples))
+            })
+          }
+        })
+        times.calibrationForward -= times.statistics - before
+        clock('statistics', () => { stats = new Map([...collectors].map(([input, c]) => [input, c.finish()])) })
+        for (const [input, st] of stats!) scalers.set(input, {...st, hessian: null})
+      }
+      for (const t of w.tensors) {
+        if (group && !group.has(t.input)) continue
+        const full = `${t.name}.weight`
+        if (stats) dense.set(t.name, t.weight.slice())
+        if (job.skip?.test(full)) continue
+        clock('solve', () => {
+          const ctx = {name: t.name.slice(layerPrefix(cfg, layer).length), layer, weight: t.weight, rows: t.rows, cols: t.cols,
+            stats: (stats as Map<InputName, InputStats> | null)?.get(t.input) ?? EMPTY_STATS, gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k}
+          if (t.expert !== null && group && ctx.stats.nseq === 0) pruneByRowMagnitude(ctx)
+          else method.prune(ctx)
+        })
+      }
     }
-    const dense = new Map<string, Float32Array>()
-    const statsOf = (t: BlockTensor) => (stats as Map<InputName, InputStats> | null)?.get(t.input) ?? EMPTY_STATS
-    if (w.router) experts.push(expertUsage(w, statsOf, method.needsCalibration))
-    for (const t of w.tensors) {
-      const full = `${t.name}.weight`
-      if (stats) dense.set(t.name, t.weight.slice())
-      if (job.skip?.test(full)) continue
-      clock('solve', () => {
-        const ctx = {name: t.name.slice(layerPrefix(cfg, layer).length), layer, weight: t.weight, rows: t.rows, cols: t.cols, stats: statsOf(t),
-          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k}
-        if (t.expert !== null && method.needsCalibration && ctx.stats.nseq === 0) pruneByRowMagnitude(ctx)
-        else method.prune(ctx)
-      })
-    }
+    const statsOf = (t: BlockTensor) => scalers.get(t.input) ?? EMPTY_STATS
+    if (w.router) experts.push(expertUsage(w, statsOf, x !== null))
     if (method.refineBlock && x && xDense && rope) {
       const s = performance.now()
       const r = method.refineBlock({layer, cfg, weights: w, inputs: x, targets: xDense, n, seq, rope, kernels: k,
@@ -173,7 +184,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       const [zeros] = k.zeroStats(t.weight, t.rows, t.cols, 0)
       let relError: number | null = null
       const before = dense.get(t.name)
-      if (before && stats && statsOf(t).nseq > 0) {
+      if (before && statsOf(t).nseq > 0) {
         const [err, ref] = k.weightedSqDiff(before, t.weight, statsOf(t).scaler, t.rows, t.cols)
         relError = ref > 0 ? err / ref : 0
       }
@@ -187,6 +198,32 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
     job.checkpoint?.()
   }
   return {linears, times, refined, experts}
+}
+
+/** Bytes of statistics a group of experts may hold at once (SparseGPT's Hessians of a 128-expert block take 2.4 GB). */
+export const EXPERT_STATS_BYTES = 2 ** 30
+
+/** Per expert, the bytes of its inputs' statistics. */
+export const expertStatsBytes = (hidden: number, width: number, hessian: boolean) => (hessian ? 4 * (hidden ** 2 + width ** 2) : 24 * (hidden + width))
+
+/**
+ * The block's inputs in the groups their statistics are collected in: experts (both inputs of each) in groups
+ * within `budget` bytes, then every other input.
+ */
+function inputGroups(tensors: readonly BlockTensor[], hessian: boolean, budget: number): Set<InputName>[] {
+  const widths = inputWidths(tensors)
+  const expertInputs = (e: number) => tensors.filter((t) => t.expert === e).map((t) => t.input)
+  const count = Math.max(-1, ...tensors.map((t) => t.expert ?? -1)) + 1
+  const groups: Set<InputName>[] = []
+  if (count > 0) {
+    const [a, b] = [...new Set(expertInputs(0))].map((i) => widths.get(i)!)
+    const per = Math.max(1, Math.floor(budget / expertStatsBytes(a, b, hessian)))
+    for (let e0 = 0; e0 < count; e0 += per) {
+      groups.push(new Set(Array.from({length: Math.min(per, count - e0)}, (_, i) => expertInputs(e0 + i)).flat()))
+    }
+  }
+  groups.push(new Set(tensors.filter((t) => t.expert === null).map((t) => t.input)))
+  return groups
 }
 
 /** The tokens each expert of a mixture block saw in calibration (its gate's input rows), and the ones none reached. */
