@@ -6,6 +6,8 @@ import path from 'node:path'
 import {argmax, Decoder} from '../../src/model/engine/decode.js'
 import {forwardLogits, toBatch} from '../../src/model/engine/forward.js'
 import {Model} from '../../src/model/model.js'
+import {parseConfig} from '../../src/model/config.js'
+import {inverseFrequencies, ropeTables} from '../../src/model/rope-tables.js'
 import {ParamStore} from '../../src/model/params.js'
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {writeSafetensors} from '../../src/model/safetensors/writer.js'
@@ -62,6 +64,21 @@ describe('the architecture table\'s families', () => {
       }
     })
   }
+
+  it('longrope as transformers computes it: short factors up to original_max_position_embeddings, long beyond, cos and sin scaled', () => {
+    const base = {architectures: ['Phi3ForCausalLM'], vocab_size: 8, hidden_size: 64, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 4,
+      partial_rotary_factor: 0.75, rope_theta: 10000, max_position_embeddings: 512, original_max_position_embeddings: 32,
+      rope_scaling: {type: 'longrope', short_factor: [1, 2, 3, 4, 5, 6], long_factor: [10, 20, 30, 40, 50, 60]}}
+    const cfg = parseConfig(base)
+    assert.equal(cfg.rotaryDim, 12)
+    const want = (ext: number[]) => ext.map((f, i) => Math.fround(1 / Math.fround(f * Math.fround(10000 ** Math.fround(2 * i / 12)))))
+    assert.deepEqual(Array.from(inverseFrequencies(cfg, 32)), want(base.rope_scaling.short_factor))
+    assert.deepEqual(Array.from(inverseFrequencies(cfg, 33)), want(base.rope_scaling.long_factor))
+    // factor 512/32 = 16: cos and sin times sqrt(1 + ln 16 / ln 32) (1.3329…)
+    const gain = Math.sqrt(1 + Math.log(16) / Math.log(32))
+    assert.ok(Math.abs(ropeTables(cfg, 4).cos[0] - gain) < 1e-6)
+    assert.ok(Math.abs(ropeTables(parseConfig({...base, rope_scaling: {...base.rope_scaling, attention_factor: 1}}), 4).cos[0] - 1) < 1e-7)
+  })
 
   it('OPT checkpoints that name the decoder without `model.` give the same logits', () => {
     const dir = variant('opt', (t) => t.replace(/^model\./, ''), (c) => c)
