@@ -55,7 +55,7 @@ export interface SequentialJob {
   gradnorms?: Map<string, Float32Array>
   kernels?: Backend
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
-  onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[]): void
+  onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[], experts: ExpertUsage | null): void
   /** Block `layer` is finished; called first with startBlock − 1, before any block of this run. */
   onProgress?(layer: number, layers: number): void
   onRefineProgress?(layer: number, step: number, steps: number): void
@@ -192,7 +192,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       linears.push({name: full, layer, rows: t.rows, cols: t.cols, zeros, sparsity: zeros / (t.rows * t.cols), relError, skipped})
     }
     if (x) clock('rerun', () => forwardAll(w!, x!))
-    job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
+    job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer), experts.find((e) => e.layer === layer) ?? null)
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))
     job.checkpoint?.()

@@ -107,7 +107,7 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
       shape: [...model.ckpt.entry(name).shape], data: encodeFloats(g, 'F32')})), {'sparsify.gblm_scale': String(GBLM_SCALE)})
   }
   const writer = new MirrorWriter(model.ckpt, work, provenance, progress?.doneThrough, writeOrder(model.cfg))
-  const done: LinearResult[] = progress?.linears ?? []
+  const done: LinearResult[] = progress?.linears ?? [], experts = progress?.experts ?? []
   const partial = new Map<string, SafetensorsFile>()
   try {
     if (!progress) writer.writeThrough(-1)
@@ -123,20 +123,21 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
         const dtype = model.ckpt.entry(name).dtype
         if (dtype === 'BF16' || dtype === 'F16') weight.set(decodeFloats(encodeFloats(weight, dtype), dtype))
       },
-      onBlockDone(layer, w, linears) {
+      onBlockDone(layer, w, linears, usage) {
         if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (_, i) => method.packed!(w.tensors[i].weight))
         if (job.e2eSteps > 0) for (const t of w.tensors) e2eStates.set(`${t.name}.weight`, structuredClone(gqsa!.state(t.weight)!))
         writer.writeThrough(layer, new Map(w.tensors.map((t) => [`${t.name}.weight`, t.weight])))
         writer.sync()
         done.push(...linears)
-        saveProgress(work, {fingerprint, doneThrough: layer, linears: done})
+        if (usage) experts.push(usage)
+        saveProgress(work, {fingerprint, doneThrough: layer, linears: done, experts})
       },
       onProgress: (layer, layers) => log.step(`pruning with ${method.id}`, layer + 1, layers),
       onRefineProgress: (layer, step, steps) => log.step(`BQPO block ${layer}`, step, steps),
     }))
     closeAll(partial)
     writer.finish()
-    return {...result, linears: done}
+    return {...result, linears: done, experts}
   } catch (err) {
     closeAll(partial)
     writer.abandon()

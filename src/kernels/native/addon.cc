@@ -11,24 +11,11 @@
 #include "pool.h"
 #include "prune_ops.h"
 #include "spmv.h"
+#include "addon_args.h"
 
 namespace {
 
-template <class T>
-T* data(const Napi::Value& v) {
-  auto arr = v.As<Napi::TypedArray>();
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
-}
-float* f32(const Napi::CallbackInfo& info, int i) { return data<float>(info[i]); }
-const float* f32_or_null(const Napi::CallbackInfo& info, int i) {
-  return info[i].IsNull() || info[i].IsUndefined() ? nullptr : data<float>(info[i]);
-}
-long len(const Napi::CallbackInfo& info, int i) {
-  return static_cast<long>(info[i].As<Napi::TypedArray>().ElementLength());
-}
-int num(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
-long lnum(const Napi::CallbackInfo& info, int i) { return (long)info[i].As<Napi::Number>().Int64Value(); }
-bool flag(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Boolean>().Value(); }
+using namespace sp_addon;
 
 sp::GemmArgs gemm_args(const Napi::CallbackInfo& info) {
   // (C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate)
@@ -49,50 +36,6 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
 
 Napi::Value Rope(const Napi::CallbackInfo& info) {
   sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6), num(info, 7));
-  return info.Env().Undefined();
-}
-
-float* f32_mut_or_null(const Napi::CallbackInfo& info, int i) {
-  return info[i].IsNull() || info[i].IsUndefined() ? nullptr : data<float>(info[i]);
-}
-
-// (act, out, gate, up | null)
-Napi::Value ActMul(const Napi::CallbackInfo& info) {
-  sp::act_mul(num(info, 0), f32(info, 1), f32(info, 2), f32_or_null(info, 3), len(info, 1));
-  return info.Env().Undefined();
-}
-
-// (act, dgate, dup | null, dout, gate, up | null)
-Napi::Value ActMulBackward(const Napi::CallbackInfo& info) {
-  sp::act_mul_backward(num(info, 0), f32(info, 1), f32_mut_or_null(info, 2), f32(info, 3), f32(info, 4), f32_or_null(info, 5),
-                       len(info, 3));
-  return info.Env().Undefined();
-}
-
-Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
-  sp::layernorm(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                info[6].As<Napi::Number>().FloatValue());
-  return info.Env().Undefined();
-}
-
-Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
-  sp::layernorm_backward(f32(info, 0), f32_mut_or_null(info, 1), f32_mut_or_null(info, 2), f32(info, 3), f32(info, 4), f32(info, 5),
-                         num(info, 6), num(info, 7), info[8].As<Napi::Number>().FloatValue());
-  return info.Env().Undefined();
-}
-
-Napi::Value Softcap(const Napi::CallbackInfo& info) {
-  sp::softcap(f32(info, 0), len(info, 0), info[1].As<Napi::Number>().FloatValue());
-  return info.Env().Undefined();
-}
-
-Napi::Value SoftcapBackward(const Napi::CallbackInfo& info) {
-  sp::softcap_backward(f32(info, 0), f32(info, 1), len(info, 0), info[2].As<Napi::Number>().FloatValue());
-  return info.Env().Undefined();
-}
-
-Napi::Value ScaleInplace(const Napi::CallbackInfo& info) {
-  sp::scale_inplace(f32(info, 0), len(info, 0), info[1].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -392,13 +335,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["rmsnorm"] = Napi::Function::New(env, RmsNorm);
   exports["rope"] = Napi::Function::New(env, Rope);
   exports["siluMul"] = Napi::Function::New(env, SiluMul);
-  exports["actMul"] = Napi::Function::New(env, ActMul);
-  exports["actMulBackward"] = Napi::Function::New(env, ActMulBackward);
-  exports["layernorm"] = Napi::Function::New(env, LayerNorm);
-  exports["layernormBackward"] = Napi::Function::New(env, LayerNormBackward);
-  exports["softcap"] = Napi::Function::New(env, Softcap);
-  exports["softcapBackward"] = Napi::Function::New(env, SoftcapBackward);
-  exports["scaleInplace"] = Napi::Function::New(env, ScaleInplace);
+  register_family_ops(env, exports);
   exports["addInplace"] = Napi::Function::New(env, AddInplace);
   exports["attention"] = Napi::Function::New(env, Attention);
   exports["attentionCached"] = Napi::Function::New(env, AttentionCached);

@@ -53,7 +53,7 @@ export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Floa
 }
 
 /** Logits of `rows` final hidden states x: final norm, head, and the final softcap where the family has one. */
-export function headLogits(model: WeightSource, k: Backend, logits: Float32Array, h: Float32Array, x: Float32Array, rows: number): void {
+function headLogits(model: WeightSource, k: Backend, logits: Float32Array, h: Float32Array, x: Float32Array, rows: number): void {
   const {hidden: H, vocabSize: V, finalSoftcap} = model.cfg
   applyNorm(k, model.cfg, h, x, model.finalNorm(), rows, H)
   k.gemm(logits, h, model.head(), rows, V, H, {transB: true})
