@@ -12,6 +12,7 @@
       "target_name": "sparsify_kernels",
       "sources": [
         "src/kernels/native/addon.cc",
+        "src/kernels/native/addon_family.cc",
         "src/kernels/native/pool.cc",
         "src/kernels/native/cpu.cc",
         "src/kernels/native/gemm.cc",

@@ -7,7 +7,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {intFlag} from '../cli/flags.js'
 import {resolveModel} from '../hub/download.js'
 import {Model} from '../model/model.js'
-import {LINEARS, linearShape} from '../model/weights.js'
+import {blockTensors} from '../model/arch/layout.js'
 import {DECODE_FORMATS} from '../packed/store.js'
 import {EXIT_CODES_HELP} from '../util/errors.js'
 
@@ -33,7 +33,7 @@ Checkpoints written by prune store zeros densely: other runtimes run them at den
     const model = dir ? Model.load(dir) : null
     if (model) {
       const seen = new Map<string, [number, number]>()
-      for (const name of LINEARS) { const s = linearShape(model.cfg, name); if (s[1] % 16 === 0) seen.set(s.join('x'), s) }
+      for (const t of blockTensors(model.cfg, 0)) if (t.cols % 16 === 0) seen.set(`${t.rows}x${t.cols}`, [t.rows, t.cols])
       shapes = [...seen.values()]
     }
     const products = shapes.map(([r, c], i) => {

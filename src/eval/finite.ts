@@ -23,16 +23,16 @@ function culprit(model: Model, k: Backend, names: string[]): string | undefined 
  * the pass multiplies by anyway; only on a hit are the tensors read again to name the culprit.
  */
 export function finiteWeights(model: Model, k: Backend = kernels()): Model {
-  const seen = new WeakSet<Float32Array>()
+  const seen = new WeakSet<object>()
   const inBlock = /(^|\.)layers\.(\d+)\./
   const fail = (names: string[], what: string): never => {
     const name = culprit(model, k, names)
     throw invalidFormat(`${name ?? what} contains NaN or Inf values`, DAMAGED)
   }
-  const whole = (what: string, get: () => Float32Array) => () => {
+  const whole = <T extends object>(what: string, get: () => T) => () => {
     const w = get()
     if (!seen.has(w)) {
-      if (k.countNonFinite(w) > 0) fail(model.ckpt.names().filter((n) => !inBlock.test(n)), what)
+      if (anyNonFinite(k, w)) fail(model.ckpt.names().filter((n) => !inBlock.test(n)), what)
       seen.add(w)
     }
     return w

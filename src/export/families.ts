@@ -1,4 +1,3 @@
-import type {ArchName} from '../model/config.js'
 import {invalidFormat} from '../util/errors.js'
 
 /**
@@ -46,7 +45,7 @@ const LLAMA_BLOCK: Record<string, string> = {
 }
 
 /** Architectures without an entry are refused by both exporters (exportFamily). */
-export const EXPORT_FAMILIES: Partial<Record<ArchName, ExportFamily>> = {
+export const EXPORT_FAMILIES: Record<string, ExportFamily> = {
   LlamaForCausalLM: {gguf: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK}, onnx: {modelType: 'llama'}},
   // llama.cpp's converter writes Mistral as arch llama (same graph, same permutation).
   MistralForCausalLM: {gguf: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK}, onnx: {modelType: 'mistral'}},
@@ -54,7 +53,7 @@ export const EXPORT_FAMILIES: Partial<Record<ArchName, ExportFamily>> = {
   Qwen3ForCausalLM: {gguf: {arch: 'qwen3', permuteQK: false, block: LLAMA_BLOCK}, onnx: {modelType: 'qwen3'}},
 }
 
-export function exportFamily(arch: ArchName, format: string): ExportFamily {
+export function exportFamily(arch: string, format: string): ExportFamily {
   const family = EXPORT_FAMILIES[arch]
   if (!family) {
     throw invalidFormat(`${arch} cannot be exported to ${format} yet`, `exported architectures: ${Object.keys(EXPORT_FAMILIES).join(', ')}`)

@@ -9,7 +9,7 @@ import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
 import {copyCompanionFiles} from '../model/companion-files.js'
 import {kernels} from '../kernels/index.js'
 import {readConfig, type ModelConfig} from '../model/config.js'
-import {linearShape, type LinearName} from '../model/weights.js'
+import {tensorsByName, withCheckpointPrefix, type TensorInfo} from '../model/arch/layout.js'
 import {encodePacked, packingConfig, parsePacking, readPacked, type Packing} from '../packed/tensors.js'
 import {packDense, unpackWeight} from '../packed/weight.js'
 import {invalidFormat, usage} from '../util/errors.js'
@@ -17,8 +17,13 @@ import type {Logger} from '../util/log.js'
 import {decompressPackQuantized, isPackQuantizedConfig} from './pack-quantized.js'
 import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
 
-const LINEAR_WEIGHT = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.weight$/
-const LINEAR_PART = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.(shape|compressed|bitmask|row_offsets)$/
+const LINEAR_PART = /^(.+)\.(shape|compressed|bitmask|row_offsets)$/
+
+/** The decoder linears of the checkpoint in `dir` by name (without `.weight`), from the architecture table. */
+function blockLinears(dir: string, ck: Checkpoint): Map<string, TensorInfo> {
+  return tensorsByName(withCheckpointPrefix(readConfig(dir), (n) => ck.has(n)))
+}
+const isLinearWeight = (linears: Map<string, TensorInfo>, name: string) => name.endsWith('.weight') && linears.has(name.slice(0, -'.weight'.length))
 
 /** Python's json.dump(indent=2, sort_keys=True), which compressed-tensors writes config.json with. */
 function sortedJson(value: unknown): string {
@@ -72,21 +77,21 @@ function mapTensors(ck: Checkpoint, work: string, map: (t: TensorEntry, src: Saf
 }
 
 /** A float 2-D decoder linear weight: its prefix, dense values and zero count; null for any other tensor. */
-function linearWeight(t: TensorEntry, src: SafetensorsFile): {prefix: string; w: Float32Array; zeros: number} | null {
-  const m = LINEAR_WEIGHT.exec(t.name)
-  if (!m || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return null
+function linearWeight(t: TensorEntry, src: SafetensorsFile, linears: Map<string, TensorInfo>): {prefix: string; w: Float32Array; zeros: number} | null {
+  if (!isLinearWeight(linears, t.name) || t.shape.length !== 2 || !isFloatDtype(t.dtype)) return null
   const w = src.readF32(t.name)
-  return {prefix: m[1], w, zeros: kernels().zeroStats(w, t.shape[0], t.shape[1], 0)[0]}
+  return {prefix: t.name.slice(0, -'.weight'.length), w, zeros: kernels().zeroStats(w, t.shape[0], t.shape[1], 0)[0]}
 }
 
 /** A checkpoint's decoder linears in a compressed-tensors sparse layout (other tensors unchanged). */
 export function exportLayout(dir: string, layout: SparseLayout, out: string, overwrite: boolean, log: Logger): {sparsity: number; tensors: number} {
   const ck = Checkpoint.open(dir)
   let zeros = 0, total = 0, compressed = 0
-  const count = ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length
+  const linears = blockLinears(dir, ck)
+  const count = ck.names().filter((n) => isLinearWeight(linears, n)).length
   intoFolder(out, overwrite, (work) => {
     mapTensors(ck, work, (t, src) => {
-      const lw = linearWeight(t, src)
+      const lw = linearWeight(t, src, linears)
       if (!lw) return undefined
       zeros += lw.zeros
       total += lw.w.length
@@ -107,7 +112,7 @@ export function exportLayout(dir: string, layout: SparseLayout, out: string, ove
   return {sparsity: total ? zeros / total : 0, tensors: compressed}
 }
 
-const PACKED_PART = /^(model\.layers\.(\d+)\.((?:self_attn|mlp)\.\w+_proj))\.weight_(values|positions|bitmask|row_offsets|row_ptr|col_idx|codes|scales|zeros)$/
+const PACKED_PART = /^(.+)\.weight_(values|positions|bitmask|row_offsets|row_ptr|col_idx|codes|scales|zeros)$/
 
 /** Any checkpoint back to plain dense safetensors: sparsify's packings and the compressed-tensors sparse layouts are expanded. */
 export function decompress(dir: string, out: string, overwrite: boolean): {tensors: number} {
@@ -146,14 +151,15 @@ const TORCH_DTYPES: Record<string, FloatDtype> = {float32: 'F32', bfloat16: 'BF1
 /** sparsify's own packings back to P.weight: N:M and bitmask values keep their dtype; GQSA is dequantized to torch_dtype. */
 function decompressPacked(dir: string, cfg: Record<string, unknown>, model: ModelConfig, out: string, overwrite: boolean): {tensors: number} {
   const packing = model.packing!
-  const ck = Checkpoint.open(dir), k = kernels()
+  const ck = Checkpoint.open(dir), k = kernels(), linears = blockLinears(dir, ck)
   let expanded = 0
   intoFolder(out, overwrite, (work) => {
     mapTensors(ck, work, (t) => {
       const m = PACKED_PART.exec(t.name)
-      if (!m) return undefined
-      if (m[4] !== (packing.format === 'gqsa' ? 'row_ptr' : 'values')) return null
-      const [rows, cols] = linearShape(model, m[3] as LinearName)
+      const info = m && linears.get(m[1])
+      if (!m || !info) return undefined
+      if (m[2] !== (packing.format === 'gqsa' ? 'row_ptr' : 'values')) return null
+      const {rows, cols} = info
       const dense = unpackWeight(k, readPacked(ck, m[1], rows, cols, packing), rows, cols)
       const dtype = packing.format === 'gqsa' ? TORCH_DTYPES[model.torchDtype ?? 'float32'] ?? 'F32' : t.dtype as FloatDtype
       expanded++
@@ -178,11 +184,12 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
   const model = readConfig(dir)
   if (model.packing) throw usage(`${dir} is already packed (${model.packing.format})`, 'run `sparsify decompress` first')
   const ck = Checkpoint.open(dir), k = kernels()
-  const total = ck.names().filter((n) => LINEAR_WEIGHT.test(n)).length
+  const linears = blockLinears(dir, ck)
+  const total = ck.names().filter((n) => isLinearWeight(linears, n)).length
   let zeros = 0, weights = 0, packedCount = 0, bytes = 0
   intoFolder(out, overwrite, (work) => {
     mapTensors(ck, work, (t, src) => {
-      const lw = linearWeight(t, src)
+      const lw = linearWeight(t, src, linears)
       if (!lw) return undefined
       const [rows, cols] = t.shape
       zeros += lw.zeros

@@ -6,12 +6,8 @@ import {isFloatDtype} from '../model/safetensors/dtypes.js'
 import type {TensorEntry} from '../model/safetensors/header.js'
 import {encodeFloats, SafetensorsWriter} from '../model/safetensors/writer.js'
 
-/** Which decoder block a tensor belongs to: embeddings first, the head and final norm last. */
-function blockOf(name: string): number {
-  const m = /^model\.layers\.(\d+)\./.exec(name)
-  if (m) return Number(m[1])
-  return name.startsWith('model.embed_tokens.') ? -1 : AFTER_BLOCKS
-}
+/** Which decoder block a tensor belongs to (embeddings −1), or null: written after the blocks (head, final norm, other towers). */
+export type BlockOf = (name: string) => number | null
 
 const AFTER_BLOCKS = 2 ** 30
 
@@ -27,17 +23,19 @@ interface Shard {
  */
 export class MirrorWriter {
   private readonly shards: Shard[] = []
+  private readonly blockOf: (name: string) => number
 
   /** With `doneThrough` (a block index), continues files already written through that block. */
-  constructor(private readonly src: Checkpoint, readonly outDir: string, metadata: Record<string, string>, doneThrough?: number) {
+  constructor(private readonly src: Checkpoint, readonly outDir: string, metadata: Record<string, string>, doneThrough: number | undefined, blockOf: BlockOf) {
+    this.blockOf = (name) => blockOf(name) ?? AFTER_BLOCKS
     for (const file of src.files) {
-      const entries = [...file.tensors.values()].sort((a, b) => blockOf(a.name) - blockOf(b.name) || (a.name < b.name ? -1 : 1))
+      const entries = [...file.tensors.values()].sort((a, b) => this.blockOf(a.name) - this.blockOf(b.name) || (a.name < b.name ? -1 : 1))
       const target = path.join(outDir, path.basename(file.path))
       const meta = {...file.metadata, ...metadata}
       if (doneThrough === undefined) {
         this.shards.push({writer: SafetensorsWriter.create(target, entries, meta), pending: entries})
       } else {
-        const written = entries.filter((e) => blockOf(e.name) <= doneThrough).length
+        const written = entries.filter((e) => this.blockOf(e.name) <= doneThrough).length
         this.shards.push({writer: SafetensorsWriter.resume(target, entries, meta, written), pending: entries.slice(written)})
       }
     }
@@ -48,7 +46,7 @@ export class MirrorWriter {
   /** Writes every tensor up to and including block `layer`, taking float32 replacements from `replaced`. */
   writeThrough(layer: number, replaced: Map<string, Float32Array> = new Map()): void {
     for (const shard of this.shards) {
-      while (shard.pending.length > 0 && blockOf(shard.pending[0].name) <= layer) {
+      while (shard.pending.length > 0 && this.blockOf(shard.pending[0].name) <= layer) {
         const t = shard.pending.shift()!
         const values = replaced.get(t.name)
         if (values && isFloatDtype(t.dtype)) shard.writer.write(t.name, encodeFloats(values, t.dtype))

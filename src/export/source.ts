@@ -2,7 +2,8 @@ import {kernels} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {Model} from '../model/model.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
-import {blockPrefix, LINEARS, linearShape} from '../model/weights.js'
+import {blockTensors as layoutOf, layerPrefix, normName} from '../model/arch/layout.js'
+import type {NormSlot} from '../model/arch/families.js'
 import {readPacked} from '../packed/tensors.js'
 import {unpackWeight} from '../packed/weight.js'
 import {invalidFormat} from '../util/errors.js'
@@ -49,14 +50,15 @@ export function sourceTensors(model: Model): SourceTensor[] {
   return out
 }
 
-const NORMS = ['input_layernorm.weight', 'self_attn.q_norm.weight', 'self_attn.k_norm.weight', 'post_attention_layernorm.weight']
-
 function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
   plain: (name: string, layer: number, key: string) => SourceTensor): SourceTensor[] {
-  const p = blockPrefix(l), out: SourceTensor[] = []
-  for (const key of NORMS) if (ckpt.has(p + key)) out.push(plain(p + key, l, key))
-  for (const lin of LINEARS) {
-    const [rows, cols] = linearShape(cfg, lin), name = `${p}${lin}.weight`
+  const p = layerPrefix(cfg, l), out: SourceTensor[] = []
+  for (const slot of Object.keys(cfg.family.norms) as NormSlot[]) {
+    const name = `${normName(cfg, l, slot)}.weight`
+    if (ckpt.has(name)) out.push(plain(name, l, name.slice(p.length)))
+  }
+  for (const t of layoutOf(cfg, l)) {
+    const {rows, cols} = t, lin = t.name.slice(p.length), name = `${t.name}.weight`
     if (ckpt.has(name)) {
       const got = ckpt.entry(name).shape
       if (got[0] !== rows || got[1] !== cols) {
@@ -67,7 +69,7 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
     } else {
       const packing = cfg.packing
       if (!packing) throw invalidFormat(`checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint?`)
-      const prefix = p + lin
+      const prefix = t.name
       out.push({
         name, layer: l, key: `${lin}.weight`, shape: [rows, cols],
         load: () => unpackWeight(kernels(), readPacked(ckpt, prefix, rows, cols, packing), rows, cols),

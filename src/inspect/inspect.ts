@@ -3,7 +3,7 @@ import {statSync} from 'node:fs'
 import {kernels} from '../kernels/index.js'
 import {Model} from '../model/model.js'
 import {numel} from '../model/safetensors/dtypes.js'
-import {blockPrefix, LINEARS, type BlockWeights} from '../model/weights.js'
+import type {BlockWeights} from '../model/weights.js'
 import {isPackQuantized, packQuantScheme} from '../packed/pack-quantized.js'
 
 export interface LinearInfo {
@@ -77,21 +77,20 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
   for (let layer = 0; layer < model.cfg.layers; layer++) {
     w = model.block(layer, w)
     let z = 0, n = 0
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const [zeros, pattern] = nmPattern(l.weight, l.out, l.in)
-      const full = `${blockPrefix(layer)}${name}.weight`
-      linears.push({name: full, shape: [l.out, l.in], dtype: storedDtype(model, full, l.out, l.in), sparsity: zeros / (l.out * l.in), pattern})
+    for (const t of w.tensors) {
+      const [zeros, pattern] = nmPattern(t.weight, t.rows, t.cols)
+      const full = `${t.name}.weight`
+      linears.push({name: full, shape: [t.rows, t.cols], dtype: storedDtype(model, full, t.rows, t.cols), sparsity: zeros / (t.rows * t.cols), pattern})
       patterns.add(pattern)
       z += zeros
-      n += l.out * l.in
+      n += t.rows * t.cols
     }
     blocks.push({layer, sparsity: z / n})
     zerosAll += z
     totalAll += n
     onBlock?.(layer, model.cfg.layers)
   }
-  const first = `${blockPrefix(0)}${LINEARS[0]}`, quantized = isPackQuantized(ck, first)
+  const first = linears[0].name.replace(/\.weight$/, ''), quantized = isPackQuantized(ck, first)
   const q = quantized ? packQuantScheme(ck, first, linears[0].shape[0], linears[0].shape[1]) : null
   const files = ck.files.map((f) => statSync(f.path).size)
   model.close()

@@ -43,6 +43,19 @@ export interface SweepQuant {
 /** Weight values as the engine holds them: float32, or bf16 bit patterns. */
 export type Values = Float32Array | Uint16Array
 
+/** The activations of the MLPs the engine runs (their codes in the addon are the indices). */
+export const ACTIVATIONS = ['silu', 'gelu_tanh', 'relu'] as const
+export type Activation = (typeof ACTIVATIONS)[number]
+
+/**
+ * Limits of causal attention beyond causality: a query at position i sees keys i − window + 1..i (0: all),
+ * and each scaled score z becomes tanh(z / softcap)·softcap (0: none), Gemma 2's attention softcapping.
+ */
+export interface AttentionMask {
+  window?: number
+  softcap?: number
+}
+
 export interface Backend {
   readonly name: string
   /** c: (m, n); op(a): (m, k); op(b): (k, n). A linear layer is gemm(y, x, W, T, out, in, {transB: true}). */
@@ -50,16 +63,32 @@ export interface Backend {
   /** out, x: (rows, dim); w: (dim). */
   rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
   /** In place on x: (tokens, heads·hd); cos, sin: (seq, hd/2); token t sits at position t mod seq. */
-  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number, rot?: number): void
   /** out = silu(gate) ⊙ up. */
   siluMul(out: Float32Array, gate: Float32Array, up: Float32Array): void
+  /** out = act(gate) ⊙ up, or act(gate) without up. */
+  actMul(act: Activation, out: Float32Array, gate: Float32Array, up: Float32Array | null): void
+  /** The gradient of actMul: dgate, and dup when there is an up. */
+  actMulBackward(act: Activation, dgate: Float32Array, dup: Float32Array | null, dout: Float32Array, gate: Float32Array, up: Float32Array | null): void
+  /** torch's LayerNorm with bias: out, x: (rows, dim); w, b: (dim). */
+  layernorm(out: Float32Array, x: Float32Array, w: Float32Array, b: Float32Array, rows: number, dim: number, eps: number): void
+  /** dx of layernorm; dw, db (if given) += their gradients. */
+  layernormBackward(dx: Float32Array, dw: Float32Array | null, db: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array,
+    rows: number, dim: number, eps: number): void
+  /** x = tanh(x / cap)·cap in place (Gemma 2's logit softcapping). */
+  softcap(x: Float32Array, cap: number): void
+  /** In place: dy of y = softcap(x) becomes dx, computed from y. */
+  softcapBackward(dx: Float32Array, y: Float32Array, cap: number): void
+  /** x *= s. */
+  scaleInplace(x: Float32Array, s: number): void
   /** x += y. */
   addInplace(x: Float32Array, y: Float32Array): void
   /** Causal GQA. q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd). */
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, seq: number,
-    nh: number, nkv: number, hd: number, scale: number): void
+    nh: number, nkv: number, hd: number, scale: number, mask?: AttentionMask): void
   /** n new queries at positions past.. over a KV cache of past+n rows; q, out: (n, nh·hd); kc, vc: (past+n, nkv·hd). */
-  attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number): void
+  attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number,
+    mask?: AttentionMask): void
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
   /** kl[r] = KL(softmax(base[r]) ‖ softmax(other[r])) in nats; same[r] = 1 when both rows' first largest logits agree. (rows, vocab) */
@@ -67,12 +96,12 @@ export interface Backend {
   /** dx of y = rmsnorm(x)·w; dw (if given) += ∂L/∂w. */
   rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
   /** In place: dy of rope's output becomes dx of its input. */
-  ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void
+  ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number, rot?: number): void
   /** out = silu(gate) ⊙ up → dgate, dup. */
   siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void
   /** Causal GQA attention backward; dq, dk, dv are written. */
   attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-    batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void
+    batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number, mask?: AttentionMask): void
   /** In place: logits (rows, vocab) become scale·(softmax − onehot(target)). */
   xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
   /** One AdamW step in place on p with moments m, v (bias-corrected; decoupled weight decay). */

@@ -1,9 +1,9 @@
-import type {Backend, GemmOpts} from './backend.js'
+import {ACTIVATIONS, type Backend, type GemmOpts} from './backend.js'
 import {loadAddon, type NativeAddon} from './native.js'
 import {gqsaPairBytes as pairBytes} from './ref/gqsa.js'
 import {refBackend} from './ref/index.js'
 
-export type {Backend, GemmOpts, SparseGptOpts, SweepQuant, Values} from './backend.js'
+export type {Activation, AttentionMask, Backend, GemmOpts, SparseGptOpts, SweepQuant, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
 export {gqsaFileParams, gqsaHeldParams, gqsaPairBytes} from './ref/gqsa.js'
 
@@ -30,30 +30,51 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(out.length >= rows * dim && x.length >= rows * dim && w.length >= dim, 'rmsnorm', 'shape mismatch')
       addon.rmsnorm(out, x, w, rows, dim, eps)
     },
-    rope(x, cos, sin, tokens, seq, heads, hd) {
-      need(hd % 2 === 0 && x.length >= tokens * heads * hd, 'rope', 'shape mismatch')
-      need(cos.length >= Math.min(tokens, seq) * hd / 2 && sin.length === cos.length, 'rope', 'tables too short')
-      addon.rope(x, cos, sin, tokens, seq, heads, hd)
+    rope(x, cos, sin, tokens, seq, heads, hd, rot = hd) {
+      need(rot % 2 === 0 && rot <= hd && x.length >= tokens * heads * hd, 'rope', 'shape mismatch')
+      need(cos.length >= Math.min(tokens, seq) * rot / 2 && sin.length === cos.length, 'rope', 'tables too short')
+      addon.rope(x, cos, sin, tokens, seq, heads, hd, rot)
     },
     siluMul(out, gate, up) {
       need(gate.length >= out.length && up.length >= out.length, 'siluMul', 'shape mismatch')
       addon.siluMul(out, gate, up)
     },
+    actMul(act, out, gate, up) {
+      need(gate.length === out.length && (!up || up.length === out.length), 'actMul', 'shape mismatch')
+      addon.actMul(ACTIVATIONS.indexOf(act), out, gate, up)
+    },
+    actMulBackward(act, dgate, dup, dout, gate, up) {
+      const n = dout.length
+      need(dgate.length === n && gate.length === n && (!up || (up.length === n && dup !== null && dup.length === n)), 'actMulBackward', 'shape mismatch')
+      addon.actMulBackward(ACTIVATIONS.indexOf(act), dgate, up ? dup : null, dout, gate, up)
+    },
+    layernorm(out, x, w, b, rows, dim, eps) {
+      need(out.length >= rows * dim && x.length >= rows * dim && w.length >= dim && b.length >= dim, 'layernorm', 'shape mismatch')
+      addon.layernorm(out, x, w, b, rows, dim, eps)
+    },
+    layernormBackward(dx, dw, db, dy, x, w, rows, dim, eps) {
+      need(dx.length >= rows * dim && dy.length >= rows * dim && x.length >= rows * dim && w.length >= dim &&
+        (!dw || dw.length >= dim) && (!db || db.length >= dim), 'layernormBackward', 'shape mismatch')
+      addon.layernormBackward(dx, dw, db, dy, x, w, rows, dim, eps)
+    },
+    softcap(x, cap) { need(cap > 0, 'softcap', 'the cap must be positive'); addon.softcap(x, cap) },
+    softcapBackward(dx, y, cap) { need(cap > 0 && y.length >= dx.length, 'softcapBackward', 'shape mismatch'); addon.softcapBackward(dx, y, cap) },
+    scaleInplace: (x, s) => addon.scaleInplace(x, s),
     addInplace(x, y) {
       need(y.length >= x.length, 'addInplace', 'shape mismatch')
       addon.addInplace(x, y)
     },
-    attention(out, q, k, v, batch, seq, nh, nkv, hd, scale) {
+    attention(out, q, k, v, batch, seq, nh, nkv, hd, scale, mask) {
       const rows = batch * seq
       need(nh % nkv === 0, 'attention', 'heads must be a multiple of kv heads')
       need(out.length >= rows * nh * hd && q.length >= rows * nh * hd, 'attention', 'q/out too short')
       need(k.length >= rows * nkv * hd && v.length >= rows * nkv * hd, 'attention', 'k/v too short')
-      addon.attention(out, q, k, v, batch, seq, nh, nkv, hd, scale)
+      addon.attention(out, q, k, v, batch, seq, nh, nkv, hd, scale, mask?.window ?? 0, mask?.softcap ?? 0)
     },
-    attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale) {
+    attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale, mask) {
       need(nh % nkv === 0 && out.length >= n * nh * hd && q.length >= n * nh * hd, 'attentionCached', 'q/out too short')
       need(kc.length >= (past + n) * nkv * hd && vc.length >= (past + n) * nkv * hd, 'attentionCached', 'cache too short')
-      addon.attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale)
+      addon.attentionCached(out, q, kc, vc, n, past, nh, nkv, hd, scale, mask?.window ?? 0, mask?.softcap ?? 0)
     },
     nllRows(losses, logits, targets, rows, vocab) {
       need(losses.length >= rows && targets.length >= rows && logits.length >= rows * vocab, 'nllRows', 'shape mismatch')
@@ -129,20 +150,20 @@ function nativeBackend(addon: NativeAddon): Backend {
       need(dx.length >= rows * dim && dy.length >= rows * dim && x.length >= rows * dim && w.length >= dim && (!dw || dw.length >= dim), 'rmsnormBackward', 'shape mismatch')
       addon.rmsnormBackward(dx, dw, dy, x, w, rows, dim, eps)
     },
-    ropeBackward(dx, cos, sin, tokens, seq, heads, hd) {
-      need(hd % 2 === 0 && dx.length >= tokens * heads * hd && cos.length >= Math.min(tokens, seq) * hd / 2, 'ropeBackward', 'shape mismatch')
-      addon.ropeBackward(dx, cos, sin, tokens, seq, heads, hd)
+    ropeBackward(dx, cos, sin, tokens, seq, heads, hd, rot = hd) {
+      need(rot % 2 === 0 && rot <= hd && dx.length >= tokens * heads * hd && cos.length >= Math.min(tokens, seq) * rot / 2, 'ropeBackward', 'shape mismatch')
+      addon.ropeBackward(dx, cos, sin, tokens, seq, heads, hd, rot)
     },
     siluMulBackward(dgate, dup, dout, gate, up) {
       const n = dout.length
       need(dgate.length >= n && dup.length >= n && gate.length >= n && up.length >= n, 'siluMulBackward', 'shape mismatch')
       addon.siluMulBackward(dgate, dup, dout, gate, up)
     },
-    attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale) {
+    attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale, mask) {
       const rows = batch * seq
       need(nh % nkv === 0, 'attentionBackward', 'heads must be a multiple of kv heads')
       need([dq, dout, q].every((a) => a.length >= rows * nh * hd) && [dk, dv, k, v].every((a) => a.length >= rows * nkv * hd), 'attentionBackward', 'shape mismatch')
-      addon.attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale)
+      addon.attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale, mask?.window ?? 0, mask?.softcap ?? 0)
     },
     xentBackward(logits, targets, rows, vocab, scale) {
       need(logits.length >= rows * vocab && targets.length >= rows, 'xentBackward', 'shape mismatch')

@@ -1,6 +1,5 @@
 import {BlockScratch, runBlock} from '../model/engine/block.js'
 import {blockGradients, zeroGrads} from '../model/engine/backward.js'
-import {LINEARS} from '../model/weights.js'
 import type {GqsaOptions, GqsaState} from './gqsa-types.js'
 import type {BlockRefineContext} from './types.js'
 
@@ -37,26 +36,26 @@ export function bqpo(ctx: BlockRefineContext, o: GqsaOptions, stateOf: (w: Float
   const {cfg, weights: w, inputs, targets, n, seq, rope, kernels: k} = ctx, H = cfg.hidden
   const mseBefore = blockMse(ctx)
   if (o.epochs === 0) return {mseBefore, mseAfter: mseBefore}
-  const params = LINEARS.map((name) => {
-    const l = w.linears[name], st = stateOf(l.weight)
+  const params = w.tensors.map((t, i) => {
+    const l = {weight: t.weight, out: t.rows, in: t.cols}, st = stateOf(l.weight)
     const groups = st.scales.length
-    return {name, l, st, latent: l.weight.slice(), oneShot: l.weight.slice(), s: st.scales.slice(), z: st.zeros.slice(),
+    return {i, l, st, latent: l.weight.slice(), oneShot: l.weight.slice(), s: st.scales.slice(), z: st.zeros.slice(),
       mw: new Float32Array(l.weight.length), vw: new Float32Array(l.weight.length), ms: new Float32Array(groups), vs: new Float32Array(groups),
       mz: new Float32Array(groups), vz: new Float32Array(groups), dw: new Float32Array(l.weight.length), ds: new Float32Array(groups), dz: new Float32Array(groups)}
   })
   // One calibration sequence per step: calibration sets are small, and more steps train further.
   const total = o.epochs * n
-  const grads = zeroGrads(w)
+  const grads = zeroGrads(cfg, w)
   let step = 0
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     for (let s = 0; s < n; s++, step++) {
       const decay = 0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * step / total))
       for (const p of params) k.gqsaFakeQuant(p.l.weight, p.latent, p.s, p.z, p.st.pruned, p.l.out, p.l.in, o.group, o.bits, null)
-      for (const name of LINEARS) grads.linears[name].weight.fill(0)
+      for (const g of grads.tensors) g.weight.fill(0)
       blockGradients(k, cfg, w, inputs.subarray(s * seq * H, (s + 1) * seq * H), 1, seq, rope,
         (out, dOut) => k.mseGrad(dOut, out, targets.subarray(s * seq * H, (s + 1) * seq * H)), grads)
       for (const p of params) {
-        k.gqsaFakeQuantBackward(p.dw, p.ds, p.dz, grads.linears[p.name].weight, p.latent, p.s, p.z, p.st.pruned, p.l.out, p.l.in, o.group, o.bits)
+        k.gqsaFakeQuantBackward(p.dw, p.ds, p.dz, grads.tensors[p.i].weight, p.latent, p.s, p.z, p.st.pruned, p.l.out, p.l.in, o.group, o.bits)
         const adam = {beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: step + 1}
         k.adamwStep(p.latent, p.dw, p.mw, p.vw, {...adam, lr: o.lr * decay})
         k.adamwStep(p.s, p.ds, p.ms, p.vs, {...adam, lr: o.qlr * decay})

@@ -2,7 +2,6 @@ import type {Backend} from '../kernels/index.js'
 import {lossAndGradients} from '../model/engine/backward.js'
 import {sequenceLosses, toBatch} from '../model/engine/forward.js'
 import type {ParamStore} from '../model/params.js'
-import {blockPrefix, LINEARS} from '../model/weights.js'
 import type {GqsaState} from './gqsa-types.js'
 
 export interface E2eResult {
@@ -35,11 +34,11 @@ export function e2eOqp(store: ParamStore, states: Map<string, GqsaState>, sample
   const adam = new Map([...states].map(([name, st]) => [name, {m: new Float32Array(st.scales.length), v: new Float32Array(st.scales.length), ds: new Float32Array(st.scales.length)}]))
   for (let step = 0; step < o.steps; step++) {
     const decay = 0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * step / o.steps))
-    lossAndGradients(store, toBatch([samples[step % samples.length]]), (layer, g) => {
+    lossAndGradients(store, toBatch([samples[step % samples.length]]), (_layer, g, w) => {
       // Block `layer`'s gradients are final here, and it is not used again in this step: update it now.
-      for (const linear of LINEARS) {
-        const name = `${blockPrefix(layer)}${linear}.weight`, st = states.get(name)!, a = adam.get(name)!
-        k.gqsaScaleGrad(a.ds, g.linears[linear].weight, st.codes, st.zeros, st.pruned, st.rows, st.cols, st.group)
+      for (const [i, t] of w.tensors.entries()) {
+        const name = `${t.name}.weight`, st = states.get(name)!, a = adam.get(name)!
+        k.gqsaScaleGrad(a.ds, g.tensors[i].weight, st.codes, st.zeros, st.pruned, st.rows, st.cols, st.group)
         k.adamwStep(st.scales, a.ds, a.m, a.v, {lr: o.lr * decay, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: step + 1})
         dequantize(name)
       }

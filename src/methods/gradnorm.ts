@@ -1,7 +1,6 @@
 import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
-import {lossAndGradients, type WeightSource} from '../model/engine/backward.js'
-import {toBatch} from '../model/engine/forward.js'
-import {blockPrefix, LINEARS} from '../model/weights.js'
+import {lossAndGradients} from '../model/engine/backward.js'
+import {toBatch, type WeightSource} from '../model/engine/source.js'
 
 /** The reference's gradient scale (GBLM-Pruner gradient_computation.py, --scale 100). */
 export const GBLM_SCALE = 100
@@ -17,10 +16,10 @@ export function gradientNorms(src: WeightSource, samples: number[][], onSample?:
   k: Backend = defaultKernels()): Map<string, Float32Array> {
   const acc = new Map<string, Float32Array>()
   samples.forEach((sample, i) => {
-    lossAndGradients(src, toBatch([sample]), (layer, g) => {
-      for (const name of LINEARS) {
-        const key = `${blockPrefix(layer)}${name}.weight`
-        const grad = g.linears[name].weight
+    lossAndGradients(src, toBatch([sample]), (_layer, g, w) => {
+      for (const [i, t] of w.tensors.entries()) {
+        const key = `${t.name}.weight`
+        const grad = g.tensors[i].weight
         let a = acc.get(key)
         if (!a) { a = new Float32Array(grad.length); acc.set(key, a) }
         k.accumulateSquares(a, grad, GBLM_SCALE)

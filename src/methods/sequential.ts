@@ -1,10 +1,12 @@
 import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
+import {layerPrefix} from '../model/arch/layout.js'
 import {BlockScratch, runBlock} from '../model/engine/block.js'
-import {embed} from '../model/engine/forward.js'
+import {embed} from '../model/engine/source.js'
 import type {Model} from '../model/model.js'
 import {ropeTables} from '../model/rope-tables.js'
-import {blockPrefix, INPUT_OF, LINEARS, type BlockWeights, type InputName} from '../model/weights.js'
+import {inputWidths, type BlockTensor, type BlockWeights, type InputName} from '../model/weights.js'
 import {invalidFormat} from '../util/errors.js'
+import {selectPerRow} from './mask.js'
 import {blockCollectors} from './stats.js'
 import type {InputStats, LinearNotes, PruningMethod, SparsityTarget} from './types.js'
 
@@ -29,6 +31,13 @@ export interface RefinedBlock {
   mse_after: number
 }
 
+/** A mixture-of-experts block: calibration tokens each expert saw, and the experts none reached (pruned by magnitude per row). */
+export interface ExpertUsage {
+  layer: number
+  tokens: number[]
+  unreached: number[]
+}
+
 export interface PhaseTimes {
   calibrationForward: number   // pass 1: the dense block over the samples, statistics observed
   statistics: number           // finishing the accumulators (inside pass 1's time otherwise)
@@ -48,7 +57,7 @@ export interface SequentialJob {
   gradnorms?: Map<string, Float32Array>
   kernels?: Backend
   /** Receives each finished block's weights (pruned in place) before the next block loads. */
-  onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[]): void
+  onBlockDone(layer: number, weights: BlockWeights, linears: LinearResult[], experts: ExpertUsage | null): void
   /** Block `layer` is finished; called first with startBlock − 1, before any block of this run. */
   onProgress?(layer: number, layers: number): void
   onRefineProgress?(layer: number, step: number, steps: number): void
@@ -58,6 +67,8 @@ export interface SequentialJob {
   roundToStorage?(name: string, weight: Float32Array): void
   /** Resuming: blocks before this one are done; their pruned linears are read back with `finishedWeight`. */
   startBlock?: number
+  /** Bytes the statistics of a group of experts may take (default EXPERT_STATS_BYTES); more experts take more calibration passes. */
+  expertStatsBytes?: number
   finishedWeight?(name: string, into: Float32Array): void
 }
 
@@ -72,6 +83,7 @@ export interface SequentialResult {
   linears: LinearResult[]
   times: PhaseTimes
   refined: RefinedBlock[]
+  experts: ExpertUsage[]
 }
 
 export async function pruneSequential(job: SequentialJob): Promise<SequentialResult> {
@@ -88,13 +100,13 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
   const rope = method.needsCalibration ? ropeTables(cfg, seq) : null
   if (method.needsCalibration) {
     x = new Float32Array(n * seq * H)
-    embed(model, Int32Array.from(job.samples.flat()), x)
+    embed(model, Int32Array.from(job.samples.flat()), x, k, seq)
     tmp = new Float32Array(perCall * seq * H)
     scratch = new BlockScratch(cfg, perCall * seq)
   }
   // Methods that refine a block towards the dense model carry the dense model's path alongside.
   const xDense = method.refineBlock && x ? x.slice() : null
-  const refined: RefinedBlock[] = []
+  const refined: RefinedBlock[] = [], experts: ExpertUsage[] = []
   /** Runs block weights `bw` in place over all samples of `acts`. */
   const forwardAll = (bw: BlockWeights, acts: Float32Array) => {
     for (let s = 0; s < n; s += perCall) {
@@ -102,13 +114,12 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       runBlock(k, cfg, bw, acts.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope!, scratch!)
     }
   }
-  const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
   // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
   for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
     w = model.block(layer, w)
     if (xDense) clock('rerun', () => forwardAll(w!, xDense!))
-    for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
+    for (const t of w.tensors) job.finishedWeight!(`${t.name}.weight`, t.weight)
     if (x) clock('rerun', () => forwardAll(w!, x!))
   }
   // The phase's start, so that its first finished block already gives a time per block.
@@ -116,44 +127,54 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
   for (let layer = job.startBlock ?? 0; layer < cfg.layers; layer++) {
     job.checkpoint?.()
     w = model.block(layer, w)
-    for (const name of LINEARS) {
-      if (k.countNonFinite(w.linears[name].weight) > 0) {
-        throw invalidFormat(`${blockPrefix(layer)}${name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
+    for (const t of w.tensors) {
+      if (k.countNonFinite(t.weight) > 0) {
+        throw invalidFormat(`${t.name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
       }
     }
-    let stats: Record<InputName, InputStats> | null = null
-    if (x && tmp && scratch && rope) {
-      const collectors = blockCollectors(k, widths, method.needsHessian)
-      // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
-      const before = times.statistics
-      clock('calibrationForward', () => {
-        for (let s = 0; s < n; s += perCall) {
-          const m = Math.min(perCall, n - s)
-          const part = tmp!.subarray(0, m * seq * H)
-          part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => clock('statistics', () => collectors[input].add(act, rows, seq)))
-        }
-      })
-      times.calibrationForward -= times.statistics - before
-      clock('statistics', () => {
-        stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
-          mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}
-      })
-      // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
-      if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
+    if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    const dense = new Map<string, Float32Array>(), scalers = new Map<InputName, InputStats>()
+    const notes = new Map<string, LinearNotes>()
+    // Statistics of a mixture's experts may not fit at once: groups of experts each take a calibration pass of the
+    // dense block. Experts go first, since pruning one changes no other input of the block.
+    for (const group of x ? inputGroups(w.tensors, method.needsHessian, job.expertStatsBytes ?? EXPERT_STATS_BYTES) : [null]) {
+      let stats: Map<InputName, InputStats> | null = null
+      if (group) {
+        const collectors = blockCollectors(k, new Map([...inputWidths(w.tensors)].filter(([i]) => group.has(i))), method.needsHessian)
+        // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
+        const before = times.statistics
+        clock('calibrationForward', () => {
+          for (let s = 0; s < n; s += perCall) {
+            const m = Math.min(perCall, n - s)
+            const part = tmp!.subarray(0, m * seq * H)
+            part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
+            runBlock(k, cfg, w!, part, m, seq, rope!, scratch!, (input, act, rows, samples) => {
+              const c = collectors.get(input)
+              if (c) clock('statistics', () => c.add(act, rows, rows / samples))
+            })
+          }
+        })
+        times.calibrationForward -= times.statistics - before
+        clock('statistics', () => { stats = new Map([...collectors].map(([input, c]) => [input, c.finish()])) })
+        for (const [input, st] of stats!) scalers.set(input, {...st, hessian: null})
+      }
+      for (const t of w.tensors) {
+        if (group && !group.has(t.input)) continue
+        notes.set(t.name, {})
+        const full = `${t.name}.weight`
+        if (stats) dense.set(t.name, t.weight.slice())
+        if (job.skip?.test(full)) continue
+        clock('solve', () => {
+          const ctx = {name: t.name.slice(layerPrefix(cfg, layer).length), layer, weight: t.weight, rows: t.rows, cols: t.cols,
+            stats: (stats as Map<InputName, InputStats> | null)?.get(t.input) ?? EMPTY_STATS, gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k, notes: notes.get(t.name)!}
+          if (t.expert !== null && group && ctx.stats.nseq === 0) pruneByRowMagnitude(ctx)
+          else method.prune(ctx)
+        })
+      }
     }
-    const dense = new Map<string, Float32Array>()
-    const notes = new Map<string, LinearNotes>(LINEARS.map((name) => [name, {}]))
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const full = `${blockPrefix(layer)}${name}.weight`
-      if (stats) dense.set(name, l.weight.slice())
-      if (job.skip?.test(full)) continue
-      clock('solve', () => {
-        method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
-          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k, notes: notes.get(name)!})
-      })
-    }
+    const statsOf = (t: BlockTensor) => scalers.get(t.input) ?? EMPTY_STATS
+    if (w.router) experts.push(expertUsage(w, statsOf, x !== null))
     if (method.refineBlock && x && xDense && rope) {
       const s = performance.now()
       const r = method.refineBlock({layer, cfg, weights: w, inputs: x, targets: xDense, n, seq, rope, kernels: k,
@@ -161,27 +182,66 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       refined.push({layer, mse_before: r.mseBefore, mse_after: r.mseAfter})
       times.refine = (times.refine ?? 0) + (performance.now() - s) / 1000
     }
-    for (const name of LINEARS) {
-      const l = w.linears[name]
-      const full = `${blockPrefix(layer)}${name}.weight`
-      job.roundToStorage?.(full, l.weight)
-      const [zeros] = k.zeroStats(l.weight, l.out, l.in, 0)
+    for (const t of w.tensors) {
+      const full = `${t.name}.weight`
+      job.roundToStorage?.(full, t.weight)
+      const [zeros] = k.zeroStats(t.weight, t.rows, t.cols, 0)
       let relError: number | null = null
-      const before = dense.get(name)
-      if (before && stats) {
-        const [err, ref] = k.weightedSqDiff(before, l.weight, (stats as Record<InputName, InputStats>)[INPUT_OF[name]].scaler, l.out, l.in)
+      const before = dense.get(t.name)
+      if (before && statsOf(t).nseq > 0) {
+        const [err, ref] = k.weightedSqDiff(before, t.weight, statsOf(t).scaler, t.rows, t.cols)
         relError = ref > 0 ? err / ref : 0
       }
       const skipped = job.skip?.test(full) ?? false
-      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped, notes: notes.get(name)!})
+      linears.push({name: full, layer, rows: t.rows, cols: t.cols, zeros, sparsity: zeros / (t.rows * t.cols), relError, skipped, notes: notes.get(t.name) ?? {}})
     }
     if (x) clock('rerun', () => forwardAll(w!, x!))
-    job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
+    job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer), experts.find((e) => e.layer === layer) ?? null)
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))
     job.checkpoint?.()
   }
-  return {linears, times, refined}
+  return {linears, times, refined, experts}
 }
 
-const EMPTY_STATS: InputStats = {nseq: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}
+/** Bytes of statistics a group of experts may hold at once (SparseGPT's Hessians of a 128-expert block take 2.4 GB). */
+export const EXPERT_STATS_BYTES = 2 ** 30
+
+/** Per expert, the bytes of its inputs' statistics. */
+export const expertStatsBytes = (hidden: number, width: number, hessian: boolean) => (hessian ? 4 * (hidden ** 2 + width ** 2) : 24 * (hidden + width))
+
+/**
+ * The block's inputs in the groups their statistics are collected in: experts (both inputs of each) in groups
+ * within `budget` bytes, then every other input.
+ */
+function inputGroups(tensors: readonly BlockTensor[], hessian: boolean, budget: number): Set<InputName>[] {
+  const widths = inputWidths(tensors)
+  const expertInputs = (e: number) => tensors.filter((t) => t.expert === e).map((t) => t.input)
+  const count = Math.max(-1, ...tensors.map((t) => t.expert ?? -1)) + 1
+  const groups: Set<InputName>[] = []
+  if (count > 0) {
+    const [a, b] = [...new Set(expertInputs(0))].map((i) => widths.get(i)!)
+    const per = Math.max(1, Math.floor(budget / expertStatsBytes(a, b, hessian)))
+    for (let e0 = 0; e0 < count; e0 += per) {
+      groups.push(new Set(Array.from({length: Math.min(per, count - e0)}, (_, i) => expertInputs(e0 + i)).flat()))
+    }
+  }
+  groups.push(new Set(tensors.filter((t) => t.expert === null).map((t) => t.input)))
+  return groups
+}
+
+/** The tokens each expert of a mixture block saw in calibration (its gate's input rows), and the ones none reached. */
+function expertUsage(w: BlockWeights, statsOf: (t: BlockTensor) => InputStats, calibrated: boolean): ExpertUsage {
+  const tokens = w.experts.map((_, e) => statsOf(w.tensors.find((t) => t.expert === e)!).tokens ?? 0)
+  return {layer: w.layer, tokens, unreached: calibrated ? tokens.flatMap((n, e) => (n === 0 ? [e] : [])) : []}
+}
+
+/** An expert no calibration token reached: the floor(C·s) smallest |W| of each row (N:M: of each group), no statistics. */
+function pruneByRowMagnitude(ctx: {weight: Float32Array; rows: number; cols: number; target: SparsityTarget; kernels: Backend}): void {
+  const {weight, rows, cols, target, kernels: k} = ctx
+  const score = new Float32Array(rows * cols)
+  k.absScaled(score, weight, new Float32Array(cols).fill(1), rows, cols)
+  k.applyMask(weight, selectPerRow(k, score, rows, cols, target))
+}
+
+const EMPTY_STATS: InputStats = {nseq: 0, tokens: 0, scaler: new Float32Array(0), sumMetric: new Float32Array(0), variance: new Float32Array(0), hessian: null}

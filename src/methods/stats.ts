@@ -11,6 +11,7 @@ export class InputCollector {
   private readonly varsum: Float64Array
   private readonly xtx: Float32Array | null
   private nseq = 0
+  private rows = 0
 
   constructor(private readonly k: Backend, readonly cols: number, withHessian: boolean) {
     this.sum = new Float64Array(cols)
@@ -33,6 +34,7 @@ export class InputCollector {
       }
     }
     this.nseq += nseq
+    this.rows += rows
   }
 
   finish(): InputStats {
@@ -41,6 +43,7 @@ export class InputCollector {
     if (hessian) this.k.mirrorLower(hessian, this.cols, 2 / n)
     return {
       nseq: n,
+      tokens: this.rows,
       scaler: Float32Array.from(this.sumsq, (v) => v / n),
       sumMetric: Float32Array.from(this.sum, (v) => v / n),
       variance: Float32Array.from(this.varsum, (v) => v / n),
@@ -49,8 +52,7 @@ export class InputCollector {
   }
 }
 
-/** One collector per distinct input of the block (q/k/v share one, gate/up another). */
-export function blockCollectors(k: Backend, widths: Record<InputName, number>, withHessian: boolean): Record<InputName, InputCollector> {
-  const make = (n: InputName) => new InputCollector(k, widths[n], withHessian)
-  return {attn_in: make('attn_in'), attn_out: make('attn_out'), mlp_in: make('mlp_in'), mlp_out: make('mlp_out')}
+/** One collector per distinct input of the block (q/k/v share one, gate/up another, each expert its own). */
+export function blockCollectors(k: Backend, widths: Map<InputName, number>, withHessian: boolean): Map<InputName, InputCollector> {
+  return new Map([...widths].map(([input, cols]) => [input, new InputCollector(k, cols, withHessian)]))
 }

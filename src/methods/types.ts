@@ -1,7 +1,7 @@
 import type {Backend} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {RopeTables} from '../model/rope-tables.js'
-import type {BlockWeights, LinearName} from '../model/weights.js'
+import type {BlockWeights} from '../model/weights.js'
 import type {PackedWeight} from '../packed/weight.js'
 
 export type SparsityTarget =
@@ -10,8 +10,10 @@ export type SparsityTarget =
 
 /** Statistics of one linear layer's input over the calibration set (§1.5 of the spec). */
 export interface InputStats {
-  /** N, the number of calibration sequences (batch 1 each, as in the reference). */
+  /** N, the number of calibration sequences (batch 1 each, as in the reference); for an expert, the calls that reached it. */
   nseq: number
+  /** Rows (tokens) seen. */
+  tokens?: number
   /** Wanda's scaler_row: (1/N)·Σ_tokens x_j². */
   scaler: Float32Array
   /** DSnoT's sum_metric_row: (1/N)·Σ_tokens x_j. */
@@ -23,7 +25,8 @@ export interface InputStats {
 }
 
 export interface PruneContext {
-  name: LinearName
+  /** The tensor's name within its block, e.g. `mlp.gate_proj`. */
+  name: string
   layer: number
   /** (rows, cols) = (out, in), float32; the method may overwrite it (OBS updates). */
   weight: Float32Array

@@ -1,47 +1,61 @@
 import {readConfig, type ModelConfig} from './config.js'
 import {Checkpoint} from './safetensors/checkpoint.js'
 import {invalidFormat} from '../util/errors.js'
-import {loadBlock, readShaped, type BlockWeights} from './weights.js'
+import {blockTensors, globalNames, normName, routerName, withCheckpointPrefix} from './arch/layout.js'
+import type {NormSlot} from './arch/families.js'
+import type {WeightSource} from './engine/source.js'
+import {checkpointSource, loadBlock, readNorm, readShaped, type BlockWeights, type Norm, type TensorSource} from './weights.js'
 
 /**
  * A Hugging Face causal LM opened for streaming: the embeddings, final norm and head are
  * loaded once; decoder blocks are read from the safetensors files one at a time.
  */
-export class Model {
+export class Model implements WeightSource {
   private embedCache: Float32Array | null = null
+  private positionCache: Float32Array | null = null
   private headCache: Float32Array | null = null
-  private normCache: Float32Array | null = null
+  private normCache: Norm | null = null
 
   private constructor(readonly dir: string, readonly cfg: ModelConfig, readonly ckpt: Checkpoint) {}
 
   static load(dir: string): Model {
-    const cfg = readConfig(dir)
+    const parsed = readConfig(dir)
     const ckpt = Checkpoint.open(dir)
-    const model = new Model(dir, cfg, ckpt)
-    for (const name of ['model.embed_tokens.weight', 'model.norm.weight', `${blockName(cfg.layers - 1)}input_layernorm.weight`]) {
+    const cfg = withCheckpointPrefix(parsed, (n) => ckpt.has(n))
+    const names = globalNames(cfg)
+    for (const name of [names.embed, `${names.finalNorm}.weight`, ...(names.positions ? [names.positions] : [])]) {
       if (!ckpt.has(name)) throw invalidFormat(`${dir}: checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint? config.json and the weights disagree`)
     }
-    if (!cfg.tieEmbeddings && !ckpt.has('lm_head.weight')) {
-      throw invalidFormat(`${dir}: checkpoint has no lm_head.weight and config.json does not tie embeddings`, 'set tie_word_embeddings in config.json if the head shares the embeddings')
+    const missing = missingBlockTensor(cfg, checkpointSource(ckpt, cfg.packing))
+    if (missing) throw invalidFormat(`${dir}: checkpoint has no tensor ${missing}`, `config.json describes a ${cfg.arch} of ${cfg.layers} blocks; the weights lack this one`)
+    if (!cfg.tieEmbeddings && !ckpt.has(names.head)) {
+      throw invalidFormat(`${dir}: checkpoint has no ${names.head} and config.json does not tie embeddings`, 'set tie_word_embeddings in config.json if the head shares the embeddings')
     }
-    return model
+    return new Model(dir, cfg, ckpt)
   }
 
   /** (vocab, hidden) */
   embeddings(): Float32Array {
-    this.embedCache ??= readShaped(this.ckpt, 'model.embed_tokens.weight', [this.cfg.vocabSize, this.cfg.hidden])
+    this.embedCache ??= readShaped(this.ckpt, globalNames(this.cfg).embed, [this.cfg.vocabSize, this.cfg.hidden])
     return this.embedCache
+  }
+
+  positions(): Float32Array | null {
+    const name = globalNames(this.cfg).positions
+    if (!name) return null
+    this.positionCache ??= readShaped(this.ckpt, name, [this.cfg.maxPositions + this.cfg.family.positions!.offset, this.cfg.hidden])
+    return this.positionCache
   }
 
   /** (vocab, hidden): lm_head, or the embeddings when tied. */
   head(): Float32Array {
     if (this.cfg.tieEmbeddings) return this.embeddings()
-    this.headCache ??= readShaped(this.ckpt, 'lm_head.weight', [this.cfg.vocabSize, this.cfg.hidden])
+    this.headCache ??= readShaped(this.ckpt, globalNames(this.cfg).head, [this.cfg.vocabSize, this.cfg.hidden])
     return this.headCache
   }
 
-  finalNorm(): Float32Array {
-    this.normCache ??= readShaped(this.ckpt, 'model.norm.weight', [this.cfg.hidden])
+  finalNorm(): Norm {
+    this.normCache ??= readNorm(checkpointSource(this.ckpt, null), this.cfg, globalNames(this.cfg).finalNorm, this.cfg.hidden)
     return this.normCache
   }
 
@@ -53,4 +67,14 @@ export class Model {
   close(): void { this.ckpt.close() }
 }
 
-const blockName = (layer: number) => `model.layers.${layer}.`
+/** The first tensor the config implies that the checkpoint lacks (every block's linears, experts, routers and norms), or null. */
+function missingBlockTensor(cfg: ModelConfig, src: TensorSource): string | null {
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    const names = [...blockTensors(cfg, layer).map((t) => `${t.name}.weight`),
+      ...(Object.keys(cfg.family.norms) as NormSlot[]).map((slot) => `${normName(cfg, layer, slot)}.weight`),
+      ...(cfg.moe?.sparse[layer] ? [`${routerName(cfg, layer)}.weight`] : [])]
+    const absent = names.find((n) => !src.has(n))
+    if (absent) return absent
+  }
+  return null
+}

@@ -1,7 +1,8 @@
 import type {ModelConfig} from './config.js'
-import type {WeightSource} from './engine/backward.js'
+import {globalNames} from './arch/layout.js'
+import type {WeightSource} from './engine/source.js'
 import type {Model} from './model.js'
-import {blockPrefix, LINEARS, linearShape, type BlockWeights, type Linear, type LinearName} from './weights.js'
+import {assembleBlock, readNorm, type BlockWeights, type Norm, type TensorSource} from './weights.js'
 
 /** Every parameter in memory as float32, by Hugging Face name: for training and finite differences. */
 export class ParamStore implements WeightSource {
@@ -17,24 +18,16 @@ export class ParamStore implements WeightSource {
     return t
   }
 
-  embeddings(): Float32Array { return this.get('model.embed_tokens.weight') }
-  head(): Float32Array { return this.cfg.tieEmbeddings ? this.embeddings() : this.get('lm_head.weight') }
-  finalNorm(): Float32Array { return this.get('model.norm.weight') }
+  /** The stored parameters as a TensorSource: views, no copies. */
+  private readonly source: TensorSource = {has: (name) => this.tensors.has(name), read: (name) => this.get(name)}
 
-  /** Views of the stored parameters (no copy): training updates show through. */
+  embeddings(): Float32Array { return this.get(globalNames(this.cfg).embed) }
+  positions(): Float32Array | null { const p = globalNames(this.cfg).positions; return p ? this.get(p) : null }
+  head(): Float32Array { return this.cfg.tieEmbeddings ? this.embeddings() : this.get(globalNames(this.cfg).head) }
+  finalNorm(): Norm { return readNorm(this.source, this.cfg, globalNames(this.cfg).finalNorm, this.cfg.hidden) }
+
+  /** Views of the stored parameters (no copy): training updates show through, except in Gemma's (1 + w) norms. */
   block(layer: number): BlockWeights {
-    const p = blockPrefix(layer)
-    const linears = {} as Record<LinearName, Linear>
-    for (const name of LINEARS) {
-      const [out, inp] = linearShape(this.cfg, name)
-      linears[name] = {weight: this.get(`${p}${name}.weight`), bias: this.tensors.get(`${p}${name}.bias`) ?? null, out, in: inp}
-    }
-    return {
-      inputNorm: this.get(`${p}input_layernorm.weight`),
-      postNorm: this.get(`${p}post_attention_layernorm.weight`),
-      qNorm: this.tensors.get(`${p}self_attn.q_norm.weight`) ?? null,
-      kNorm: this.tensors.get(`${p}self_attn.k_norm.weight`) ?? null,
-      linears,
-    }
+    return assembleBlock(this.source, this.cfg, layer)
   }
 }

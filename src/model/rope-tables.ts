@@ -1,21 +1,28 @@
 import type {ModelConfig} from './config.js'
 
 export interface RopeTables {
-  /** (seq, headDim/2) */
+  /** (seq, rot/2) */
   cos: Float32Array
   sin: Float32Array
   seq: number
+  /** Head dims rotated (partial rotary: fewer than head_dim). */
+  rot: number
+  /** The tables of sliding-window layers when they have their own base (Gemma 3). */
+  local?: RopeTables
 }
 
 /**
- * Inverse frequencies as transformers computes them in float32, with the linear and
- * llama3 scalings of its rope initialisation functions.
+ * Inverse frequencies as transformers computes them in float32 over the rotated dims, with the linear,
+ * llama3 and longrope scalings of its rope initialisation functions; `theta` overrides the base, unscaled
+ * (Gemma 3's local layers). Longrope takes its long factors when the sequence exceeds the original length.
  */
-export function inverseFrequencies(cfg: ModelConfig): Float32Array {
-  const half = cfg.headDim / 2
+export function inverseFrequencies(cfg: ModelConfig, seq = 0, theta?: number): Float32Array {
+  const dim = cfg.rotaryDim, half = dim / 2
+  const s = theta === undefined ? cfg.ropeScaling : {type: 'none' as const}
+  const base = theta ?? cfg.ropeTheta
+  const ext = s.type === 'longrope' ? (seq > s.originalMaxPositions ? s.longFactor : s.shortFactor) : null
   const inv = new Float32Array(half)
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround(cfg.ropeTheta ** Math.fround((2 * i) / cfg.headDim))
-  const s = cfg.ropeScaling
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround((ext ? ext[i] : 1) * Math.fround(base ** Math.fround((2 * i) / dim)))
   if (s.type === 'linear') for (let i = 0; i < half; i++) inv[i] = inv[i] / s.factor
   if (s.type === 'llama3') {
     const lowWavelen = s.originalMaxPositions / s.lowFreqFactor
@@ -33,15 +40,29 @@ export function inverseFrequencies(cfg: ModelConfig): Float32Array {
 
 /** cos and sin of position · inverse frequency for positions 0..seq−1, angles rounded to float32 as torch does. */
 export function ropeTables(cfg: ModelConfig, seq: number): RopeTables {
-  const inv = inverseFrequencies(cfg)
-  const half = inv.length
-  const cos = new Float32Array(seq * half), sin = new Float32Array(seq * half)
-  for (let p = 0; p < seq; p++) {
-    for (let i = 0; i < half; i++) {
-      const angle = Math.fround(inv[i] * p)
-      cos[p * half + i] = Math.cos(angle)
-      sin[p * half + i] = Math.sin(angle)
+  const tables = (inv: Float32Array, gain: number): RopeTables => {
+    const half = inv.length
+    const cos = new Float32Array(seq * half), sin = new Float32Array(seq * half)
+    for (let p = 0; p < seq; p++) {
+      for (let i = 0; i < half; i++) {
+        const angle = Math.fround(inv[i] * p)
+        cos[p * half + i] = Math.cos(angle) * gain
+        sin[p * half + i] = Math.sin(angle) * gain
+      }
     }
+    return {cos, sin, seq, rot: cfg.rotaryDim}
   }
-  return {cos, sin, seq}
+  const s = cfg.ropeScaling
+  const full = tables(inverseFrequencies(cfg, seq), s.type === 'longrope' ? Math.fround(s.attentionFactor) : 1)
+  if (cfg.ropeLocalTheta !== null) full.local = tables(inverseFrequencies(cfg, seq, cfg.ropeLocalTheta), 1)
+  return full
+}
+
+/** The tables block `layer` uses. */
+export const ropeOf = (rope: RopeTables, cfg: ModelConfig, layer: number): RopeTables => (rope.local && cfg.windows[layer] > 0 ? rope.local : rope)
+
+/** The rows of positions past..past+n−1: row t of the view is position past + t. */
+export function ropeFrom(rope: RopeTables, past: number, n: number): RopeTables {
+  const at = (t: RopeTables): RopeTables => ({cos: t.cos.subarray(past * t.rot / 2), sin: t.sin.subarray(past * t.rot / 2), seq: n, rot: t.rot})
+  return {...at(rope), local: rope.local && at(rope.local)}
 }

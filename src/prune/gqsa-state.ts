@@ -6,7 +6,7 @@ import {kernels} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {writeSafetensors} from '../model/safetensors/writer.js'
-import {blockPrefix, LINEARS, linearShape, type LinearName} from '../model/weights.js'
+import {blockTensors, layerOf, type TensorInfo} from '../model/arch/layout.js'
 import {encodePacked} from '../packed/tensors.js'
 import type {PackedWeight} from '../packed/weight.js'
 
@@ -17,18 +17,15 @@ import type {PackedWeight} from '../packed/weight.js'
 const STATE_DIR = '.gqsa-state'
 const blockFile = (work: string, layer: number) => path.join(work, STATE_DIR, `block-${layer}.safetensors`)
 
-export function saveGqsaBlock(work: string, layer: number, cfg: ModelConfig, packedOf: (name: LinearName) => PackedWeight): void {
+export function saveGqsaBlock(work: string, layer: number, cfg: ModelConfig, packedOf: (t: TensorInfo, index: number) => PackedWeight): void {
   mkdirSync(path.join(work, STATE_DIR), {recursive: true})
-  const tensors = LINEARS.flatMap((name) => {
-    const [rows, cols] = linearShape(cfg, name)
-    return encodePacked(`${blockPrefix(layer)}${name}`, packedOf(name), rows, cols, 'F32', kernels())
-  })
+  const tensors = blockTensors(cfg, layer).flatMap((t, i) => encodePacked(t.name, packedOf(t, i), t.rows, t.cols, 'F32', kernels()))
   writeSafetensors(blockFile(work, layer), tensors, {})
 }
 
-/** The stored tensors of linear `prefix` (model.layers.<i>.<name>), as written by saveGqsaBlock. */
-export function readGqsaLinear(work: string, prefix: string): Encoded[] {
-  const layer = Number(/^model\.layers\.(\d+)\./.exec(prefix)![1])
+/** The stored tensors of linear `prefix` (a block tensor's name without `.weight`), as written by saveGqsaBlock. */
+export function readGqsaLinear(work: string, cfg: ModelConfig, prefix: string): Encoded[] {
+  const layer = layerOf(cfg, prefix)!
   const f = SafetensorsFile.open(blockFile(work, layer))
   try {
     return [...f.tensors.values()].filter((t) => t.name.startsWith(`${prefix}.weight_`)).map((t) => ({...t, data: f.readBytes(t.name)}))

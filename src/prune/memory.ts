@@ -2,6 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {freemem} from 'node:os'
 
 import type {ModelConfig} from '../model/config.js'
+import {EXPERT_STATS_BYTES, expertStatsBytes} from '../methods/sequential.js'
 import type {PruningMethod} from '../methods/types.js'
 import {usage} from '../util/errors.js'
 
@@ -28,12 +29,16 @@ export function parseBytes(text: string): number {
  */
 export function estimatePruneBytes(cfg: ModelConfig, method: PruningMethod, nsamples: number, seqlen: number, evalTokens: number): number {
   const f = 4, H = cfg.hidden, I = cfg.intermediate, q = cfg.heads * cfg.headDim, kv = cfg.kvHeads * cfg.headDim
-  const blockParams = H * (q + 2 * kv) + q * H + 3 * H * I
+  const moe = cfg.moe && cfg.moe.sparse.some(Boolean) ? cfg.moe : null
+  // A mixture block holds every expert's weights and its router; statistics of a group of experts at a time (methods/sequential.ts).
+  const mlpParams = Math.max(3 * H * I, moe ? moe.experts * (3 * H * moe.width + H) : 0)
+  const blockParams = H * (q + 2 * kv) + q * H + mlpParams
+  const expertStats = moe ? Math.min(moe.experts * expertStatsBytes(H, moe.width, method.needsHessian), EXPERT_STATS_BYTES + expertStatsBytes(H, moe.width, method.needsHessian)) : 0
   const embedAndHead = (cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * H * f
   const callRows = Math.min(nsamples, Math.max(1, Math.floor(4096 / seqlen))) * seqlen
-  const scratch = callRows * (3 * H + 2 * q + 2 * kv + 2 * I) * f
+  const scratch = callRows * (3 * H + 2 * q + 2 * kv + 2 * Math.max(I, moe?.width ?? 0) + (moe ? 3 * H + moe.experts : 0)) * f
   const activations = method.needsCalibration ? nsamples * seqlen * H * f + scratch : 0
-  const statistics = method.needsHessian ? 2 * (2 * H * H + q * q + I * I) * f + 3 * I * I * f : 4 * (3 * H + q + I) * 8
+  const statistics = (method.needsHessian ? 2 * (2 * H * H + q * q + I * I) * f + 3 * I * I * f : 4 * (3 * H + q + I) * 8) + expertStats
   const gradients = method.needsGradients
     ? cfg.layers * blockParams * f + 2 * blockParams * f + seqlen * (10 * H + 4 * I + 2 * seqlen) * f + seqlen * cfg.vocabSize * f * 2
     : 0

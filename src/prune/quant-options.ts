@@ -3,7 +3,7 @@ import {quantizingMethod, type QuantMethod} from '../methods/gptq.js'
 import type {SparsityTarget} from '../methods/types.js'
 import type {ModelConfig} from '../model/config.js'
 import type {Model} from '../model/model.js'
-import {blockPrefix, linearShape, LINEARS} from '../model/weights.js'
+import {blockTensors} from '../model/arch/layout.js'
 import {usage} from '../util/errors.js'
 
 /** The quantization flags of `prune`. */
@@ -34,7 +34,7 @@ export function quantMethod(methodId: string, f: QuantFlags, model: Model): Quan
   if (f.format === 'pack-quantized' && f.wbits !== 4 && f.wbits !== 8) {
     throw usage(`--format pack-quantized stores 4- or 8-bit weights (W4A16, W8A16), not ${f.wbits}-bit`, 'pass --wbits 4 or 8, or drop --format')
   }
-  const dtype = model.ckpt.entry(`${blockPrefix(0)}${LINEARS[0]}.weight`).dtype
+  const dtype = model.ckpt.entry(`${blockTensors(model.cfg, 0)[0].name}.weight`).dtype
   const scaleDtype: SweepQuant['scaleDtype'] = dtype === 'BF16' || dtype === 'F16' ? dtype : 'F32'
   return quantizingMethod(methodId as 'gptq' | 'sparsegpt', {bits: f.wbits, groupsize, sym: f.sym ?? false, scaleDtype})
 }
@@ -46,9 +46,9 @@ export function quantMethod(methodId: string, f: QuantFlags, model: Model): Quan
 function checkGroupsize(g: number, cfg: ModelConfig, packed: boolean): void {
   if (!Number.isInteger(g) || g < 1) throw usage(`--groupsize ${g} is out of range`, 'a group is a positive number of input columns')
   if (!packed) return
-  for (const name of LINEARS) {
-    const [, width] = linearShape(cfg, name)
-    if (width % g !== 0) throw usage(`--groupsize ${g} does not divide the input width ${width} of ${name}`, '--format pack-quantized needs whole groups: choose a group size that divides every linear input width')
+  for (const t of Array.from({length: cfg.layers}, (_, l) => blockTensors(cfg, l)).flat()) {
+    const width = t.cols
+    if (width % g !== 0) throw usage(`--groupsize ${g} does not divide the input width ${width} of ${t.name}`, '--format pack-quantized needs whole groups: choose a group size that divides every linear input width')
   }
 }
 

@@ -7,7 +7,9 @@ import type {Model} from '../model/model.js'
 import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {writeSafetensors} from '../model/safetensors/writer.js'
 import type {QuantizedOf} from '../export/pack-quantized.js'
-import {blockPrefix, LINEARS, type LinearName} from '../model/weights.js'
+import {layerOf} from '../model/arch/layout.js'
+import type {ModelConfig} from '../model/config.js'
+import type {BlockTensor} from '../model/weights.js'
 import type {QuantizationSummary} from '../report/report.js'
 
 /**
@@ -18,10 +20,10 @@ const STATE_DIR = '.quant-state'
 const quantBlockFile = (work: string, layer: number) => path.join(work, STATE_DIR, `block-${layer}.safetensors`)
 const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 
-export function saveQuantBlock(work: string, layer: number, stateOf: (name: LinearName) => QuantState): void {
+export function saveQuantBlock(work: string, layer: number, tensors: readonly BlockTensor[], stateOf: (t: BlockTensor) => QuantState): void {
   mkdirSync(path.join(work, STATE_DIR), {recursive: true})
-  writeSafetensors(quantBlockFile(work, layer), LINEARS.flatMap((name) => {
-    const s = stateOf(name), p = `${blockPrefix(layer)}${name}`, groups = s.scales.length / s.rows
+  writeSafetensors(quantBlockFile(work, layer), tensors.flatMap((t) => {
+    const s = stateOf(t), p = t.name, groups = s.scales.length / s.rows
     return [
       {name: `${p}.codes`, dtype: 'U8' as const, shape: [s.rows, s.cols], data: s.codes!},
       {name: `${p}.scales`, dtype: 'F32' as const, shape: [s.rows, groups], data: f32(s.scales)},
@@ -31,12 +33,12 @@ export function saveQuantBlock(work: string, layer: number, stateOf: (name: Line
 }
 
 /** Reads the saved states back by weight name (for writePackQuantized); close() when done. */
-export function quantStates(work: string, layers: number): {of: QuantizedOf; close(): void} {
-  const files = Array.from({length: layers}, (_, layer) => SafetensorsFile.open(quantBlockFile(work, layer)))
+export function quantStates(work: string, cfg: ModelConfig): {of: QuantizedOf; close(): void} {
+  const files = Array.from({length: cfg.layers}, (_, layer) => SafetensorsFile.open(quantBlockFile(work, layer)))
   return {
     of(name) {
-      const layer = files.findIndex((_, l) => name.startsWith(blockPrefix(l)))
-      const f = files[layer], p = name.replace(/\.weight$/, '')
+      const p = name.replace(/\.weight$/, ''), layer = layerOf(cfg, p)
+      const f = layer === null ? undefined : files[layer]
       if (!f || !f.tensors.has(`${p}.codes`)) return null
       return {codes: f.readBytes(`${p}.codes`), scales: f.readF32(`${p}.scales`), zeros: f.readF32(`${p}.zeros`)}
     },

@@ -15,12 +15,12 @@ import {Model} from '../model/model.js'
 import {ParamStore} from '../model/params.js'
 import {SafetensorsFile} from '../model/safetensors/reader.js'
 import {decodeFloats, encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
-import {blockPrefix, LINEARS} from '../model/weights.js'
 import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
 import {writePackQuantized} from '../export/pack-quantized.js'
+import {writeOrder} from '../model/arch/layout.js'
 import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
 import {quantizationSummary, quantStates, saveQuantBlock} from './quantized.js'
 import {watchSignals} from './interruption.js'
@@ -68,7 +68,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     const report = buildReport({
       options: o, out: job.out, model, method, target, seqlen, samples: data.samples.length, calib: data.calib?.name ?? null,
       evalName: data.evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phases, ...result.times},
-      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, e2e,
+      seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, experts: result.experts, e2e,
       quantization: job.quant ? quantizationSummary(job.quant.quant, o.format ?? 'dense', result.linears, model) : null,
       kld: quality.kld, tasks: quality.tasks,
     })
@@ -99,8 +99,8 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
     writeSafetensors(path.resolve(o.saveGradnorm), [...gradnorms].map(([name, g]) => ({name, dtype: 'F32' as const,
       shape: [...model.ckpt.entry(name).shape], data: encodeFloats(g, 'F32')})), {'sparsify.gblm_scale': String(GBLM_SCALE)})
   }
-  const writer = new MirrorWriter(model.ckpt, work, provenance, progress?.doneThrough)
-  const done: LinearResult[] = progress?.linears ?? []
+  const writer = new MirrorWriter(model.ckpt, work, provenance, progress?.doneThrough, writeOrder(model.cfg))
+  const done: LinearResult[] = progress?.linears ?? [], experts = progress?.experts ?? []
   const partial = new Map<string, SafetensorsFile>()
   try {
     if (!progress) writer.writeThrough(-1)
@@ -116,21 +116,22 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
         const dtype = model.ckpt.entry(name).dtype
         if (dtype === 'BF16' || dtype === 'F16') weight.set(decodeFloats(encodeFloats(weight, dtype), dtype))
       },
-      onBlockDone(layer, w, linears) {
-        if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (name) => method.packed!(w.linears[name].weight))
-        if (o.format === 'pack-quantized') saveQuantBlock(work, layer, (name) => job.quant!.state(w.linears[name].weight)!)
-        if (job.e2eSteps > 0) for (const name of LINEARS) e2eStates.set(`${blockPrefix(layer)}${name}.weight`, structuredClone(gqsa!.state(w.linears[name].weight)!))
-        writer.writeThrough(layer, new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight])))
+      onBlockDone(layer, w, linears, usage) {
+        if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (_, i) => method.packed!(w.tensors[i].weight))
+        if (o.format === 'pack-quantized') saveQuantBlock(work, layer, w.tensors, (t) => job.quant!.state(t.weight)!)
+        if (job.e2eSteps > 0) for (const t of w.tensors) e2eStates.set(`${t.name}.weight`, structuredClone(gqsa!.state(t.weight)!))
+        writer.writeThrough(layer, new Map(w.tensors.map((t) => [`${t.name}.weight`, t.weight])))
         writer.sync()
         done.push(...linears)
-        saveProgress(work, {fingerprint, doneThrough: layer, linears: done})
+        if (usage) experts.push(usage)
+        saveProgress(work, {fingerprint, doneThrough: layer, linears: done, experts})
       },
       onProgress: (layer, layers) => log.step(`pruning with ${method.id}`, layer + 1, layers),
       onRefineProgress: (layer, step, steps) => log.step(`BQPO block ${layer}`, step, steps),
     }))
     closeAll(partial)
     writer.finish()
-    return {...result, linears: done}
+    return {...result, linears: done, experts}
   } catch (err) {
     closeAll(partial)
     writer.abandon()
@@ -152,7 +153,7 @@ async function trainScalesEndToEnd(o: PruneOptions, job: Job, data: JobData, wor
   replaceTensors(work, (name) => (states.has(name) ? store.get(name) : undefined))
   if (job.packing?.format === 'gqsa') {
     for (let layer = 0; layer < job.model.cfg.layers; layer++) {
-      saveGqsaBlock(work, layer, job.model.cfg, (name) => packState(states.get(`${blockPrefix(layer)}${name}.weight`)!))
+      saveGqsaBlock(work, layer, job.model.cfg, (t) => packState(states.get(`${t.name}.weight`)!))
     }
   }
   return e2e
@@ -162,11 +163,11 @@ async function trainScalesEndToEnd(o: PruneOptions, job: Job, data: JobData, wor
 function placeOutput(job: Job, work: string, log: Logger, packQuantized: boolean): void {
   const {packing, out} = job
   if (packQuantized) {
-    const states = quantStates(work, job.model.cfg.layers)
+    const states = quantStates(work, job.model.cfg)
     try { writePackQuantized(work, out, job.quant!.quant, states.of) } finally { states.close() }
     rmSync(work, {recursive: true, force: true})
   } else if (packing) {
-    exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, prefix) : undefined)
+    exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, job.model.cfg, prefix) : undefined)
     rmSync(work, {recursive: true, force: true})
   } else {
     if (existsSync(out)) rmSync(out, {recursive: true, force: true})

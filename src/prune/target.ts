@@ -1,5 +1,5 @@
 import type {ModelConfig} from '../model/config.js'
-import {linearShape, LINEARS} from '../model/weights.js'
+import {blockTensors} from '../model/arch/layout.js'
 import type {SparsityTarget} from '../methods/types.js'
 import {usage} from '../util/errors.js'
 
@@ -11,9 +11,10 @@ export function parseTarget(sparsity: number | undefined, pattern: string | unde
     return {kind: 'unstructured', sparsity}
   }
   const {zeros: n, m: mm} = parsePattern(pattern!)
-  for (const name of LINEARS) {
-    const [, width] = linearShape(cfg, name)
-    if (width % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${width} of ${name}`, 'choose an M that divides every linear input width')
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    for (const t of blockTensors(cfg, layer)) {
+      if (t.cols % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${t.cols} of ${t.name}`, 'choose an M that divides every linear input width')
+    }
   }
   if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`--pattern ${pattern}: SparseGPT needs M to divide its block size 128`)
   return {kind: 'nm', n, m: mm}

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, write
 import path from 'node:path'
 
 import {GQSA_DEFAULTS} from '../methods/gqsa-types.js'
-import type {LinearResult} from '../methods/sequential.js'
+import type {ExpertUsage, LinearResult} from '../methods/sequential.js'
 import type {Model} from '../model/model.js'
 import {EXIT, SparsifyError, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
@@ -14,6 +14,8 @@ export interface Progress {
   fingerprint: string
   doneThrough: number
   linears: LinearResult[]
+  /** Mixture blocks finished so far: tokens per expert (absent in progress files of dense models). */
+  experts?: ExpertUsage[]
 }
 
 const PROGRESS = 'sparsify-progress.json'

@@ -47,12 +47,15 @@ export function sparsityChart(r: PruneReport): string {
     })
   })
   // Block labels under the lower panel.
-  const per = ls.filter((l) => l.name.startsWith('model.layers.0.')).length || 7
+  // Blocks differ in their number of linears (dense and mixture blocks): each label sits under its own block's bars.
+  const blockOf = (name: string) => Number(/\.layers\.(\d+)\./.exec(name)?.[1] ?? 0)
+  const starts = ls.flatMap((l, i) => (i === 0 || blockOf(ls[i - 1].name) !== blockOf(l.name) ? [i] : []))
   const yb = top + 2 * panel + gap + 16
-  for (let b = 0; b * per < ls.length; b++) {
-    if (ls.length / per > 24 && b % Math.ceil(ls.length / per / 24) !== 0) continue
-    text(left + (b * per + per / 2) * bw, yb - 2, String(b), 'text-anchor="middle"')
-  }
+  starts.forEach((start, b) => {
+    if (starts.length > 24 && b % Math.ceil(starts.length / 24) !== 0) return
+    const end = starts[b + 1] ?? ls.length
+    text(left + ((start + end) / 2) * bw, yb - 2, String(blockOf(ls[start].name)), 'text-anchor="middle"')
+  })
   text(left + (ls.length * bw) / 2, yb + 14, 'decoder block', 'text-anchor="middle"')
   Object.entries(COLORS).forEach(([k, c], i) => {
     const x = left + i * 88

@@ -1,6 +1,6 @@
 import type {ShapeResult} from '../bench/formats.js'
 import type {E2eResult} from '../methods/e2e-oqp.js'
-import type {RefinedBlock} from '../methods/sequential.js'
+import type {ExpertUsage, RefinedBlock} from '../methods/sequential.js'
 import path from 'node:path'
 
 import type {PerplexityResult} from '../eval/perplexity.js'
@@ -56,6 +56,8 @@ export interface PruneReport {
   format: string
   /** Per block, the output MSE against the dense model before and after the method's refinement (GQSA's BQPO); empty for others. */
   refinement: RefinedBlock[]
+  /** Mixture-of-experts blocks: calibration tokens per expert, and the experts none reached (pruned by weight magnitude per row). */
+  experts: ExpertUsage[]
   /** GQSA's E2E-OQP, when run: steps and the calibration loss before and after. */
   e2e: E2eResult | null
   /** Decode products of the model's largest linear shape in every format, measured on this machine during the run. */
@@ -84,6 +86,7 @@ export interface ReportInput {
   format: string
   speed: ShapeResult
   refined: RefinedBlock[]
+  experts: ExpertUsage[]
   e2e: E2eResult | null
   quantization?: QuantizationSummary | null
   kld: KlStats | null
@@ -149,6 +152,7 @@ export function buildReport(r: ReportInput): PruneReport {
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
     refinement: r.refined,
+    experts: r.experts,
     e2e: r.e2e,
     speed: r.speed,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,

@@ -28,6 +28,24 @@ function evaluationTable(r: PruneReport): string[] {
   ]
 }
 
+/** Tokens per expert as a bar per expert, and the experts no calibration token reached. */
+function expertsSection(r: PruneReport): string[] {
+  if (r.experts.length === 0) return []
+  const bar = (n: number, max: number) => '█'.repeat(Math.round(20 * n / Math.max(1, max)))
+  return [
+    '## Experts',
+    '',
+    'Calibration tokens routed to each expert (its statistics come from those tokens only). An expert no token reached is pruned by',
+    'weight magnitude per output row.',
+    '',
+    ...r.experts.flatMap((b) => {
+      const max = Math.max(...b.tokens)
+      return [`Block ${b.layer}${b.unreached.length ? ` — not reached: ${b.unreached.join(', ')}` : ''}`, '', '```',
+        ...b.tokens.map((n, e) => `${String(e).padStart(4)} ${String(n).padStart(7)} ${bar(n, max)}`), '```', '']
+    }),
+  ]
+}
+
 function refinementSection(r: PruneReport): string[] {
   if (r.refinement.length === 0) return []
   const e = r.e2e
@@ -144,6 +162,7 @@ export function reportMarkdown(r: PruneReport): string {
     ...quantizationSection(r),
     ...dampingSection(r),
     ...refinementSection(r),
+    ...expertsSection(r),
     ...speedSection(r),
     '',
     ...reproduce(r),

@@ -4,7 +4,6 @@ import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
-import {blockPrefix, LINEARS} from '../../src/model/weights.js'
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 const CALIB = ['--calib', 'brown', '--nsamples', '4', '--seqlen', '64', '--eval', 'none', '--quiet']
@@ -21,11 +20,9 @@ function prune(args: string[]): {out: string; report: Record<string, any>} {
 function linears(dir: string): Map<string, {w: Float32Array; rows: number; cols: number}> {
   const f = SafetensorsFile.open(path.join(dir, 'model.safetensors'))
   const out = new Map<string, {w: Float32Array; rows: number; cols: number}>()
-  for (let layer = 0; layer < 4; layer++) {
-    for (const name of LINEARS) {
-      const n = `${blockPrefix(layer)}${name}.weight`
-      out.set(n, {w: f.readF32(n), rows: f.entry(n).shape[0], cols: f.entry(n).shape[1]})
-    }
+  for (const n of f.tensors.keys()) {
+    if (!/^model\.layers\.\d+\..*_proj\.weight$/.test(n)) continue
+    out.set(n, {w: f.readF32(n), rows: f.entry(n).shape[0], cols: f.entry(n).shape[1]})
   }
   f.close()
   return out

@@ -6,7 +6,9 @@ import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 
 /** test/golden in the repository (compiled to dist/test/helpers, hence three levels up). */
 export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/golden')
-export const GOLDEN_MODELS = ['llama', 'qwen2', 'qwen3'] as const
+export const GOLDEN_MODELS = ['llama', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'gemma3', 'phi3', 'opt', 'mixtral', 'qwen3_moe'] as const
+/** The goldens of the architecture table's later families (six pruning runs each, no DSnoT). */
+export const NEW_FAMILIES = GOLDEN_MODELS.slice(3)
 export const goldenPath = (model: string) => path.join(GOLDEN_DIR, model)
 
 export interface Golden {

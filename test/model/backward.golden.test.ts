@@ -24,7 +24,13 @@ describe('backward pass', () => {
         const p = t.slice('grad0.'.length)
         const got = grads.get(p)
         assert.ok(got, `no gradient for ${p}`)
-        const err = relativeError(got, g.expected.readF32(t))
+        const want = g.expected.readF32(t)
+        // OPT's k_proj bias adds the same q·b to every score of a row, which the softmax cancels: its gradient is 0 up to rounding.
+        if (want.every((v) => Math.abs(v) < 1e-7)) {
+          assert.ok(got.every((v) => Math.abs(v) < 1e-7), `${p}: an analytically zero gradient`)
+          continue
+        }
+        const err = relativeError(got, want)
         assert.ok(err < 1e-4, `${p}: relative error ${err}`)
       }
     })

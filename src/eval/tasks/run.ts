@@ -1,5 +1,5 @@
 import type {Backend} from '../../kernels/index.js'
-import type {WeightSource} from '../../model/engine/backward.js'
+import type {WeightSource} from '../../model/engine/source.js'
 import {sharedPrefixLoglikelihoods, type PrefixGroup} from '../../model/engine/shared-prefix.js'
 import type {TextTokenizer} from '../../model/tokenizer.js'
 import {usage} from '../../util/errors.js'

@@ -11,24 +11,11 @@
 #include "pool.h"
 #include "prune_ops.h"
 #include "spmv.h"
+#include "addon_args.h"
 
 namespace {
 
-template <class T>
-T* data(const Napi::Value& v) {
-  auto arr = v.As<Napi::TypedArray>();
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
-}
-float* f32(const Napi::CallbackInfo& info, int i) { return data<float>(info[i]); }
-const float* f32_or_null(const Napi::CallbackInfo& info, int i) {
-  return info[i].IsNull() || info[i].IsUndefined() ? nullptr : data<float>(info[i]);
-}
-long len(const Napi::CallbackInfo& info, int i) {
-  return static_cast<long>(info[i].As<Napi::TypedArray>().ElementLength());
-}
-int num(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
-long lnum(const Napi::CallbackInfo& info, int i) { return (long)info[i].As<Napi::Number>().Int64Value(); }
-bool flag(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Boolean>().Value(); }
+using namespace sp_addon;
 
 sp::GemmArgs gemm_args(const Napi::CallbackInfo& info) {
   // (C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate)
@@ -48,7 +35,7 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Rope(const Napi::CallbackInfo& info) {
-  sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  sp::rope(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6), num(info, 7));
   return info.Env().Undefined();
 }
 
@@ -64,13 +51,15 @@ Napi::Value AddInplace(const Napi::CallbackInfo& info) {
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   sp::attention(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+                num(info, 6), num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue(), num(info, 10),
+                info[11].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionCached(const Napi::CallbackInfo& info) {
   sp::attention_cached(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5), num(info, 6),
-                       num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue());
+                       num(info, 7), num(info, 8), info[9].As<Napi::Number>().FloatValue(), num(info, 10),
+                       info[11].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -208,7 +197,8 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RopeBackward(const Napi::CallbackInfo& info) {
-  sp::rope_backward(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6));
+  sp::rope_backward(f32(info, 0), f32(info, 1), f32(info, 2), num(info, 3), num(info, 4), num(info, 5), num(info, 6),
+                    num(info, 7));
   return info.Env().Undefined();
 }
 
@@ -220,7 +210,7 @@ Napi::Value SiluMulBackward(const Napi::CallbackInfo& info) {
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   sp::attention_backward(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), f32(info, 4), f32(info, 5), f32(info, 6),
                          num(info, 7), num(info, 8), num(info, 9), num(info, 10), num(info, 11),
-                         info[12].As<Napi::Number>().FloatValue());
+                         info[12].As<Napi::Number>().FloatValue(), num(info, 13), info[14].As<Napi::Number>().FloatValue());
   return info.Env().Undefined();
 }
 
@@ -359,6 +349,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["rmsnorm"] = Napi::Function::New(env, RmsNorm);
   exports["rope"] = Napi::Function::New(env, Rope);
   exports["siluMul"] = Napi::Function::New(env, SiluMul);
+  register_family_ops(env, exports);
   exports["addInplace"] = Napi::Function::New(env, AddInplace);
   exports["attention"] = Napi::Function::New(env, Attention);
   exports["attentionCached"] = Napi::Function::New(env, AttentionCached);

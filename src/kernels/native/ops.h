@@ -6,23 +6,35 @@ namespace sp {
 
 // out[r] = x[r] · rsqrt(mean(x[r]²) + eps) ⊙ w          x, out: (rows, dim); w: (dim)
 void rmsnorm(float* out, const float* x, const float* w, int rows, int dim, float eps);
-// In place, transformers' rotate_half convention. x: (tokens, heads·hd); token t sits at
-// position t mod seq and uses row (t mod seq) of cos, sin: (seq, hd/2).
-void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd);
+// In place, transformers' rotate_half convention on the first `rot` dims of each head (the rest pass
+// through). x: (tokens, heads·hd); token t sits at position t mod seq and uses row (t mod seq) of
+// cos, sin: (seq, rot/2).
+void rope(float* x, const float* cos, const float* sin, int tokens, int seq, int heads, int hd, int rot);
 // out = silu(gate) ⊙ up, elementwise over n values.
 void silu_mul(float* out, const float* gate, const float* up, long n);
+// Activations: 0 SiLU, 1 GELU (tanh approximation), 2 ReLU.
+// out = act(gate) ⊙ up, or act(gate) when up is null.
+void act_mul(int act, float* out, const float* gate, const float* up, long n);
+// out[r] = (x[r] − mean) · rsqrt(var + eps) ⊙ w + b (population variance), torch's LayerNorm.
+void layernorm(float* out, const float* x, const float* w, const float* b, int rows, int dim, float eps);
+// x = tanh(x / cap)·cap, in place.
+void softcap(float* x, long n, float cap);
+// x *= s, in place.
+void scale_inplace(float* x, long n, float s);
 // x += y over n values.
 void add_inplace(float* x, const float* y, long n);
 // d = ∂/∂out of mean((out − target)²); returns that mean.
 double mse_grad(float* d, const float* out, const float* target, long n);
 // Causal grouped-query attention for `batch` sequences of `seq` tokens.
 // q, out: (batch·seq, nh·hd); k, v: (batch·seq, nkv·hd); head h reads kv head h / (nh/nkv).
+// A query at position i sees keys max(0, i − window + 1)..i (window 0: all); softcap > 0 turns each
+// scaled score z into tanh(z / softcap)·softcap before the softmax.
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq,
-               int nh, int nkv, int hd, float scale);
+               int nh, int nkv, int hd, float scale, int window, float softcap);
 // Attention of n new queries (positions past..past+n−1) over a cache of past+n keys and values.
 // q, out: (n, nh·hd); kc, vc: (past+n, nkv·hd); query i attends to keys 0..past+i.
 void attention_cached(float* out, const float* q, const float* kc, const float* vc, int n, int past, int nh, int nkv, int hd,
-                      float scale);
+                      float scale, int window, float softcap);
 // losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
 void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
 void kl_rows(float* kl, uint8_t* same, const float* base, const float* other, int rows, int vocab);

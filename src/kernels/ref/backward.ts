@@ -1,3 +1,5 @@
+import type {AttentionMask} from '../backend.js'
+import {capped, firstKey} from './attention.js'
 import {rope} from './rope.js'
 
 // References for the backward kernels: each the plain derivative of its forward reference.
@@ -16,8 +18,8 @@ export function rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: F
 }
 
 /** The rotation is orthogonal: its gradient is the rotation by the opposite angle. */
-export function ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void {
-  rope(dx, cos, sin.map((s) => -s), tokens, seq, heads, hd)
+export function ropeBackward(dx: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number, rot = hd): void {
+  rope(dx, cos, sin.map((s) => -s), tokens, seq, heads, hd, rot)
 }
 
 export function siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array): void {
@@ -29,11 +31,11 @@ export function siluMulBackward(dgate: Float32Array, dup: Float32Array, dout: Fl
 }
 
 export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-  batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number): void {
+  batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number, mask?: AttentionMask): void {
   const group = nh / nkv, qs = nh * hd, ks = nkv * hd
   dk.fill(0, 0, batch * seq * ks)
   dv.fill(0, 0, batch * seq * ks)
-  const p = new Float64Array(seq), dp = new Float64Array(seq)
+  const p = new Float64Array(seq), dp = new Float64Array(seq), z = new Float64Array(seq)
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nh; h++) {
       const kvh = Math.floor(h / group)
@@ -42,17 +44,18 @@ export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float3
       const V = (j: number, d: number) => v[(b * seq + j) * ks + kvh * hd + d]
       const dO = (i: number, d: number) => dout[(b * seq + i) * qs + h * hd + d]
       for (let i = 0; i < seq; i++) {
+        const lo = firstKey(i, mask)
         let mx = -Infinity
-        for (let j = 0; j <= i; j++) {
+        for (let j = lo; j <= i; j++) {
           let s = 0
           for (let d = 0; d < hd; d++) s += Q(i, d) * K(j, d)
-          p[j] = s * scale
-          mx = Math.max(mx, p[j])
+          z[j] = capped(s * scale, mask)
+          mx = Math.max(mx, z[j])
         }
         let sum = 0
-        for (let j = 0; j <= i; j++) { p[j] = Math.exp(p[j] - mx); sum += p[j] }
+        for (let j = lo; j <= i; j++) { p[j] = Math.exp(z[j] - mx); sum += p[j] }
         let dot = 0
-        for (let j = 0; j <= i; j++) {
+        for (let j = lo; j <= i; j++) {
           p[j] /= sum
           let g = 0
           for (let d = 0; d < hd; d++) g += dO(i, d) * V(j, d)
@@ -61,8 +64,9 @@ export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float3
           for (let d = 0; d < hd; d++) dv[(b * seq + j) * ks + kvh * hd + d] += p[j] * dO(i, d)
         }
         for (let d = 0; d < hd; d++) dq[(b * seq + i) * qs + h * hd + d] = 0
-        for (let j = 0; j <= i; j++) {
-          const ds = p[j] * (dp[j] - dot) * scale
+        for (let j = lo; j <= i; j++) {
+          // d tanh(s/c)·c / ds = 1 − (z/c)²
+          const ds = p[j] * (dp[j] - dot) * scale * (mask?.softcap ? 1 - (z[j] / mask.softcap) ** 2 : 1)
           for (let d = 0; d < hd; d++) {
             dq[(b * seq + i) * qs + h * hd + d] += ds * K(j, d)
             dk[(b * seq + j) * ks + kvh * hd + d] += ds * Q(i, d)

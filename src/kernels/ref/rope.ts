@@ -1,6 +1,9 @@
-/** Rotary embedding, rotate_half convention: pairs (i, i + hd/2) of every head rotate by the position's angle. */
-export function rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number): void {
-  const half = hd / 2
+/**
+ * Rotary embedding, rotate_half convention on the first `rot` dims of every head: pairs (i, i + rot/2) rotate by
+ * the position's angle; dims rot..hd pass through (partial rotary).
+ */
+export function rope(x: Float32Array, cos: Float32Array, sin: Float32Array, tokens: number, seq: number, heads: number, hd: number, rot = hd): void {
+  const half = rot / 2
   for (let t = 0; t < tokens; t++) {
     const row = (t % seq) * half
     for (let h = 0; h < heads; h++) {

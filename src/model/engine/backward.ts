@@ -1,76 +1,96 @@
 import type {Backend} from '../../kernels/index.js'
 import {kernels as defaultKernels} from '../../kernels/index.js'
 import type {ModelConfig} from '../config.js'
-import {ropeTables, type RopeTables} from '../rope-tables.js'
-import {blockPrefix, LINEARS, type BlockWeights, type Linear, type LinearName} from '../weights.js'
-import {embed, type Batch} from './forward.js'
-import {linear, runBlock, BlockScratch} from './block.js'
+import type {NormSlot} from '../arch/families.js'
+import {globalNames, normName, routerName} from '../arch/layout.js'
+import {ropeOf, ropeTables, type RopeTables} from '../rope-tables.js'
+import {roleViews, type BlockWeights, type Norm} from '../weights.js'
+import {maskOf, runBlock, BlockScratch} from './block.js'
+import {linear, linearBackward, type LinearGrad} from './linear.js'
+import {moeBackward} from './moe-backward.js'
+import {moeForward} from './moe.js'
+import {applyNorm, embed, embedBackward, normBackward, type Batch, type WeightSource} from './source.js'
 
-/** Where weights come from: a streamed checkpoint (Model) or parameters held in memory (the trainer). */
-export interface WeightSource {
-  readonly cfg: ModelConfig
-  embeddings(): Float32Array
-  head(): Float32Array
-  finalNorm(): Float32Array
-  block(layer: number, reuse?: BlockWeights): BlockWeights
-}
-
-/** Gradients of one block's parameters, shaped like BlockWeights. */
+/** Gradients of one block's parameters, shaped like BlockWeights: role and expert views share the tensors' buffers. */
 export interface BlockGrads {
-  inputNorm: Float32Array
-  postNorm: Float32Array
-  qNorm: Float32Array | null
-  kNorm: Float32Array | null
-  linears: Record<LinearName, {weight: Float32Array; bias: Float32Array | null}>
+  norms: Partial<Record<NormSlot, Norm>>
+  linears: Partial<Record<string, LinearGrad>>
+  experts: Partial<Record<string, LinearGrad>>[]
+  router: LinearGrad | null
+  /** One per BlockWeights.tensors, same order. */
+  tensors: LinearGrad[]
 }
 
-export function zeroGrads(w: BlockWeights): BlockGrads {
+export function zeroGrads(cfg: ModelConfig, w: BlockWeights): BlockGrads {
   const z = (a: Float32Array | null) => (a ? new Float32Array(a.length) : null)
-  const linears = {} as BlockGrads['linears']
-  for (const n of LINEARS) linears[n] = {weight: new Float32Array(w.linears[n].weight.length), bias: z(w.linears[n].bias)}
-  return {inputNorm: z(w.inputNorm)!, postNorm: z(w.postNorm)!, qNorm: z(w.qNorm), kNorm: z(w.kNorm), linears}
+  const norms: BlockGrads['norms'] = {}
+  for (const [slot, n] of Object.entries(w.norms) as [NormSlot, Norm][]) norms[slot] = {weight: z(n.weight)!, bias: z(n.bias)}
+  const g: BlockGrads = {norms, linears: {}, experts: [], router: w.router && {weight: z(w.router.weight)!, bias: null}, tensors: []}
+  for (const t of w.tensors) {
+    const tg = {weight: new Float32Array(t.weight.length), bias: z(t.bias)}
+    g.tensors.push(tg)
+    const views = roleViews(cfg, t.roles, tg.weight, tg.bias, t.expert === null ? cfg.intermediate : cfg.moe!.width)
+    if (t.expert === null) Object.assign(g.linears, views)
+    else Object.assign(g.experts[t.expert] ??= {}, views)
+  }
+  return g
 }
 
 /** Every activation of one block forward that its backward reads. */
 interface Tape {
   x0: Float32Array; h1: Float32Array; qLin: Float32Array; kLin: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array
-  ctx: Float32Array; x1: Float32Array; h2: Float32Array; gate: Float32Array; up: Float32Array; act: Float32Array
+  ctx: Float32Array; attn: Float32Array; x1: Float32Array; h2: Float32Array; gate: Float32Array; up: Float32Array; act: Float32Array
+  mlp: Float32Array; x2: Float32Array
 }
 
 function forwardTape(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32Array, batch: number, seq: number, rope: RopeTables): Tape {
-  const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim, L = w.linears
+  const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim, L = w.linears, N = w.norms, I = L.up?.out ?? 0
   const f = (n: number) => new Float32Array(rows * n)
   const t: Tape = {x0, h1: f(H), qLin: f(cfg.heads * hd), kLin: f(cfg.kvHeads * hd), q: f(cfg.heads * hd), k: f(cfg.kvHeads * hd), v: f(cfg.kvHeads * hd),
-    ctx: f(cfg.heads * hd), x1: f(H), h2: f(H), gate: f(cfg.intermediate), up: f(cfg.intermediate), act: f(cfg.intermediate)}
-  k.rmsnorm(t.h1, x0, w.inputNorm, rows, H, cfg.rmsEps)
-  linear(k, t.qLin, t.h1, L['self_attn.q_proj'], rows)
-  linear(k, t.kLin, t.h1, L['self_attn.k_proj'], rows)
-  linear(k, t.v, t.h1, L['self_attn.v_proj'], rows)
-  if (w.qNorm && w.kNorm) {
-    k.rmsnorm(t.q, t.qLin, w.qNorm, rows * cfg.heads, hd, cfg.rmsEps)
-    k.rmsnorm(t.k, t.kLin, w.kNorm, rows * cfg.kvHeads, hd, cfg.rmsEps)
+    ctx: f(cfg.heads * hd), attn: f(H), x1: f(H), h2: f(H), gate: f(I), up: f(I), act: f(I), mlp: f(H), x2: f(H)}
+  applyNorm(k, cfg, t.h1, x0, N.attnIn!, rows, H)
+  linear(k, t.qLin, t.h1, L.q!, rows)
+  linear(k, t.kLin, t.h1, L.k!, rows)
+  linear(k, t.v, t.h1, L.v!, rows)
+  if (N.q && N.k) {
+    applyNorm(k, cfg, t.q, t.qLin, N.q, rows * cfg.heads, hd)
+    applyNorm(k, cfg, t.k, t.kLin, N.k, rows * cfg.kvHeads, hd)
   } else {
     t.q.set(t.qLin)
     t.k.set(t.kLin)
   }
-  k.rope(t.q, rope.cos, rope.sin, rows, seq, cfg.heads, hd)
-  k.rope(t.k, rope.cos, rope.sin, rows, seq, cfg.kvHeads, hd)
-  k.attention(t.ctx, t.q, t.k, t.v, batch, seq, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
-  linear(k, t.x1, t.ctx, L['self_attn.o_proj'], rows)
+  if (cfg.rotaryDim) {
+    const r = ropeOf(rope, cfg, w.layer)
+    k.rope(t.q, r.cos, r.sin, rows, seq, cfg.heads, hd, r.rot)
+    k.rope(t.k, r.cos, r.sin, rows, seq, cfg.kvHeads, hd, r.rot)
+  }
+  k.attention(t.ctx, t.q, t.k, t.v, batch, seq, cfg.heads, cfg.kvHeads, hd, cfg.attnScale, maskOf(cfg, w.layer))
+  linear(k, t.attn, t.ctx, L.o!, rows)
+  t.x1.set(t.attn)
+  if (N.attnOut) applyNorm(k, cfg, t.x1, t.attn, N.attnOut, rows, H)
   k.addInplace(t.x1, x0)
-  k.rmsnorm(t.h2, t.x1, w.postNorm, rows, H, cfg.rmsEps)
-  linear(k, t.gate, t.h2, L['mlp.gate_proj'], rows)
-  linear(k, t.up, t.h2, L['mlp.up_proj'], rows)
-  k.siluMul(t.act, t.gate, t.up)
+  applyNorm(k, cfg, t.h2, t.x1, N.mlpIn!, rows, H)
+  if (w.router) {
+    moeForward(k, cfg, w, t.h2, t.mlp, batch, seq, new BlockScratch(cfg, rows))
+  } else {
+    if (L.gate) linear(k, t.gate, t.h2, L.gate, rows)
+    linear(k, t.up, t.h2, L.up!, rows)
+    k.actMul(cfg.activation, t.act, L.gate ? t.gate : t.up, L.gate ? t.up : null)
+    linear(k, t.mlp, t.act, L.down!, rows)
+  }
+  t.x2.set(t.mlp)
+  if (N.mlpOut) applyNorm(k, cfg, t.x2, t.mlp, N.mlpOut, rows, H)
+  k.addInplace(t.x2, t.x1)
   return t
 }
 
-/** y = x·Wᵀ + b: dW += dyᵀ·x, db += Σ dy, and dx (+)= dy·W. */
-function linearBackward(k: Backend, dx: Float32Array, accumulate: boolean, dy: Float32Array, x: Float32Array, l: Linear,
-  g: {weight: Float32Array; bias: Float32Array | null}, rows: number): void {
-  k.gemm(g.weight, dy, x, l.out, l.in, rows, {transA: true, accumulate: true})
-  if (g.bias) k.gemm(g.bias, new Float32Array(rows).fill(1), dy, 1, l.out, rows, {accumulate: true})
-  k.gemm(dx, dy, l.weight, rows, l.in, l.out, {accumulate})
+/** dx of a norm's output dy (into a new array), or dy itself where the slot has no norm. */
+function throughNorm(k: Backend, cfg: ModelConfig, w: BlockWeights, g: BlockGrads, slot: NormSlot, dy: Float32Array, x: Float32Array, rows: number, dim: number): Float32Array {
+  const n = w.norms[slot]
+  if (!n) return dy
+  const dx = new Float32Array(rows * dim)
+  normBackward(k, cfg, dx, g.norms[slot]!, dy, x, n, rows, dim)
+  return dx
 }
 
 /** Backward of one block: from dx2 (the gradient of its output), returns dx0 and accumulates into g. */
@@ -78,37 +98,42 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
   batch: number, seq: number, rope: RopeTables): Float32Array {
   const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim, L = w.linears, G = g.linears
   const f = (n: number) => new Float32Array(rows * n)
-  // MLP: x2 = x1 + down(silu(gate(h2)) ⊙ up(h2))
-  const dact = f(cfg.intermediate)
-  linearBackward(k, dact, false, dx2, t.act, L['mlp.down_proj'], G['mlp.down_proj'], rows)
-  const dgate = f(cfg.intermediate), dup = f(cfg.intermediate)
-  k.siluMulBackward(dgate, dup, dact, t.gate, t.up)
+  // MLP: x2 = x1 + [norm](mlp(norm(x1)))
+  const dmlp = throughNorm(k, cfg, w, g, 'mlpOut', dx2, t.mlp, rows, H)
   const dh2 = f(H)
-  linearBackward(k, dh2, false, dgate, t.h2, L['mlp.gate_proj'], G['mlp.gate_proj'], rows)
-  linearBackward(k, dh2, true, dup, t.h2, L['mlp.up_proj'], G['mlp.up_proj'], rows)
-  const dx1 = f(H)
-  k.rmsnormBackward(dx1, g.postNorm, dh2, t.x1, w.postNorm, rows, H, cfg.rmsEps)
-  k.addInplace(dx1, dx2)
-  // Attention: x1 = x0 + o(attention(rope(q), rope(k), v))
-  const dctx = f(cfg.heads * hd)
-  linearBackward(k, dctx, false, dx1, t.ctx, L['self_attn.o_proj'], G['self_attn.o_proj'], rows)
-  const dq = f(cfg.heads * hd), dk = f(cfg.kvHeads * hd), dv = f(cfg.kvHeads * hd)
-  k.attentionBackward(dq, dk, dv, dctx, t.q, t.k, t.v, batch, seq, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
-  k.ropeBackward(dq, rope.cos, rope.sin, rows, seq, cfg.heads, hd)
-  k.ropeBackward(dk, rope.cos, rope.sin, rows, seq, cfg.kvHeads, hd)
-  let dqLin = dq, dkLin = dk
-  if (w.qNorm && w.kNorm) {
-    dqLin = f(cfg.heads * hd)
-    dkLin = f(cfg.kvHeads * hd)
-    k.rmsnormBackward(dqLin, g.qNorm, dq, t.qLin, w.qNorm, rows * cfg.heads, hd, cfg.rmsEps)
-    k.rmsnormBackward(dkLin, g.kNorm, dk, t.kLin, w.kNorm, rows * cfg.kvHeads, hd, cfg.rmsEps)
+  if (w.router) {
+    moeBackward(k, cfg, w, g, t.h2, dmlp, dh2, rows)
+  } else {
+    const I = L.up!.out, dact = f(I), dgate = f(I), dup = f(I)
+    linearBackward(k, dact, false, dmlp, t.act, L.down!, G.down!, rows)
+    if (L.gate) {
+      k.actMulBackward(cfg.activation, dgate, dup, dact, t.gate, t.up)
+      linearBackward(k, dh2, false, dgate, t.h2, L.gate, G.gate!, rows)
+    } else {
+      k.actMulBackward(cfg.activation, dup, null, dact, t.up, null)
+    }
+    linearBackward(k, dh2, L.gate !== undefined, dup, t.h2, L.up!, G.up!, rows)
   }
+  const dx1 = throughNorm(k, cfg, w, g, 'mlpIn', dh2, t.x1, rows, H)
+  k.addInplace(dx1, dx2)
+  // Attention: x1 = x0 + [norm](o(attention(rope(q), rope(k), v)))
+  const dattn = throughNorm(k, cfg, w, g, 'attnOut', dx1, t.attn, rows, H)
+  const dctx = f(cfg.heads * hd)
+  linearBackward(k, dctx, false, dattn, t.ctx, L.o!, G.o!, rows)
+  const dq = f(cfg.heads * hd), dk = f(cfg.kvHeads * hd), dv = f(cfg.kvHeads * hd)
+  k.attentionBackward(dq, dk, dv, dctx, t.q, t.k, t.v, batch, seq, cfg.heads, cfg.kvHeads, hd, cfg.attnScale, maskOf(cfg, w.layer))
+  if (cfg.rotaryDim) {
+    const r = ropeOf(rope, cfg, w.layer)
+    k.ropeBackward(dq, r.cos, r.sin, rows, seq, cfg.heads, hd, r.rot)
+    k.ropeBackward(dk, r.cos, r.sin, rows, seq, cfg.kvHeads, hd, r.rot)
+  }
+  const dqLin = throughNorm(k, cfg, w, g, 'q', dq, t.qLin, rows * cfg.heads, hd)
+  const dkLin = throughNorm(k, cfg, w, g, 'k', dk, t.kLin, rows * cfg.kvHeads, hd)
   const dh1 = f(H)
-  linearBackward(k, dh1, false, dqLin, t.h1, L['self_attn.q_proj'], G['self_attn.q_proj'], rows)
-  linearBackward(k, dh1, true, dkLin, t.h1, L['self_attn.k_proj'], G['self_attn.k_proj'], rows)
-  linearBackward(k, dh1, true, dv, t.h1, L['self_attn.v_proj'], G['self_attn.v_proj'], rows)
-  const dx0 = f(H)
-  k.rmsnormBackward(dx0, g.inputNorm, dh1, t.x0, w.inputNorm, rows, H, cfg.rmsEps)
+  linearBackward(k, dh1, false, dqLin, t.h1, L.q!, G.q!, rows)
+  linearBackward(k, dh1, true, dkLin, t.h1, L.k!, G.k!, rows)
+  linearBackward(k, dh1, true, dv, t.h1, L.v!, G.v!, rows)
+  const dx0 = throughNorm(k, cfg, w, g, 'attnIn', dh1, t.x0, rows, H)
   k.addInplace(dx0, dx1)
   return dx0
 }
@@ -120,13 +145,9 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
  */
 export function blockGradients(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32Array, batch: number, seq: number, rope: RopeTables,
   lossGrad: (out: Float32Array, dOut: Float32Array) => number, g: BlockGrads): number {
-  const rows = batch * seq
   const t = forwardTape(k, cfg, w, x0, batch, seq, rope)
-  const out = new Float32Array(rows * cfg.hidden)
-  linear(k, out, t.act, w.linears['mlp.down_proj'], rows)
-  k.addInplace(out, t.x1)
-  const dOut = new Float32Array(rows * cfg.hidden)
-  const loss = lossGrad(out, dOut)
+  const dOut = new Float32Array(batch * seq * cfg.hidden)
+  const loss = lossGrad(t.x2, dOut)
   blockBackward(k, cfg, w, t, dOut, g, batch, seq, rope)
   return loss
 }
@@ -135,9 +156,41 @@ export interface BackwardResult {
   /** Mean next-token cross-entropy over the batch's n·(seq − 1) predictions. */
   loss: number
   embeddings: Float32Array
-  finalNorm: Float32Array
+  /** Learned positions' gradient (OPT), or null. */
+  positions: Float32Array | null
+  finalNorm: Norm
   /** lm_head's gradient; null when tied (it is then added into `embeddings`). */
   head: Float32Array | null
+}
+
+/** Loss of the head over the final hidden states x, its gradient with respect to x, the final norm's and the head's. */
+function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Array): {loss: number; dx: Float32Array; dNorm: Norm; dHead: Float32Array} {
+  const cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, V = cfg.vocabSize
+  const hf = new Float32Array(rows * H), norm = src.finalNorm()
+  applyNorm(k, cfg, hf, x, norm, rows, H)
+  const logits = new Float32Array(rows * V)
+  k.gemm(logits, hf, src.head(), rows, V, H, {transB: true})
+  if (cfg.finalSoftcap) k.softcap(logits, cfg.finalSoftcap)
+  const capped = cfg.finalSoftcap ? logits.slice() : null
+  // Positions 0..seq−2 of each sequence predict the next token.
+  const targets = new Int32Array(rows), use = new Uint8Array(rows)
+  for (let s = 0; s < n; s++) for (let t = 0; t < seq - 1; t++) { targets[s * seq + t] = batch.ids[s * seq + t + 1]; use[s * seq + t] = 1 }
+  const count = n * (seq - 1)
+  const losses = new Float32Array(rows)
+  k.nllRows(losses, logits, targets, rows, V)
+  let loss = 0
+  for (let r = 0; r < rows; r++) if (use[r]) loss += losses[r]
+  k.xentBackward(logits, targets, rows, V, 1 / count)
+  for (let r = 0; r < rows; r++) if (!use[r]) logits.fill(0, r * V, (r + 1) * V)
+  if (capped) k.softcapBackward(logits, capped, cfg.finalSoftcap)
+  const dHead = new Float32Array(V * H)
+  k.gemm(dHead, logits, hf, V, H, rows, {transA: true})
+  const dhf = new Float32Array(rows * H)
+  k.gemm(dhf, logits, src.head(), rows, H, V)
+  const dNorm = {weight: new Float32Array(H), bias: norm.bias && new Float32Array(H)}
+  const dx = new Float32Array(rows * H)
+  normBackward(k, cfg, dx, dNorm, dhf, x, norm, rows, H)
+  return {loss: loss / count, dx, dNorm, dHead}
 }
 
 /**
@@ -150,8 +203,8 @@ export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (laye
   const k = kernels, cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, V = cfg.vocabSize
   const rope = ropeTables(cfg, seq)
   const inputs: Float32Array[] = []
-  let x = new Float32Array(rows * H)
-  embed(src, batch.ids, x)
+  const x = new Float32Array(rows * H)
+  embed(src, batch.ids, x, k, seq)
   const scratch = new BlockScratch(cfg, rows)
   let w: BlockWeights | undefined
   for (let l = 0; l < cfg.layers; l++) {
@@ -159,57 +212,38 @@ export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (laye
     w = src.block(l, w)
     runBlock(k, cfg, w, x, n, seq, rope, scratch)
   }
-  // Head: positions 0..seq−2 of each sequence predict the next token.
-  const hf = new Float32Array(rows * H)
-  k.rmsnorm(hf, x, src.finalNorm(), rows, H, cfg.rmsEps)
-  const logits = new Float32Array(rows * V)
-  k.gemm(logits, hf, src.head(), rows, V, H, {transB: true})
-  const targets = new Int32Array(rows), use = new Uint8Array(rows)
-  for (let s = 0; s < n; s++) for (let t = 0; t < seq - 1; t++) { targets[s * seq + t] = batch.ids[s * seq + t + 1]; use[s * seq + t] = 1 }
-  const count = n * (seq - 1)
-  const losses = new Float32Array(rows)
-  k.nllRows(losses, logits, targets, rows, V)
-  let loss = 0
-  for (let r = 0; r < rows; r++) if (use[r]) loss += losses[r]
-  k.xentBackward(logits, targets, rows, V, 1 / count)
-  for (let r = 0; r < rows; r++) if (!use[r]) logits.fill(0, r * V, (r + 1) * V)
-  const dHead = new Float32Array(V * H)
-  k.gemm(dHead, logits, hf, V, H, rows, {transA: true})
-  const dhf = new Float32Array(rows * H)
-  k.gemm(dhf, logits, src.head(), rows, H, V)
-  const dNorm = new Float32Array(H)
-  let dx: Float32Array = new Float32Array(rows * H)
-  k.rmsnormBackward(dx, dNorm, dhf, x, src.finalNorm(), rows, H, cfg.rmsEps)
+  const head = headBackward(k, src, batch, x)
+  let dx = head.dx
   for (let l = cfg.layers - 1; l >= 0; l--) {
     w = src.block(l, w)
     const tape = forwardTape(k, cfg, w, inputs[l], n, seq, rope)
-    const g = zeroGrads(w)
+    const g = zeroGrads(cfg, w)
     dx = blockBackward(k, cfg, w, tape, dx, g, n, seq, rope)
     onBlock(l, g, w)
     inputs.pop()
   }
-  const dEmbed = cfg.tieEmbeddings ? dHead : new Float32Array(V * H)
-  for (let t = 0; t < rows; t++) k.addInplace(dEmbed.subarray(batch.ids[t] * H, (batch.ids[t] + 1) * H), dx.subarray(t * H, (t + 1) * H))
-  return {loss: loss / count, embeddings: dEmbed, finalNorm: dNorm, head: cfg.tieEmbeddings ? null : dHead}
+  const dEmbed = cfg.tieEmbeddings ? head.dHead : new Float32Array(V * H)
+  const pos = src.positions(), dPos = pos && new Float32Array(pos.length)
+  embedBackward(src, batch.ids, dx, dEmbed, dPos, k, seq)
+  return {loss: head.loss, embeddings: dEmbed, positions: dPos, finalNorm: head.dNorm, head: cfg.tieEmbeddings ? null : head.dHead}
 }
 
 /** All parameter gradients by Hugging Face name (for tests and small models). */
 export function namedGradients(src: WeightSource, batch: Batch, kernels?: Backend): {loss: number; grads: Map<string, Float32Array>} {
-  const grads = new Map<string, Float32Array>()
-  const r = lossAndGradients(src, batch, (l, g) => {
-    const p = blockPrefix(l)
-    grads.set(`${p}input_layernorm.weight`, g.inputNorm)
-    grads.set(`${p}post_attention_layernorm.weight`, g.postNorm)
-    if (g.qNorm) grads.set(`${p}self_attn.q_norm.weight`, g.qNorm)
-    if (g.kNorm) grads.set(`${p}self_attn.k_norm.weight`, g.kNorm)
-    for (const name of LINEARS) {
-      grads.set(`${p}${name}.weight`, g.linears[name].weight)
-      const b = g.linears[name].bias
-      if (b) grads.set(`${p}${name}.bias`, b)
-    }
+  const grads = new Map<string, Float32Array>(), cfg = src.cfg
+  const add = (name: string, g: {weight: Float32Array; bias: Float32Array | null}) => {
+    grads.set(`${name}.weight`, g.weight)
+    if (g.bias) grads.set(`${name}.bias`, g.bias)
+  }
+  const r = lossAndGradients(src, batch, (l, g, w) => {
+    for (const [slot, ng] of Object.entries(g.norms) as [NormSlot, Norm][]) add(normName(cfg, l, slot), ng)
+    w.tensors.forEach((t, i) => add(t.name, g.tensors[i]))
+    if (g.router) add(routerName(cfg, l), g.router)
   }, kernels)
-  grads.set('model.embed_tokens.weight', r.embeddings)
-  grads.set('model.norm.weight', r.finalNorm)
-  if (r.head) grads.set('lm_head.weight', r.head)
+  const names = globalNames(cfg)
+  grads.set(names.embed, r.embeddings)
+  if (r.positions) grads.set(names.positions!, r.positions)
+  add(names.finalNorm, r.finalNorm)
+  if (r.head) grads.set(names.head, r.head)
   return {loss: r.loss, grads}
 }

@@ -1,8 +1,7 @@
 import {kernels as defaultKernels, type Backend, type Values} from '../../kernels/index.js'
-import {ropeTables, type RopeTables} from '../rope-tables.js'
-import type {WeightSource} from './backward.js'
-import {BlockScratch, runBlock} from './block.js'
-import {embed} from './forward.js'
+import {ropeFrom, ropeTables, type RopeTables} from '../rope-tables.js'
+import {BlockScratch, maskOf, runBlock} from './block.js'
+import {applyNorm, embed, type WeightSource} from './source.js'
 
 /**
  * Incremental decoding with a KV cache: each call runs only the new tokens through every block,
@@ -27,27 +26,27 @@ export class Decoder {
 
   /** Feeds `ids` (at positions length..length+n−1) and returns the logits after the last one: (vocab). */
   step(ids: number[]): Float32Array {
-    const {cfg} = this.src, k = this.k, n = ids.length, H = cfg.hidden, hd = cfg.headDim, half = hd / 2
+    const {cfg} = this.src, k = this.k, n = ids.length, H = cfg.hidden, hd = cfg.headDim
     if (this.past + n > this.maxLen) throw new RangeError(`the cache holds ${this.maxLen} tokens`)
     const kv = cfg.kvHeads * hd, past = this.past
     const x = new Float32Array(n * H)
-    embed(this.src, Int32Array.from(ids), x)
+    embed(this.src, Int32Array.from(ids), x, k, n, past)
     const scratch = new BlockScratch(cfg, n)
-    // Rows of the tables from the first new position on: row t of the view is position past + t.
-    const rope = {cos: this.rope.cos.subarray(past * half), sin: this.rope.sin.subarray(past * half), seq: n}
+    const rope = ropeFrom(this.rope, past, n)
     for (let l = 0; l < cfg.layers; l++) {
       const kc = this.kCache[l], vc = this.vCache[l]
       runBlock(k, cfg, this.src.block(l), x, 1, n, rope, scratch, undefined, (ctx, q, kk, v) => {
         kc.set(kk.subarray(0, n * kv), past * kv)
         vc.set(v.subarray(0, n * kv), past * kv)
-        k.attentionCached(ctx, q, kc, vc, n, past, cfg.heads, cfg.kvHeads, hd, 1 / Math.sqrt(hd))
+        k.attentionCached(ctx, q, kc, vc, n, past, cfg.heads, cfg.kvHeads, hd, cfg.attnScale, maskOf(cfg, l))
       })
     }
     this.past += n
     const h = new Float32Array(H), logits = new Float32Array(cfg.vocabSize)
-    k.rmsnorm(h, x.subarray((n - 1) * H), this.src.finalNorm(), 1, H, cfg.rmsEps)
+    applyNorm(k, cfg, h, x.subarray((n - 1) * H), this.src.finalNorm(), 1, H)
     // One row: the head is a GEMV, memory-bound, and the largest single weight read per token.
     k.matmulDense(logits, this.head, h, 1, cfg.vocabSize, H)
+    if (cfg.finalSoftcap) k.softcap(logits, cfg.finalSoftcap)
     return logits
   }
 }

@@ -1,8 +1,10 @@
 import {kernels, type Backend} from '../../kernels/index.js'
-import type {WeightSource} from './backward.js'
 import type {BlockWeights} from '../weights.js'
 import {ropeTables} from '../rope-tables.js'
 import {BlockScratch, runBlock, type LinearObserver} from './block.js'
+import {applyNorm, embed, type Batch, type WeightSource} from './source.js'
+
+export {toBatch, type Batch} from './source.js'
 
 export interface ForwardOptions {
   kernels?: Backend
@@ -15,28 +17,6 @@ export interface ForwardOptions {
 /** Tokens per decoder-block call: large enough for GEMM efficiency, small enough for the scratch buffers. */
 const TOKENS_PER_CALL = 4096
 const DEFAULT_ACTIVATION_BYTES = 2 * 1024 ** 3
-
-/** Sequences of equal length as one (n·seq) id array. */
-export interface Batch {
-  ids: Int32Array
-  n: number
-  seq: number
-}
-
-export function toBatch(rows: readonly (readonly number[] | Int32Array)[]): Batch {
-  const seq = rows[0]?.length ?? 0
-  const ids = new Int32Array(rows.length * seq)
-  rows.forEach((r, i) => {
-    if (r.length !== seq) throw new RangeError(`sequence ${i} has ${r.length} tokens, expected ${seq}`)
-    ids.set(r, i * seq)
-  })
-  return {ids, n: rows.length, seq}
-}
-
-export function embed(model: WeightSource, ids: Int32Array, x: Float32Array): void {
-  const H = model.cfg.hidden, table = model.embeddings()
-  for (let t = 0; t < ids.length; t++) x.set(table.subarray(ids[t] * H, (ids[t] + 1) * H), t * H)
-}
 
 /**
  * Runs every decoder block over the batch, block by block, so that one block's weights are
@@ -57,7 +37,7 @@ export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Floa
   for (let g = 0; g < groups; g++) {
     const first = g * group, count = Math.min(group, n - first)
     const x = new Float32Array(count * seq * cfg.hidden)
-    embed(model, batch.ids.subarray(first * seq, (first + count) * seq), x)
+    embed(model, batch.ids.subarray(first * seq, (first + count) * seq), x, k, seq)
     let w: BlockWeights | undefined
     for (let layer = 0; layer < cfg.layers; layer++) {
       w = model.block(layer, w)
@@ -72,16 +52,23 @@ export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Floa
   }
 }
 
+/** Logits of `rows` final hidden states x: final norm, head, and the final softcap where the family has one. */
+export function headLogits(model: WeightSource, k: Backend, logits: Float32Array, h: Float32Array, x: Float32Array, rows: number): void {
+  const {hidden: H, vocabSize: V, finalSoftcap} = model.cfg
+  applyNorm(k, model.cfg, h, x, model.finalNorm(), rows, H)
+  k.gemm(logits, h, model.head(), rows, V, H, {transB: true})
+  if (finalSoftcap) k.softcap(logits.subarray(0, rows * V), finalSoftcap)
+}
+
 /** Rows of logits produced a tile at a time, so a large vocabulary never needs (seq, vocab) at once. */
 export function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows: number,
   each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
-  const {hidden: H, vocabSize: V, rmsEps} = model.cfg
+  const {hidden: H, vocabSize: V} = model.cfg
   const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
   const h = new Float32Array(tile * H), logits = new Float32Array(tile * V)
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const m = Math.min(tile, rows - r0)
-    k.rmsnorm(h, x.subarray(r0 * H, (r0 + m) * H), model.finalNorm(), m, H, rmsEps)
-    k.gemm(logits, h, model.head(), m, V, H, {transB: true})
+    headLogits(model, k, logits, h, x.subarray(r0 * H, (r0 + m) * H), m)
     each(logits, r0, m)
   }
 }

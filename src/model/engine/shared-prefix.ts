@@ -1,9 +1,9 @@
 import {kernels as defaultKernels, type Backend} from '../../kernels/index.js'
 import {ropeTables, type RopeTables} from '../rope-tables.js'
 import type {BlockWeights} from '../weights.js'
-import type {WeightSource} from './backward.js'
-import {BlockScratch, runBlock} from './block.js'
-import {embed, headTiles} from './forward.js'
+import {BlockScratch, maskOf, runBlock} from './block.js'
+import {headTiles} from './forward.js'
+import {embed, type WeightSource} from './source.js'
 
 /** A context and the continuations scored after it: ll = Σ log p(cont[j] | prefix, cont[<j]). */
 export interface PrefixGroup {
@@ -68,40 +68,47 @@ function layout(groups: readonly PrefixGroup[]): Layout[] {
 }
 
 function pass(model: WeightSource, k: Backend, groups: readonly PrefixGroup[], rows: number, base: RopeTables): number[][] {
-  const {cfg} = model, H = cfg.hidden, half = cfg.headDim / 2
+  const {cfg} = model, H = cfg.hidden, half = base.rot / 2
   const lay = layout(groups)
-  const ids = new Int32Array(rows)
+  const ids = new Int32Array(rows), positions = new Int32Array(rows)
   // Every row's rotary angles gathered from its position: row r of the table is row r of the pass.
-  const rope: RopeTables = {cos: new Float32Array(rows * half), sin: new Float32Array(rows * half), seq: rows}
+  const gather = (t: RopeTables): RopeTables => ({cos: new Float32Array(rows * half), sin: new Float32Array(rows * half), seq: rows, rot: t.rot})
+  const rope = gather(base)
+  if (base.local) rope.local = gather(base.local)
   const place = (row: number, token: number, position: number) => {
     ids[row] = token
-    rope.cos.set(base.cos.subarray(position * half, (position + 1) * half), row * half)
-    rope.sin.set(base.sin.subarray(position * half, (position + 1) * half), row * half)
+    positions[row] = position
+    for (const [to, from] of base.local ? [[rope, base], [rope.local!, base.local]] : [[rope, base]]) {
+      to.cos.set(from.cos.subarray(position * half, (position + 1) * half), row * half)
+      to.sin.set(from.sin.subarray(position * half, (position + 1) * half), row * half)
+    }
   }
   groups.forEach((g, i) => {
     g.prefix.forEach((t, j) => place(lay[i].start + j, t, j))
     lay[i].conts.forEach((c) => { for (let j = 0; j < c.rows; j++) place(c.start + j, c.tokens[j], g.prefix.length + j) })
   })
   const x = new Float32Array(rows * H)
-  embed(model, ids, x)
+  embed(model, ids, x, k, rows, 0, positions)
   const scratch = new BlockScratch(cfg, rows)
   const attend = attendWithin(k, cfg, lay)
   let w: BlockWeights | undefined
   for (let l = 0; l < cfg.layers; l++) {
-    w = model.block(l, w)
-    runBlock(k, cfg, w, x, 1, rows, rope, scratch, undefined, attend)
+    const block: BlockWeights = model.block(l, w)
+    w = block
+    runBlock(k, cfg, block, x, 1, rows, rope, scratch, undefined, attend)
   }
   return score(model, k, x, lay)
 }
 
 /** Attention that keeps groups apart: each prefix is causal on its own rows, each continuation sees its prefix and itself. */
 function attendWithin(k: Backend, cfg: WeightSource['cfg'], lay: Layout[]) {
-  const hd = cfg.headDim, qw = cfg.heads * hd, kvw = cfg.kvHeads * hd, scale = 1 / Math.sqrt(hd)
-  return (ctx: Float32Array, q: Float32Array, kk: Float32Array, v: Float32Array) => {
+  const hd = cfg.headDim, qw = cfg.heads * hd, kvw = cfg.kvHeads * hd, scale = cfg.attnScale
+  return (ctx: Float32Array, q: Float32Array, kk: Float32Array, v: Float32Array, layer: number) => {
+    const mask = maskOf(cfg, layer)
     for (const g of lay) {
       const p0 = g.start, P = g.prefix
       k.attention(ctx.subarray(p0 * qw, (p0 + P) * qw), q.subarray(p0 * qw, (p0 + P) * qw),
-        kk.subarray(p0 * kvw, (p0 + P) * kvw), v.subarray(p0 * kvw, (p0 + P) * kvw), 1, P, cfg.heads, cfg.kvHeads, hd, scale)
+        kk.subarray(p0 * kvw, (p0 + P) * kvw), v.subarray(p0 * kvw, (p0 + P) * kvw), 1, P, cfg.heads, cfg.kvHeads, hd, scale, mask)
       for (const c of g.conts) {
         if (c.rows === 0) continue
         const end = c.start + c.rows
@@ -118,7 +125,7 @@ function attendWithin(k: Backend, cfg: WeightSource['cfg'], lay: Layout[]) {
           vc.set(v.subarray(p0 * kvw, (p0 + P) * kvw))
           vc.set(v.subarray(c.start * kvw, end * kvw), P * kvw)
         }
-        k.attentionCached(ctx.subarray(c.start * qw, end * qw), q.subarray(c.start * qw, end * qw), kc, vc, c.rows, P, cfg.heads, cfg.kvHeads, hd, scale)
+        k.attentionCached(ctx.subarray(c.start * qw, end * qw), q.subarray(c.start * qw, end * qw), kc, vc, c.rows, P, cfg.heads, cfg.kvHeads, hd, scale, mask)
       }
     }
   }
