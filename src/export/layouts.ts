@@ -1,11 +1,11 @@
-import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {INDEX_FILE, Checkpoint} from '../model/safetensors/checkpoint.js'
+import {Checkpoint} from '../model/safetensors/checkpoint.js'
 import type {TensorEntry} from '../model/safetensors/header.js'
 import type {SafetensorsFile} from '../model/safetensors/reader.js'
 import {isFloatDtype, numel, type FloatDtype} from '../model/safetensors/dtypes.js'
-import {encodeFloats, writeSafetensors} from '../model/safetensors/writer.js'
+import {encodeFloats} from '../model/safetensors/writer.js'
 import {copyCompanionFiles} from '../model/companion-files.js'
 import {kernels} from '../kernels/index.js'
 import {readConfig, type ModelConfig} from '../model/config.js'
@@ -15,6 +15,7 @@ import {packDense, unpackWeight} from '../packed/weight.js'
 import {invalidFormat, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {decompressPackQuantized, isPackQuantizedConfig} from './pack-quantized.js'
+import {copyReportFiles, intoFolder, rewriteShards} from './folder-writes.js'
 import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
 
 const LINEAR_PART = /^(.+)\.(shape|compressed|bitmask|row_offsets)$/
@@ -30,39 +31,6 @@ function sortedJson(value: unknown): string {
   const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort)
     : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v
   return JSON.stringify(sort(value), null, 2)
-}
-
-/** Builds `out` through a work folder beside it, renamed into place when complete. */
-export function intoFolder(out: string, overwrite: boolean, build: (work: string) => void): void {
-  const target = path.resolve(out)
-  if (existsSync(target) && readdirSync(target).length > 0 && !overwrite) throw usage(`--out ${out} exists and is not empty`, 'choose another folder, or pass --overwrite')
-  const work = path.join(path.dirname(target), `.${path.basename(target)}.sparsify-export`)
-  rmSync(work, {recursive: true, force: true})
-  mkdirSync(work, {recursive: true})
-  try {
-    build(work)
-    rmSync(target, {recursive: true, force: true})
-    renameSync(work, target)
-  } catch (err) {
-    rmSync(work, {recursive: true, force: true})
-    throw err
-  }
-}
-
-/** Rewrites each shard with `transform`, keeping shard names, and the index's weight_map to match. */
-export function rewriteShards(ck: Checkpoint, work: string, transform: (file: string) => Encoded[]): void {
-  const weightMap: Record<string, string> = {}
-  for (const f of ck.files) {
-    const name = path.basename(f.path)
-    const tensors = transform(f.path)
-    writeSafetensors(path.join(work, name), tensors, {...f.metadata, format: 'pt'})
-    for (const t of tensors) weightMap[t.name] = name
-  }
-  const index = path.join(ck.dir, INDEX_FILE)
-  if (existsSync(index)) {
-    const idx = JSON.parse(readFileSync(index, 'utf8'))
-    writeFileSync(path.join(work, INDEX_FILE), `${JSON.stringify({...idx, weight_map: weightMap}, null, 2)}\n`)
-  }
 }
 
 /** rewriteShards one tensor at a time: `map` returns what replaces it (none: drop it), or undefined to copy it. */
@@ -209,13 +177,6 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
   })
   ck.close()
   return {sparsity: weights ? zeros / weights : 0, tensors: packedCount, bytes}
-}
-
-/** A prune run's report files, carried into its packed output. */
-export function copyReportFiles(from: string, to: string): void {
-  for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
-    if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
-  }
 }
 
 /** Replaces some float tensors of the checkpoint in `dir` in place (same shards, names, dtypes), file by file through a temporary copy. */

@@ -7,7 +7,7 @@ import {encodeFloats} from '../model/safetensors/writer.js'
 import {encodePackQuantized, packQuantizedConfig, readPackQuantizedDense, type PackQuantScheme} from '../packed/pack-quantized.js'
 import type {Encoded} from './compressed-tensors.js'
 import {copyCompanionFiles} from '../model/companion-files.js'
-import {copyReportFiles, intoFolder, rewriteShards} from './layouts.js'
+import {copyReportFiles, intoFolder, rewriteShards} from './folder-writes.js'
 
 /** A quantized linear's codes, scales and zero points by weight name, or null for a tensor that stays as it is. */
 export type QuantizedOf = (name: string) => {codes: Uint8Array; scales: Float32Array; zeros: Float32Array} | null

@@ -1,5 +1,6 @@
 import {BlockScratch, runBlock} from '../model/engine/block.js'
-import {blockGradients, zeroGrads} from '../model/engine/backward.js'
+import {blockGradients} from '../model/engine/backward.js'
+import {zeroGrads} from '../model/engine/grads.js'
 import type {GqsaOptions, GqsaState} from './gqsa-types.js'
 import type {BlockRefineContext} from './types.js'
 

@@ -10,13 +10,6 @@ import {blockTensors, normName, roleShape, routerName, layerPrefix, type InputNa
 
 export type {InputName} from './arch/layout.js'
 
-/** The linears of a Llama-style block, in the order the reference pruners visit them. */
-export const LINEARS = [
-  'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
-  'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
-] as const
-export type LinearName = (typeof LINEARS)[number]
-
 export interface Linear {
   /** (out, in); empty when the engine multiplies by `packed` instead (decoding with a packed format). */
   weight: Float32Array

@@ -5,7 +5,6 @@ import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
-import {LINEARS} from '../../src/model/weights.js'
 import {BIN, ROOT, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 /** The fixture compressed by GQSA on a little brown:train, without evaluation. */
@@ -27,6 +26,9 @@ function readPacked(dir: string, layer: number, name: string) {
   const rowPtr = new Int32Array(f.readBytes(`${p}row_ptr`).buffer)
   return {rowPtr, codes: f.readBytes(`${p}codes`), f}
 }
+
+/** The fixture's linears (a Llama block). */
+const LINEARS = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'] as const
 
 describe('GQSA: group sparsity with 4-bit group quantization', () => {
   const packed = gqsa(['--format', 'gqsa'])

@@ -1,7 +1,7 @@
 import type {Backend} from '../../kernels/index.js'
 import type {ModelConfig} from '../config.js'
 import type {BlockWeights} from '../weights.js'
-import type {BlockGrads} from './backward.js'
+import type {BlockGrads} from './grads.js'
 import {linear, linearBackward} from './linear.js'
 import {gather, route} from './moe.js'
 
