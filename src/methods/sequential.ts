@@ -1,11 +1,9 @@
 import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
-import {BlockScratch, runBlock} from '../model/engine/block.js'
-import {embed} from '../model/engine/forward.js'
 import type {Model} from '../model/model.js'
-import {ropeTables} from '../model/rope-tables.js'
 import {blockPrefix, INPUT_OF, LINEARS, type BlockWeights, type InputName} from '../model/weights.js'
 import {invalidFormat} from '../util/errors.js'
-import {blockCollectors} from './stats.js'
+import {CalibrationRunner} from './block-runner.js'
+import {blockCollectors, finishAll} from './stats.js'
 import type {InputStats, PruningMethod, SparsityTarget} from './types.js'
 
 export interface LinearResult {
@@ -38,7 +36,8 @@ export interface PhaseTimes {
 export interface SequentialJob {
   model: Model
   method: PruningMethod
-  target: SparsityTarget
+  /** One per block: the same everywhere, or a non-uniform allocation (OWL, a plan file). */
+  targets: readonly SparsityTarget[]
   /** Calibration windows, each of the same length (none for magnitude). */
   samples: number[][]
   skip?: RegExp
@@ -59,55 +58,35 @@ export interface SequentialJob {
   finishedWeight?(name: string, into: Float32Array): void
 }
 
-const TOKENS_PER_CALL = 4096
-
-/**
- * The sequential driver of the reference repositories (§1.4): for each block, run it on the
- * calibration inputs while the linears' inputs are measured, prune every linear, then run
- * the pruned block to make the next block's inputs. One block of weights is held at a time.
- */
 export interface SequentialResult {
   linears: LinearResult[]
   times: PhaseTimes
   refined: RefinedBlock[]
 }
 
+/**
+ * The sequential driver of the reference repositories (§1.4): for each block, run it on the
+ * calibration inputs while the linears' inputs are measured, prune every linear, then run
+ * the pruned block to make the next block's inputs. One block of weights is held at a time.
+ */
 export async function pruneSequential(job: SequentialJob): Promise<SequentialResult> {
   const k = job.kernels ?? defaultKernels()
-  const {model, method, target} = job
+  const {model, method, targets} = job
   const cfg = model.cfg
   const times: PhaseTimes = {calibrationForward: 0, statistics: 0, solve: 0, rerun: 0}
   const clock = (key: keyof PhaseTimes, fn: () => void) => { const s = performance.now(); fn(); times[key] += (performance.now() - s) / 1000 }
   const linears: LinearResult[] = []
-  const n = job.samples.length, seq = job.samples[0]?.length ?? 0
-  const H = cfg.hidden
-  let x: Float32Array | null = null, tmp: Float32Array | null = null, scratch: BlockScratch | null = null
-  const perCall = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_CALL / Math.max(1, seq))))
-  const rope = method.needsCalibration ? ropeTables(cfg, seq) : null
-  if (method.needsCalibration) {
-    x = new Float32Array(n * seq * H)
-    embed(model, Int32Array.from(job.samples.flat()), x)
-    tmp = new Float32Array(perCall * seq * H)
-    scratch = new BlockScratch(cfg, perCall * seq)
-  }
+  const runner = method.needsCalibration ? new CalibrationRunner(k, model, job.samples) : null
   // Methods that refine a block towards the dense model carry the dense model's path alongside.
-  const xDense = method.refineBlock && x ? x.slice() : null
+  const xDense = method.refineBlock && runner ? runner.x.slice() : null
   const refined: RefinedBlock[] = []
-  /** Runs block weights `bw` in place over all samples of `acts`. */
-  const forwardAll = (bw: BlockWeights, acts: Float32Array) => {
-    for (let s = 0; s < n; s += perCall) {
-      const m = Math.min(perCall, n - s)
-      runBlock(k, cfg, bw, acts.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope!, scratch!)
-    }
-  }
-  const widths: Record<InputName, number> = {attn_in: H, attn_out: cfg.heads * cfg.headDim, mlp_in: H, mlp_out: cfg.intermediate}
   let w: BlockWeights | undefined
   // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
   for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
     w = model.block(layer, w)
-    if (xDense) clock('rerun', () => forwardAll(w!, xDense!))
+    if (xDense) clock('rerun', () => runner!.forward(w!, xDense!))
     for (const name of LINEARS) job.finishedWeight!(`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight)
-    if (x) clock('rerun', () => forwardAll(w!, x!))
+    if (runner) clock('rerun', () => runner.forward(w!))
   }
   // The phase's start, so that its first finished block already gives a time per block.
   job.onProgress?.((job.startBlock ?? 0) - 1, cfg.layers)
@@ -120,26 +99,17 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       }
     }
     let stats: Record<InputName, InputStats> | null = null
-    if (x && tmp && scratch && rope) {
-      const collectors = blockCollectors(k, widths, method.needsHessian)
+    if (runner) {
+      const collectors = blockCollectors(k, cfg, method.needsHessian)
       // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
       const before = times.statistics
-      clock('calibrationForward', () => {
-        for (let s = 0; s < n; s += perCall) {
-          const m = Math.min(perCall, n - s)
-          const part = tmp!.subarray(0, m * seq * H)
-          part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-          runBlock(k, cfg, w!, part, m, seq, rope, scratch!, (input, act, rows) => clock('statistics', () => collectors[input].add(act, rows, seq)))
-        }
-      })
+      clock('calibrationForward', () => runner.observe(w!, (input, act, rows) => clock('statistics', () => collectors[input].add(act, rows, runner.seq))))
       times.calibrationForward -= times.statistics - before
-      clock('statistics', () => {
-        stats = {attn_in: collectors.attn_in.finish(), attn_out: collectors.attn_out.finish(),
-          mlp_in: collectors.mlp_in.finish(), mlp_out: collectors.mlp_out.finish()}
-      })
+      clock('statistics', () => { stats = finishAll(collectors) })
       // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
-      if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+      if (xDense) clock('calibrationForward', () => runner.forward(w!, xDense))
     }
+    const target = targets[layer]
     const dense = new Map<string, Float32Array>()
     for (const name of LINEARS) {
       const l = w.linears[name]
@@ -151,9 +121,9 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
           gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
       })
     }
-    if (method.refineBlock && x && xDense && rope) {
+    if (method.refineBlock && runner && xDense) {
       const s = performance.now()
-      const r = method.refineBlock({layer, cfg, weights: w, inputs: x, targets: xDense, n, seq, rope, kernels: k,
+      const r = method.refineBlock({layer, cfg, weights: w, inputs: runner.x, targets: xDense, n: runner.n, seq: runner.seq, rope: runner.rope, kernels: k,
         onProgress: (done, total) => job.onRefineProgress?.(layer, done, total)})
       refined.push({layer, mse_before: r.mseBefore, mse_after: r.mseAfter})
       times.refine = (times.refine ?? 0) + (performance.now() - s) / 1000
@@ -172,7 +142,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       const skipped = job.skip?.test(full) ?? false
       linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped})
     }
-    if (x) clock('rerun', () => forwardAll(w!, x!))
+    if (runner) clock('rerun', () => runner.forward(w!))
     job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))

@@ -1,4 +1,5 @@
 import type {Backend} from '../kernels/index.js'
+import type {ModelConfig} from '../model/config.js'
 import type {InputName} from '../model/weights.js'
 import type {InputStats} from './types.js'
 
@@ -50,7 +51,13 @@ export class InputCollector {
 }
 
 /** One collector per distinct input of the block (q/k/v share one, gate/up another). */
-export function blockCollectors(k: Backend, widths: Record<InputName, number>, withHessian: boolean): Record<InputName, InputCollector> {
+export function blockCollectors(k: Backend, cfg: ModelConfig, withHessian: boolean): Record<InputName, InputCollector> {
+  const widths: Record<InputName, number> = {attn_in: cfg.hidden, attn_out: cfg.heads * cfg.headDim, mlp_in: cfg.hidden, mlp_out: cfg.intermediate}
   const make = (n: InputName) => new InputCollector(k, widths[n], withHessian)
   return {attn_in: make('attn_in'), attn_out: make('attn_out'), mlp_in: make('mlp_in'), mlp_out: make('mlp_out')}
+}
+
+/** Every collector's statistics, by input. */
+export function finishAll(collectors: Record<InputName, InputCollector>): Record<InputName, InputStats> {
+  return Object.fromEntries(Object.entries(collectors).map(([name, c]) => [name, c.finish()])) as Record<InputName, InputStats>
 }

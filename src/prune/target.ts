@@ -11,12 +11,17 @@ export function parseTarget(sparsity: number | undefined, pattern: string | unde
     return {kind: 'unstructured', sparsity}
   }
   const {zeros: n, m: mm} = parsePattern(pattern!)
+  checkPatternFits(`--pattern ${pattern}`, mm, cfg, methodId)
+  return {kind: 'nm', n, m: mm}
+}
+
+/** Groups of M inputs must tile every linear's input width (and SparseGPT's column blocks). */
+export function checkPatternFits(what: string, mm: number, cfg: ModelConfig, methodId: string): void {
   for (const name of LINEARS) {
     const [, width] = linearShape(cfg, name)
-    if (width % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${width} of ${name}`, 'choose an M that divides every linear input width')
+    if (width % mm !== 0) throw usage(`${what}: M = ${mm} does not divide the input width ${width} of ${name}`, 'choose an M that divides every linear input width')
   }
-  if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`--pattern ${pattern}: SparseGPT needs M to divide its block size 128`)
-  return {kind: 'nm', n, m: mm}
+  if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`${what}: SparseGPT needs M to divide its block size 128`)
 }
 
 /** --pattern N:M: N zeros in every M consecutive inputs (the reference pruners' prune_n, prune_m). */
