@@ -33,6 +33,11 @@ export interface PlanFile {
   calibration?: {dataset: string; nsamples: number; seqlen: number; seed: number}
 }
 
+/** What each block was asked for, as the checkpoint's provenance records it: the same for a plan as for the OWL run that made it. */
+export function blockTargets(a: Allocation): string {
+  return a.kind === 'uniform' ? a.description : `per block ${a.targets.map(describeTarget).join(', ')}`
+}
+
 export const uniformAllocation = (target: SparsityTarget, layers: number): Allocation =>
   ({kind: 'uniform', targets: Array.from({length: layers}, () => target), outlierRatio: null, description: describeTarget(target)})
 

@@ -25,7 +25,7 @@ import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
 import {watchSignals} from './interruption.js'
 import {loadJobData, phaseClock, planJob, type Job, type JobData, type Timed} from './job.js'
 import type {PruneOptions} from './options.js'
-import {owlAllocation, uniformAllocation, type Allocation} from './plan.js'
+import {blockTargets, owlAllocation, uniformAllocation, type Allocation} from './plan.js'
 import {describeTarget} from './target.js'
 import {abandonWork, clearProgress, jobFingerprint, saveProgress, startWork, workFolderOf, type Progress} from './work-folder.js'
 
@@ -107,7 +107,7 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, allocatio
   const {model, method, gqsa, packing, samples} = {...job, ...data}
   const fingerprint = jobFingerprint(o, model)
   const provenance = {
-    'sparsify.version': VERSION, 'sparsify.method': method.id, 'sparsify.target': allocation.description,
+    'sparsify.version': VERSION, 'sparsify.method': method.id, 'sparsify.target': blockTargets(allocation),
     'sparsify.calibration': data.calib?.name ?? 'none', 'sparsify.nsamples': String(samples.length),
     'sparsify.seqlen': String(job.seqlen), 'sparsify.seed': String(o.seed),
   }
