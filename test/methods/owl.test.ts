@@ -7,6 +7,7 @@ import {refBackend} from '../../src/kernels/index.js'
 import {numpyMean, owlSparsities, owlZeros, roundHalfEven} from '../../src/methods/owl.js'
 import {BlockScratch, runBlock} from '../../src/model/engine/block.js'
 import {Model} from '../../src/model/model.js'
+import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {ropeTables} from '../../src/model/rope-tables.js'
 import {INPUT_OF, LINEARS, type BlockWeights, type InputName} from '../../src/model/weights.js'
 import {golden} from '../helpers/golden.js'
@@ -65,13 +66,21 @@ describe('OWL', () => {
   const calib = path.join(dir, 'calib.json')
   writeFileSync(calib, JSON.stringify(g.rows('calib_ids')))
   const data = ['--calib', calib, '--nsamples', '4', '--seqlen', '32']
+  const ratios = handOutlierRatios(g.dir, g.rows('calib_ids'), 3)
+  /** Wanda with OWL (M = 3) on the golden Llama: the report, and the output folder. */
+  const pruneOwl = (name: string, target: string[], lambda: number) => {
+    const out = path.join(dir, name)
+    const r = sparsify(['prune', g.dir, '--method', 'wanda', ...target, '--owl', '--owl-m', '3', '--owl-lambda', String(lambda), ...data,
+      '--eval', 'none', '--out', out, '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    return {report: JSON.parse(r.stdout), out}
+  }
 
   it('outlier ratios and per-block sparsities of the golden Llama equal a hand computation (strict >, pooled scores, min-max, mean restored)', () => {
     const out = path.join(dir, 'plan.json')
     const r = sparsify(['plan', g.dir, '--owl', '--sparsity', '0.6', '--owl-m', '3', '--owl-lambda', '0.1', ...data, '--out', out, '--json'])
     assert.equal(r.status, 0, r.stderr)
     const plan = JSON.parse(readFileSync(out, 'utf8'))
-    const ratios = handOutlierRatios(g.dir, g.rows('calib_ids'), 3)
     assert.ok(ratios[0] !== ratios[1] && ratios.every((x) => x > 0), `distinct ratios to scale: ${ratios}`)
     assert.deepEqual(plan.outlier_ratio, ratios)
     assert.deepEqual(plan.layer_sparsity, handSparsities(ratios, 0.6, 0.1))
@@ -84,12 +93,7 @@ describe('OWL', () => {
   })
 
   it('prune --owl gives every block its own sparsity: Wanda prunes floor(cols·s_i) per row', () => {
-    const out = path.join(dir, 'wanda-owl')
-    const r = sparsify(['prune', g.dir, '--method', 'wanda', '--sparsity', '0.6', '--owl', '--owl-m', '3', '--owl-lambda', '0.1', ...data,
-      '--eval', 'none', '--out', out, '--json'])
-    assert.equal(r.status, 0, r.stderr)
-    const report = JSON.parse(r.stdout)
-    const ratios = handOutlierRatios(g.dir, g.rows('calib_ids'), 3)
+    const {report, out} = pruneOwl('wanda-owl', ['--sparsity', '0.6'], 0.1)
     assert.deepEqual(report.outlier_ratio, ratios)
     const want = handSparsities(ratios, 0.6, 0.1)
     for (const l of report.sparsity.linears) {
@@ -127,17 +131,17 @@ describe('OWL', () => {
   })
 
   it('prune --pattern 4:8 --owl: per-block N, every group of the block holding exactly N_i zeros', () => {
-    const out = path.join(dir, 'nm-owl')
-    const r = sparsify(['prune', g.dir, '--method', 'wanda', '--pattern', '4:8', '--owl', '--owl-m', '3', '--owl-lambda', '2', ...data,
-      '--eval', 'none', '--out', out, '--json'])
-    assert.equal(r.status, 0, r.stderr)
-    const report = JSON.parse(r.stdout)
-    const ratios = handOutlierRatios(g.dir, g.rows('calib_ids'), 3)
+    const {report, out} = pruneOwl('nm-owl', ['--pattern', '4:8'], 2)
     // Two blocks: scaled {0, 2}, centred ±1: the block with more outliers prunes 3 of 8, the other 5.
     const want = ratios.map((x) => (x === Math.max(...ratios) ? '3:8' : '5:8'))
     assert.deepEqual(report.layer_pattern, want)
     assert.equal(report.layer_sparsity, undefined)
     for (const b of report.sparsity.blocks) assert.equal(b.sparsity, Number(want[b.layer][0]) / 8)
+    const f = SafetensorsFile.open(path.join(out, 'model.safetensors'))
+    for (const layer of [0, 1]) {
+      const w = f.readF32(`model.layers.${layer}.mlp.down_proj.weight`)
+      for (let i = 0; i < w.length; i += 8) assert.equal(w.subarray(i, i + 8).filter((v) => v === 0).length, Number(want[layer][0]))
+    }
   })
 
   it('numpyMean is numpy\'s pairwise sum', () => {
