@@ -77,6 +77,7 @@ export async function outlierRatios(o: OutlierPass): Promise<number[]> {
   const runner = new CalibrationRunner(k, o.model, o.samples)
   const ratios: number[] = []
   let w: BlockWeights | undefined
+  o.onProgress?.(-1, o.model.cfg.layers)
   for (let layer = 0; layer < o.model.cfg.layers; layer++) {
     o.checkpoint?.()
     w = o.model.block(layer, w)
