@@ -13,6 +13,7 @@ import {matmulModel} from './onnx-matmul.js'
 import {benchShape} from '../src/bench/formats.js'
 import {decodeSpeed} from '../src/bench/decode.js'
 import {Model} from '../src/model/model.js'
+import {fixtureTasksBench, tasksBench} from './tasks.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -282,6 +283,28 @@ async function gqsaBench(): Promise<void> {
   }
 }
 
+/** The OBS sweep with quantization (GPTQ, SparseGPT + wbits) against the plain SparseGPT sweep, one factor shared, on Llama-3.2-1B shapes. */
+async function quantBench(): Promise<void> {
+  const k = kernels()
+  console.log(`\nOBS sweep with and without quantization, ${threads} threads (best of 3; the factor is computed once per shape)`)
+  console.log('shape (out × in)'.padEnd(20) + 'sparsegpt 50%'.padStart(15) + '50% + w4'.padStart(12) + '2:4 + w4'.padStart(12) + 'gptq w4 g128'.padStart(14) + '  w4 / plain')
+  for (const [rows, cols] of [[2048, 2048], [8192, 2048]]) {
+    const x = randomNormal(2 * cols * cols, rand), h = new Float32Array(cols * cols), u = new Float32Array(cols * cols)
+    k.gemm(h, x, x, cols, cols, 2 * cols, {transA: true})
+    k.sparsegptFactor(u, h, cols, 0.01)
+    const w0 = randomNormal(rows * cols, rand), mask = new Uint8Array(rows * cols)
+    const q = (groupsize: number) => ({bits: 4, groupsize, sym: false, scaleDtype: 'F32' as const,
+      scales: new Float32Array(rows * (groupsize ? cols / groupsize : 1)), zeros: new Float32Array(rows * (groupsize ? cols / groupsize : 1))})
+    const sweep = (o: Parameters<typeof k.sparsegptPrune>[6]) => best(3, () => k.sparsegptPrune(w0.slice(), mask, u, h, rows, cols, o))
+    const plain = await sweep({sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128})
+    const joint = await sweep({sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128, quant: q(0)})
+    const nm = await sweep({sparsity: 0, prunen: 2, prunem: 4, blocksize: 128, quant: q(0)})
+    const gptq = await sweep({sparsity: -1, prunen: 0, prunem: 0, blocksize: 128, quant: q(128)})
+    const ms = (t: number) => `${(t * 1000).toFixed(0)} ms`
+    console.log(`${rows} × ${cols}`.padEnd(20) + ms(plain).padStart(15) + ms(joint).padStart(12) + ms(nm).padStart(12) + ms(gptq).padStart(14) + `  ${(joint / plain).toFixed(2)}×`)
+  }
+}
+
 const which = process.argv[2]
 if (!which || which === 'gemm') await gemmBench()
 if (!which || which === 'forward') await forwardBench()
@@ -289,3 +312,5 @@ if (!which || which === 'prune') await pruneBench()
 if (!which || which === 'quality') await qualityBench()
 if (!which || which === 'formats') await formatsBench()
 if (!which || which === 'gqsa') await gqsaBench()
+if (!which || which === 'quant') await quantBench()
+if (!which || which === 'tasks') { await tasksBench(); await fixtureTasksBench() }

@@ -20,7 +20,7 @@ export default class Inspect extends BaseCommand<typeof Inspect> {
     for (const l of r.linears) table.push([l.name, l.shape.join(' × '), l.dtype, pct(l.sparsity), l.pattern ?? '-'])
     this.emit(r, [
       `${r.model}: ${r.architecture}, ${(r.parameters / 1e6).toFixed(2)}M parameters (${r.dtypes.join(', ')}), ${(r.bytes_on_disk / 2 ** 20).toFixed(1)} MiB in ${r.files} file${r.files > 1 ? 's' : ''}`,
-      `decoder linears: ${pct(r.sparsity)} zeros${r.pattern ? `, every one ${r.pattern}` : ''}; stored ${r.format === 'dense' ? 'dense' : `packed (${r.format})`}`,
+      `decoder linears: ${pct(r.sparsity)} zeros${r.pattern ? `, every one ${r.pattern}` : ''}; stored ${r.format === 'dense' ? 'dense' : `packed (${r.format})`}${r.quantization ? `, ${r.quantization.bits}-bit ${r.quantization.group_size ? `groups of ${r.quantization.group_size}` : 'per row'}${r.quantization.symmetric ? ' symmetric' : ''}` : ''}`,
       table.toString(),
     ])
   }

@@ -7,6 +7,7 @@ import {DATA_HELP} from '../data/dataset.js'
 import {METHODS} from '../methods/index.js'
 import {OWL_DEFAULTS} from '../methods/owl.js'
 import {runPrune} from '../prune/run.js'
+import {comparisonTable} from '../eval/tasks/table.js'
 import {EXIT, EXIT_CODES_HELP, SparsifyError} from '../util/errors.js'
 import {parseBytes} from '../prune/memory.js'
 
@@ -47,8 +48,12 @@ export default class Prune extends BaseCommand<typeof Prune> {
     'bqpo-qlr': numberFlag({description: 'gqsa: BQPO learning rate of the scales and zeros', default: 1e-2, above: 0}),
     'e2e-steps': intFlag({description: 'gqsa: E2E-OQP steps training the scales end to end after all blocks (holds the model in memory; off by default on CPU)', default: 0, min: 0}),
     'e2e-lr': numberFlag({description: 'gqsa: E2E-OQP learning rate of the scales', default: 1e-4, above: 0}),
-    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md)',
-      options: ['dense', 'nm', 'bitmask', 'gqsa'], default: 'dense'}),
+    wbits: intFlag({description: 'gptq, sparsegpt: quantize the weights to this many bits (2 to 8) inside the OBS sweep', min: 2, max: 8}),
+    groupsize: intFlag({description: 'gptq, sparsegpt --wbits: input columns per quantization group (default: one scale per output row)', min: 1}),
+    sym: Flags.boolean({description: 'gptq, sparsegpt --wbits: symmetric quantizer (zero point 2^(bits−1))'}),
+    format: Flags.string({description: 'how to store the decoder linears: dense (Hugging Face layout), nm (N:M patterns), bitmask or gqsa (sparsify\'s packed formats, read by its generate/eval; docs/formats.md), pack-quantized (compressed-tensors W4A16/W8A16, with --wbits 4 or 8)',
+      options: ['dense', 'nm', 'bitmask', 'gqsa', 'pack-quantized'], default: 'dense'}),
+    'eval-tasks': Flags.string({description: 'also score dense and pruned on zero-shot tasks (as eval --tasks: all, or names, each optionally name=PATH)'}),
     'max-memory': Flags.string({description: 'refuse to start (exit 4) if the estimated peak exceeds this, e.g. 16G (default: available memory)'}),
   }
 
@@ -60,15 +65,15 @@ export default class Prune extends BaseCommand<typeof Prune> {
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
       maxPplIncrease: f['max-ppl-increase'],
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
-      format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa',
+      format: f.format as 'dense' | 'nm' | 'bitmask' | 'gqsa' | 'pack-quantized', wbits: f.wbits, groupsize: f.groupsize, sym: f.sym,
       gqsa: {bits: f.bits, group: f['group-size'], budget: f['group-budget'] as 'layer' | 'row', epochs: f['bqpo-epochs'],
         lr: f['bqpo-lr'], qlr: f['bqpo-qlr']},
-      e2eSteps: f['e2e-steps'], e2eLr: f['e2e-lr'],
+      e2eSteps: f['e2e-steps'], e2eLr: f['e2e-lr'], evalTasks: f['eval-tasks'],
     }, this.log_)
     const e = report.evaluation
     const quality = new Table({head: ['', 'sparsity', `perplexity${e ? ` (${e.dataset})` : ''}`], style: {head: [], border: []}})
-    quality.push(['dense', '0.00%', e ? e.dense_perplexity.toFixed(3) : '-'])
-    quality.push([`${report.method.id} ${report.target.pattern}`, `${(100 * report.sparsity.overall).toFixed(2)}%`, e ? e.pruned_perplexity.toFixed(3) : '-'])
+    quality.push(['dense', '0.00%', e ? `${e.dense_perplexity.toFixed(3)} ± ${e.dense_perplexity_stderr.toFixed(3)}` : '-'])
+    quality.push([`${report.method.id} ${report.target.pattern}`, `${(100 * report.sparsity.overall).toFixed(2)}%`, e ? `${e.pruned_perplexity.toFixed(3)} ± ${e.pruned_perplexity_stderr.toFixed(3)}` : '-'])
     const blocks = new Table({head: ['block', ...report.sparsity.blocks.map((b) => String(b.layer))], style: {head: [], border: []}})
     blocks.push(['sparsity', ...report.sparsity.blocks.map((b) => `${(100 * b.sparsity).toFixed(1)}%`)])
     if (report.outlier_ratio) blocks.push(['outliers', ...report.outlier_ratio.map((r) => `${r.toFixed(2)}%`)])
@@ -76,6 +81,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
       `pruned ${report.model.source} with ${report.method.id} (${report.target.pattern}): ${(100 * report.sparsity.overall).toFixed(2)}% of decoder-linear weights are zero`,
       quality.toString(),
       blocks.toString(),
+      ...(report.tasks ? [comparisonTable(report.tasks.dense, report.tasks.pruned)] : []),
       `wrote ${report.output} in ${report.timings_seconds.total.toFixed(1)} s (report: ${report.output}/REPORT.md)`,
     ])
     const g = report.gate

@@ -9,22 +9,28 @@ export function readTxt(file: string): string[] {
   return readFileSync(file, 'utf8').split(/\r?\n/)
 }
 
-/** A .jsonl file: one JSON object per line with a string field `text`. */
-export function readJsonl(file: string): string[] {
-  const docs: string[] = []
+/** The JSON value of each non-blank line of a .jsonl file, with its line number (from 1). */
+export function readJsonlLines(file: string, hint: string): {value: unknown; line: number}[] {
+  const out: {value: unknown; line: number}[] = []
   readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
     if (!line.trim()) return
-    let obj: unknown
     try {
-      obj = JSON.parse(line)
+      out.push({value: JSON.parse(line), line: i + 1})
     } catch {
-      throw invalidFormat(`${file}:${i + 1}: not valid JSON`, 'each line of a .jsonl file must be one JSON object with a "text" field')
+      throw invalidFormat(`${file}:${i + 1}: not valid JSON`, hint)
     }
-    const text = (obj as {text?: unknown})?.text
-    if (typeof text !== 'string') throw invalidFormat(`${file}:${i + 1}: no string field "text"`, 'each line of a .jsonl file must be one JSON object with a "text" field')
-    docs.push(text)
   })
-  return docs
+  return out
+}
+
+/** A .jsonl file: one JSON object per line with a string field `text`. */
+export function readJsonl(file: string): string[] {
+  const hint = 'each line of a .jsonl file must be one JSON object with a "text" field'
+  return readJsonlLines(file, hint).map(({value, line}) => {
+    const text = (value as {text?: unknown} | null)?.text
+    if (typeof text !== 'string') throw invalidFormat(`${file}:${line}: no string field "text"`, hint)
+    return text
+  })
 }
 
 /** A .parquet file's `text` column. */

@@ -1,28 +1,29 @@
 import type {Dataset} from '../data/types.js'
-import {sequenceLosses, toBatch, type ForwardOptions} from '../model/engine/forward.js'
+import type {ForwardOptions} from '../model/engine/forward.js'
 import type {Model} from '../model/model.js'
 import {finiteWeights} from './finite.js'
 import {TextTokenizer} from '../model/tokenizer.js'
 import {invalidFormat, usage} from '../util/errors.js'
+import {lossStats, tokenStats, type KlStats, type LossStats} from './token-stats.js'
 
-export interface PerplexityResult {
-  perplexity: number
-  /** Mean next-token loss of each chunk. */
-  losses: number[]
+/** What chunking needs of a model: its folder (tokenizer) and config (limits, vocabulary). */
+export type ModelFolder = Pick<Model, 'dir' | 'cfg'>
+
+export interface PerplexityResult extends LossStats {
   seqlen: number
   nsamples: number
   tokens: number
 }
 
 /** Default evaluation length: the papers' 2048, or the model's limit if shorter. */
-export const defaultSeqlen = (model: Model) => Math.min(2048, model.cfg.maxPositions)
+export const defaultSeqlen = (model: ModelFolder) => Math.min(2048, model.cfg.maxPositions)
 
 /**
  * Evaluation chunks by the WikiText-2 protocol of the Wanda and SparseGPT code: documents
  * joined with "\n\n", tokenized once, cut into floor(tokens/seqlen) non-overlapping chunks.
  * Pre-tokenized rows are one chunk each (cut to seqlen when it is given).
  */
-export async function evalChunks(model: Model, data: Dataset, seqlen: number | undefined, nsamples?: number): Promise<number[][]> {
+export async function evalChunks(model: ModelFolder, data: Dataset, seqlen: number | undefined, nsamples?: number): Promise<number[][]> {
   let chunks: number[][]
   if (data.kind === 'tokens') {
     if (data.rows.length === 0) throw invalidFormat(`dataset ${data.name} is empty`, 'give at least one row of token ids')
@@ -52,17 +53,36 @@ export async function evalChunks(model: Model, data: Dataset, seqlen: number | u
   return nsamples === undefined ? chunks : chunks.slice(0, nsamples)
 }
 
-/**
- * exp of the mean, over chunks, of each chunk's mean next-token loss. A NaN or Inf weight, or a
- * chunk whose loss is not finite (activations beyond float32), is an error, never a NaN perplexity.
- */
-export function perplexity(model: Model, chunks: number[][], opts: ForwardOptions = {}): PerplexityResult {
-  const losses = [...sequenceLosses(finiteWeights(model, opts.kernels), toBatch(chunks), opts)]
-  const bad = losses.findIndex((l) => !Number.isFinite(l))
+const sized = (stats: LossStats, chunks: number[][]): PerplexityResult =>
+  ({...stats, seqlen: chunks[0].length, nsamples: chunks.length, tokens: chunks.length * chunks[0].length})
+
+/** A chunk whose loss is not finite (activations beyond float32) is an error, never a NaN perplexity. */
+function finiteLosses(stats: LossStats, chunks: number[][]): LossStats {
+  const bad = stats.losses.findIndex((l) => !Number.isFinite(l))
   if (bad >= 0) {
-    throw invalidFormat(`evaluation chunk ${bad} (of ${chunks.length}, counted from 0) has a non-finite loss (${losses[bad]})`,
+    throw invalidFormat(`evaluation chunk ${bad} (of ${chunks.length}, counted from 0) has a non-finite loss (${stats.losses[bad]})`,
       'the activations overflow float32: the checkpoint is damaged or its weights are out of range')
   }
-  const mean = losses.reduce((a, b) => a + b, 0) / losses.length
-  return {perplexity: Math.exp(mean), losses, seqlen: chunks[0].length, nsamples: chunks.length, tokens: chunks.length * chunks[0].length}
+  return stats
+}
+
+/**
+ * exp of the mean, over chunks, of each chunk's mean next-token loss, with the loss's standard error
+ * over tokens. A NaN or Inf weight, or a non-finite chunk loss, is an error.
+ */
+export function perplexity(model: Model, chunks: number[][], opts: ForwardOptions = {}): PerplexityResult {
+  return sized(finiteLosses(tokenStats(finiteWeights(model, opts.kernels), null, chunks, opts).base, chunks), chunks)
+}
+
+/** The result from each chunk's per-token losses, whichever engine computed them (onnxruntime's, for one). */
+export function perplexityOf(tokenLosses: Float32Array[], chunks: number[][]): PerplexityResult {
+  return sized(finiteLosses(lossStats(tokenLosses), chunks), chunks)
+}
+
+/** Both models' perplexities on the same chunks, and the KL divergence of `other`'s next-token distributions from `base`'s. */
+export function comparePerplexity(base: Model, other: Model, chunks: number[][], opts: ForwardOptions = {}):
+  {base: PerplexityResult; other: PerplexityResult; kld: KlStats} {
+  if (base.cfg.vocabSize !== other.cfg.vocabSize) throw usage(`the models' vocabularies differ (${base.cfg.vocabSize} and ${other.cfg.vocabSize})`, 'compare a pruned model with its own dense model')
+  const r = tokenStats(finiteWeights(base, opts.kernels), finiteWeights(other, opts.kernels), chunks, opts)
+  return {base: sized(finiteLosses(r.base, chunks), chunks), other: sized(finiteLosses(r.other!, chunks), chunks), kld: r.kld!}
 }

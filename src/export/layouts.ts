@@ -14,6 +14,7 @@ import {encodePacked, packingConfig, parsePacking, readPacked, type Packing} fro
 import {packDense, unpackWeight} from '../packed/weight.js'
 import {invalidFormat, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
+import {decompressPackQuantized, isPackQuantizedConfig} from './pack-quantized.js'
 import {compressWeight, decompressWeight, type Encoded, type SparseLayout} from './compressed-tensors.js'
 
 const LINEAR_WEIGHT = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.\w+_proj)\.weight$/
@@ -112,6 +113,7 @@ const PACKED_PART = /^(model\.layers\.(\d+)\.((?:self_attn|mlp)\.\w+_proj))\.wei
 export function decompress(dir: string, out: string, overwrite: boolean): {tensors: number} {
   const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
   if (parsePacking(cfg.quantization_config, 'config.json')) return decompressPacked(dir, cfg, readConfig(dir), out, overwrite)
+  if (isPackQuantizedConfig(cfg)) return decompressPackQuantized(dir, cfg, out, overwrite)
   const format = cfg.quantization_config?.sparsity_config?.format
   if (format && format !== 'dense' && format !== 'sparse-bitmask' && format !== 'sparse-24-bitmask') {
     throw invalidFormat(`${dir}: sparsity format ${format} is not supported`, 'supported: sparse-bitmask, sparse-24-bitmask, dense')
@@ -196,12 +198,17 @@ export function exportPacked(dir: string, packing: Packing, out: string, overwri
     cfg.quantization_config = packingConfig(packing)
     writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
     copyCompanionFiles(dir, work)
-    for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
-      if (existsSync(path.join(dir, f))) copyFileSync(path.join(dir, f), path.join(work, f))
-    }
+    copyReportFiles(dir, work)
   })
   ck.close()
   return {sparsity: weights ? zeros / weights : 0, tensors: packedCount, bytes}
+}
+
+/** A prune run's report files, carried into its packed output. */
+export function copyReportFiles(from: string, to: string): void {
+  for (const f of ['sparsify.json', 'sparsify-report.json', 'REPORT.md', 'README.md', 'sparsify-chart.svg']) {
+    if (existsSync(path.join(from, f))) copyFileSync(path.join(from, f), path.join(to, f))
+  }
 }
 
 /** Replaces some float tensors of the checkpoint in `dir` in place (same shards, names, dtypes), file by file through a temporary copy. */

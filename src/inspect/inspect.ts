@@ -4,6 +4,7 @@ import {kernels} from '../kernels/index.js'
 import {Model} from '../model/model.js'
 import {numel} from '../model/safetensors/dtypes.js'
 import {blockPrefix, LINEARS, type BlockWeights} from '../model/weights.js'
+import {isPackQuantized, packQuantScheme} from '../packed/pack-quantized.js'
 
 export interface LinearInfo {
   name: string
@@ -23,8 +24,10 @@ export interface InspectReport {
   files: number
   sparsity: number
   pattern: string | null
-  /** sparsify's packing of the decoder linears (docs/formats.md), or dense. */
+  /** sparsify's packing of the decoder linears (docs/formats.md), pack-quantized, or dense. */
   format: string
+  /** A pack-quantized checkpoint's scheme (that of its first linear): bits, input columns per group (null: per row), symmetric. */
+  quantization: {bits: number; group_size: number | null; symmetric: boolean} | null
   blocks: {layer: number; sparsity: number}[]
   linears: LinearInfo[]
 }
@@ -45,8 +48,12 @@ function nmPattern(values: Float32Array, rows: number, cols: number): [zeros: nu
 }
 
 /** A linear's stored dtype; for a packed one, its packing and the dtype of its values. */
-function storedDtype(model: Model, weight: string): string {
-  const ck = model.ckpt, p = model.cfg.packing
+function storedDtype(model: Model, weight: string, rows: number, cols: number): string {
+  const ck = model.ckpt, p = model.cfg.packing, prefix = weight.replace(/\.weight$/, '')
+  if (isPackQuantized(ck, prefix)) {
+    const q = packQuantScheme(ck, prefix, rows, cols)
+    return `pack-quantized int${q.bits} ${q.groupsize ? `g${q.groupsize}` : 'per row'}${q.sym ? ' sym' : ''} (${ck.entry(`${prefix}.weight_scale`).dtype} scales)`
+  }
   if (ck.has(weight) || !p) return ck.entry(weight).dtype
   if (p.format === 'gqsa') return `gqsa int4 g${p.group}`
   return `${p.format === 'nm' ? `nm ${p.n} of ${p.m}` : 'bitmask'} (${ck.entry(`${weight}_values`).dtype})`
@@ -74,7 +81,7 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
       const l = w.linears[name]
       const [zeros, pattern] = nmPattern(l.weight, l.out, l.in)
       const full = `${blockPrefix(layer)}${name}.weight`
-      linears.push({name: full, shape: [l.out, l.in], dtype: storedDtype(model, full), sparsity: zeros / (l.out * l.in), pattern})
+      linears.push({name: full, shape: [l.out, l.in], dtype: storedDtype(model, full, l.out, l.in), sparsity: zeros / (l.out * l.in), pattern})
       patterns.add(pattern)
       z += zeros
       n += l.out * l.in
@@ -84,6 +91,8 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
     totalAll += n
     onBlock?.(layer, model.cfg.layers)
   }
+  const first = `${blockPrefix(0)}${LINEARS[0]}`, quantized = isPackQuantized(ck, first)
+  const q = quantized ? packQuantScheme(ck, first, linears[0].shape[0], linears[0].shape[1]) : null
   const files = ck.files.map((f) => statSync(f.path).size)
   model.close()
   return {
@@ -91,7 +100,8 @@ export function inspectModel(dir: string, onBlock?: (layer: number, layers: numb
     bytes_on_disk: files.reduce((a, b) => a + b, 0), files: files.length,
     sparsity: zerosAll / totalAll,
     pattern: patterns.size === 1 ? [...patterns][0] : null,
-    format: model.cfg.packing?.format ?? 'dense',
+    format: quantized ? 'pack-quantized' : model.cfg.packing?.format ?? 'dense',
+    quantization: q && {bits: q.bits, group_size: q.groupsize || null, symmetric: q.sym},
     blocks, linears,
   }
 }

@@ -11,11 +11,29 @@ export interface GemmOpts {
 
 /** SparseGPT's sweep options, as the reference repositories name them. */
 export interface SparseGptOpts {
+  /** unstructured fraction pruned per block tile; negative: prune nothing (GPTQ) */
   sparsity: number
   /** n of N:M (0 = unstructured `sparsity`) */
   prunen: number
   prunem: number
   blocksize: number
+  /** quantize inside the sweep (GPTQ; SparseGPT's joint mode) */
+  quant?: SweepQuant
+}
+
+/**
+ * The quantizer of the OBS sweep (algorithms spec §14): min-max with zero in range over each row, or over
+ * each group of `groupsize` input columns (0: per row), found as the reference finds it.
+ */
+export interface SweepQuant {
+  bits: number
+  groupsize: number
+  sym: boolean
+  /** The dtype the scales will be stored in: each is rounded to it as soon as it is found. */
+  scaleDtype: 'F32' | 'BF16' | 'F16'
+  /** Outputs, (rows, groups) with groups = ⌈cols/groupsize⌉ (1 per row without groups): w = scale·(code − zero). */
+  scales: Float32Array
+  zeros: Float32Array
 }
 
 /**
@@ -44,6 +62,8 @@ export interface Backend {
   attentionCached(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, n: number, past: number, nh: number, nkv: number, hd: number, scale: number): void
   /** losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]; logits: (rows, vocab). */
   nllRows(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, vocab: number): void
+  /** kl[r] = KL(softmax(base[r]) ‖ softmax(other[r])) in nats; same[r] = 1 when both rows' first largest logits agree. (rows, vocab) */
+  klRows(kl: Float32Array, same: Uint8Array, base: Float32Array, other: Float32Array, rows: number, vocab: number): void
   /** dx of y = rmsnorm(x)·w; dw (if given) += ∂L/∂w. */
   rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number): void
   /** In place: dy of rope's output becomes dx of its input. */

@@ -3,7 +3,7 @@ import {loadAddon, type NativeAddon} from './native.js'
 import {gqsaPairBytes as pairBytes} from './ref/gqsa.js'
 import {refBackend} from './ref/index.js'
 
-export type {Backend, GemmOpts, SparseGptOpts, Values} from './backend.js'
+export type {Backend, GemmOpts, SparseGptOpts, SweepQuant, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
 export {gqsaFileParams, gqsaHeldParams, gqsaPairBytes} from './ref/gqsa.js'
 
@@ -60,6 +60,10 @@ function nativeBackend(addon: NativeAddon): Backend {
       for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'nllRows', `target ${targets[r]} outside the vocabulary`)
       addon.nllRows(losses, logits, targets, rows, vocab)
     },
+    klRows(kl, same, base, other, rows, vocab) {
+      need(kl.length >= rows && same.length >= rows && base.length >= rows * vocab && other.length >= rows * vocab, 'klRows', 'shape mismatch')
+      addon.klRows(kl, same, base, other, rows, vocab)
+    },
     columnStats(sum, sumsq, varsum, x, nseq, seq, cols) {
       need(sum.length >= cols && sumsq.length >= cols && varsum.length >= cols && x.length >= nseq * seq * cols, 'columnStats', 'shape mismatch')
       addon.columnStats(sum, sumsq, varsum, x, nseq, seq, cols)
@@ -115,7 +119,13 @@ function nativeBackend(addon: NativeAddon): Backend {
     sparsegptPrune(w, mask, u, h, rows, cols, o) {
       need(w.length === rows * cols && mask.length === rows * cols && u.length === cols * cols && h.length === cols * cols, 'sparsegptPrune', 'shape mismatch')
       need(o.prunen === 0 || (o.blocksize % o.prunem === 0 && cols % o.prunem === 0 && o.prunem <= 64), 'sparsegptPrune', 'N:M must divide the block size and the width (M ≤ 64)')
-      addon.sparsegptPrune(w, mask, u, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize)
+      const q = o.quant
+      if (q) {
+        const groups = q.groupsize > 0 ? Math.ceil(cols / q.groupsize) : 1
+        need(q.bits >= 2 && q.bits <= 8 && q.groupsize >= 0 && q.scales.length === rows * groups && q.zeros.length === rows * groups, 'sparsegptPrune', 'quantizer shape mismatch')
+      }
+      addon.sparsegptPrune(w, mask, u, h, rows, cols, o.sparsity, o.prunen, o.prunem, o.blocksize, q?.bits ?? 0, q?.groupsize ?? 0, q?.sym ?? false,
+        SCALE_DTYPES.indexOf(q?.scaleDtype ?? 'F32'), q?.scales ?? null, q?.zeros ?? null)
     },
     rmsnormBackward(dx, dw, dy, x, w, rows, dim, eps) {
       need(dx.length >= rows * dim && dy.length >= rows * dim && x.length >= rows * dim && w.length >= dim && (!dw || dw.length >= dim), 'rmsnormBackward', 'shape mismatch')
@@ -240,6 +250,9 @@ function nativeBackend(addon: NativeAddon): Backend {
     f32ToF16(out, input) { need(input.length >= out.length, 'f32ToF16', 'input too short'); addon.f32ToF16(out, input) },
   }
 }
+
+/** The dtype codes of the native quantizer's scale rounding. */
+const SCALE_DTYPES = ['F32', 'BF16', 'F16']
 
 let addon: NativeAddon | undefined
 let active: Backend | undefined

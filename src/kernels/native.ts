@@ -15,7 +15,8 @@ export interface NativeAddon extends Pick<Backend, SameAsBackend> {
     lda: number, ldb: number, ldc: number, transA: boolean, transB: boolean, accumulate: boolean): void
   gemmRef: NativeAddon['gemm']
   sparsegptPrune(w: Float32Array, mask: Uint8Array, u: Float32Array, h: Float32Array, rows: number, cols: number,
-    sparsity: number, prunen: number, prunem: number, blocksize: number): void
+    sparsity: number, prunen: number, prunem: number, blocksize: number, bits: number, groupsize: number, sym: boolean, scaleDtype: number,
+    scales: Float32Array | null, zeros: Float32Array | null): void
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void
   setThreads(n: number): void
   getThreads(): number

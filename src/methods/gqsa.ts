@@ -2,7 +2,7 @@ import {gqsaHeldParams, gqsaPairBytes, type Backend} from '../kernels/index.js'
 import type {GqsaPacked} from '../packed/weight.js'
 import {usage} from '../util/errors.js'
 import {bqpo} from './bqpo.js'
-import {inverseHessianFactor} from './sparsegpt.js'
+import {inverseHessianFactor, SPARSEGPT_DEFAULTS} from './sparsegpt.js'
 import type {PruningMethod} from './types.js'
 import {GQSA_DEFAULTS, type GqsaOptions, type GqsaState} from './gqsa-types.js'
 
@@ -63,10 +63,11 @@ export function gqsaMethod(o: GqsaOptions = GQSA_DEFAULTS): PruningMethod & {sta
     needsGradients: false,
     needsHessian: true,
     needsCalibration: true,
-    prune({name, layer, weight, rows, cols, stats, target, kernels: k}) {
+    prune({name, layer, weight, rows, cols, stats, target, kernels: k, notes}) {
       if (target.kind !== 'unstructured') throw usage('GQSA takes --sparsity (the share of groups pruned), not --pattern')
       if (cols % o.group !== 0) throw usage(`model.layers.${layer}.${name} has ${cols} inputs, not a multiple of --group-size ${o.group}`)
-      const h = stats.hessian!, u = inverseHessianFactor(k, h, cols, `model.layers.${layer}.${name}`)
+      const h = stats.hessian!, {u, percdamp} = inverseHessianFactor(k, h, cols, `model.layers.${layer}.${name}`)
+      if (percdamp !== SPARSEGPT_DEFAULTS.percdamp) notes.percdamp = percdamp
       const groups = cols / o.group
       const score = new Float32Array(rows * groups)
       k.gqsaSaliency(score, weight, u, rows, cols, o.group)

@@ -4,7 +4,7 @@ import {blockPrefix, INPUT_OF, LINEARS, type BlockWeights, type InputName} from 
 import {invalidFormat} from '../util/errors.js'
 import {CalibrationRunner} from './block-runner.js'
 import {blockCollectors, finishAll} from './stats.js'
-import type {InputStats, PruningMethod, SparsityTarget} from './types.js'
+import type {InputStats, LinearNotes, PruningMethod, SparsityTarget} from './types.js'
 
 export interface LinearResult {
   name: string          // HF tensor name
@@ -16,6 +16,8 @@ export interface LinearResult {
   /** Σ ΔW²·E[x²] / Σ W²·E[x²] over the calibration inputs (a diagonal estimate); null without calibration. */
   relError: number | null
   skipped: boolean
+  /** The method's notes on this linear (e.g. the damping its Hessian needed). */
+  notes: LinearNotes
 }
 
 /** A block that the method refined after pruning (GQSA's BQPO): its output MSE against the dense path before and after. */
@@ -111,6 +113,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
     }
     const target = targets[layer]
     const dense = new Map<string, Float32Array>()
+    const notes = new Map<string, LinearNotes>(LINEARS.map((name) => [name, {}]))
     for (const name of LINEARS) {
       const l = w.linears[name]
       const full = `${blockPrefix(layer)}${name}.weight`
@@ -118,7 +121,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       if (job.skip?.test(full)) continue
       clock('solve', () => {
         method.prune({name, layer, weight: l.weight, rows: l.out, cols: l.in, stats: stats?.[INPUT_OF[name]] ?? EMPTY_STATS,
-          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k})
+          gradnorm: job.gradnorms?.get(full) ?? null, target, kernels: k, notes: notes.get(name)!})
       })
     }
     if (method.refineBlock && runner && xDense) {
@@ -140,7 +143,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
         relError = ref > 0 ? err / ref : 0
       }
       const skipped = job.skip?.test(full) ?? false
-      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped})
+      linears.push({name: full, layer, rows: l.out, cols: l.in, zeros, sparsity: zeros / (l.out * l.in), relError, skipped, notes: notes.get(name)!})
     }
     if (runner) clock('rerun', () => runner.forward(w!))
     job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer))

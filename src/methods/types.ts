@@ -34,6 +34,13 @@ export interface PruneContext {
   gradnorm: Float32Array | null
   target: SparsityTarget
   kernels: Backend
+  /** What the method has to say about this linear beyond its mask; the driver puts it in the report. */
+  notes: LinearNotes
+}
+
+export interface LinearNotes {
+  /** The damping (fraction of the mean Hessian diagonal) the factorisation needed, when more than the default. */
+  percdamp?: number
 }
 
 /** A pruning method: what it needs collected, and how it prunes one linear given that. */

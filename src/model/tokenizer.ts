@@ -10,7 +10,9 @@ import {invalidFormat, notFound} from '../util/errors.js'
  * tokenizer_config.json's add_bos_token, as transformers applies it.
  */
 export class TextTokenizer {
-  private constructor(private readonly tok: Tokenizer, private readonly bosId: number | null) {}
+  private constructor(private readonly tok: Tokenizer, private readonly bosId: number | null,
+    /** tokenizer_config.json's bos_token and eos_token, whether or not encode() adds them. */
+    readonly special: {bos: number | null; eos: number | null}) {}
 
   static load(dir: string): TextTokenizer {
     const file = path.join(dir, 'tokenizer.json')
@@ -24,7 +26,9 @@ export class TextTokenizer {
     } catch (err) {
       throw invalidFormat(`${file}: cannot load tokenizer (${(err as Error).message.split('\n')[0]})`, 'restore tokenizer.json from the original model')
     }
-    return new TextTokenizer(tok, bosToAdd(dir, tok))
+    const cfg = readTokenizerConfig(dir)
+    const special = {bos: specialId(tok, cfg?.bos_token), eos: specialId(tok, cfg?.eos_token)}
+    return new TextTokenizer(tok, cfg?.add_bos_token === true ? special.bos : null, special)
   }
 
   get vocabSize(): number { return this.tok.getVocabSize(true) }
@@ -46,18 +50,18 @@ export class TextTokenizer {
   }
 }
 
-/** The BOS id when tokenizer_config.json asks for it (add_bos_token: true), else null. */
-function bosToAdd(dir: string, tok: Tokenizer): number | null {
+function readTokenizerConfig(dir: string): Record<string, unknown> | null {
   const file = path.join(dir, 'tokenizer_config.json')
   if (!existsSync(file)) return null
-  let cfg: Record<string, unknown>
   try {
-    cfg = JSON.parse(readFileSync(file, 'utf8'))
+    return JSON.parse(readFileSync(file, 'utf8'))
   } catch {
     throw invalidFormat(`${file} is not valid JSON`, 'restore it from the original model')
   }
-  if (cfg.add_bos_token !== true) return null
-  const bos = cfg.bos_token
-  const content = typeof bos === 'string' ? bos : (bos as {content?: string} | null)?.content
-  return content ? tok.tokenToId(content) : null
+}
+
+/** A special token as tokenizer_config.json gives it (a string, or an object with `content`) → its id. */
+function specialId(tok: Tokenizer, token: unknown): number | null {
+  const content = typeof token === 'string' ? token : (token as {content?: string} | null | undefined)?.content
+  return content ? tok.tokenToId(content) ?? null : null
 }

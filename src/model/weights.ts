@@ -1,5 +1,6 @@
 import {kernels} from '../kernels/index.js'
 import {readPacked, type Packing} from '../packed/tensors.js'
+import {isPackQuantized, readPackQuantizedDense} from '../packed/pack-quantized.js'
 import {unpackWeight, type PackedWeight} from '../packed/weight.js'
 import {invalidFormat} from '../util/errors.js'
 import type {Checkpoint} from './safetensors/checkpoint.js'
@@ -66,7 +67,8 @@ export function loadBlock(ckpt: Checkpoint, cfg: ModelConfig, layer: number, reu
   for (const name of LINEARS) {
     const [out, inp] = linearShape(cfg, name)
     const old = reuse?.linears[name]
-    const weight = cfg.packing && !ckpt.has(`${p}${name}.weight`)
+    const weight = isPackQuantized(ckpt, `${p}${name}`) ? readInto(readPackQuantizedDense(ckpt, `${p}${name}`, out, inp), old?.weight)
+      : cfg.packing && !ckpt.has(`${p}${name}.weight`)
       ? readPackedDense(ckpt, cfg.packing, `${p}${name}`, out, inp, old?.weight)
       : readShaped(ckpt, `${p}${name}.weight`, [out, inp], old?.weight)
     const bias = ckpt.has(`${p}${name}.bias`) ? readShaped(ckpt, `${p}${name}.bias`, [out], old?.bias ?? undefined) : null
@@ -88,7 +90,10 @@ export function blockNorms(ckpt: Checkpoint, cfg: ModelConfig, layer: number, re
 
 /** A packed linear's weight, expanded to dense float32 (for the GEMM paths: eval, prune, inspect). */
 function readPackedDense(ckpt: Checkpoint, packing: Packing, prefix: string, rows: number, cols: number, into?: Float32Array): Float32Array {
-  const dense = unpackWeight(kernels(), readPacked(ckpt, prefix, rows, cols, packing), rows, cols)
+  return readInto(unpackWeight(kernels(), readPacked(ckpt, prefix, rows, cols, packing), rows, cols), into)
+}
+
+function readInto(dense: Float32Array, into?: Float32Array): Float32Array {
   if (!into) return dense
   into.set(dense)
   return into

@@ -19,6 +19,8 @@ import {availableBytes, estimatePruneBytes} from './memory.js'
 import type {PruneOptions} from './options.js'
 import {readPlanFile, type Allocation} from './plan.js'
 import {parseTarget} from './target.js'
+import {noPruning, quantMethod} from './quant-options.js'
+import type {QuantMethod} from '../methods/gptq.js'
 
 /** A prune job whose options were checked against the model, before any work is done. */
 export interface Job {
@@ -26,6 +28,8 @@ export interface Job {
   method: PruningMethod
   /** The GQSA method with its state, when --method gqsa. */
   gqsa: ReturnType<typeof gqsaMethod> | null
+  /** The quantizing method with its states, when --method gptq or sparsegpt --wbits. */
+  quant: QuantMethod | null
   /** --sparsity or --pattern (OWL's average); null with --plan. */
   target: SparsityTarget | null
   /** The per-block targets of --plan. */
@@ -41,7 +45,6 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   if (!METHODS[o.method]) throw usage(`unknown method ${o.method}`, `choose one of: ${Object.keys(METHODS).join(', ')}`)
   const gqsaOptions = {...GQSA_DEFAULTS, ...o.gqsa}
   const gqsa = o.method === 'gqsa' ? gqsaMethod(gqsaOptions) : null
-  const method = gqsa ?? METHODS[o.method]
   const out = path.resolve(o.out)
   if (existsSync(out) && readdirSync(out).length > 0 && !o.overwrite) {
     throw usage(`--out ${o.out} exists and is not empty`, 'choose another folder, or pass --overwrite to replace it')
@@ -51,9 +54,12 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
 
   checkAllocationFlags(o)
   const model = Model.load(await resolveModel(o.model, log))
+  const quant = quantMethod(o.method, o, model)
+  const method = quant ?? gqsa ?? METHODS[o.method]
   const plan = o.plan === undefined ? null : readPlanFile(o.plan, model.cfg, method.id)
-  // GQSA's W4S50 is its default; the other methods need a target.
-  const target = plan ? null : parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
+  // GQSA's W4S50 is its default; GPTQ prunes nothing; the other methods need a target.
+  const target = plan ? null : method.id === 'gptq' ? noPruning(o)
+    : parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
   const packing = outputPacking(o.format ?? 'dense', target ?? plan!.targets[0], method.id, skip, gqsaOptions)
   const e2eSteps = o.e2eSteps ?? 0
   if (e2eSteps > 0 && (!gqsa || skip || o.resume)) {
@@ -62,7 +68,7 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   const seqlen = calibrationSeqlen(o.seqlen, model.cfg)
   if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
   checkMemory(o, model, method, seqlen, log)
-  return {model, method, gqsa, target, plan, packing, skip, seqlen, e2eSteps, out}
+  return {model, method, gqsa, quant, target, plan, packing, skip, seqlen, e2eSteps, out}
 }
 
 /** --seqlen, or min(2048, max_position_embeddings), checked against the model's positions and attention window. */
@@ -81,6 +87,9 @@ function checkAllocationFlags(o: PruneOptions): void {
     throw usage('--plan takes the place of --sparsity and --pattern', 'give either --plan or one of --sparsity and --pattern')
   }
   if (o.plan !== undefined && o.owl) throw usage('--owl computes per-block targets and --plan reads them: give one of the two')
+  if ((o.plan !== undefined || o.owl) && o.method === 'gptq') {
+    throw usage(`--method gptq quantizes without pruning: ${o.owl ? '--owl' : '--plan'} has no sparsity to allocate`, 'to prune and quantize together, use --method sparsegpt --wbits')
+  }
   if ((o.plan !== undefined || o.owl) && o.format === 'nm') {
     throw usage('--format nm packs one N:M pattern for the whole model; per-block targets differ', 'use --format bitmask')
   }
@@ -100,6 +109,7 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
   g: GqsaOptions): Packing | null {
   if (format === 'dense') return null
   if (skip) throw usage(`--format ${format} packs every decoder linear; --skip would leave some dense`, 'drop --skip, or write --format dense')
+  if (format === 'pack-quantized') return null   // written from the quantizing method's states (run.ts)
   if (format === 'bitmask') return {format}
   if (format === 'nm') {
     if (target.kind !== 'nm') throw usage('--format nm needs an N:M --pattern', 'use --format bitmask for unstructured sparsity')

@@ -32,6 +32,12 @@ export interface PruneOptions {
   /** GQSA's E2E-OQP: steps of end-to-end training of the scales after all blocks (0: off), and its learning rate. */
   e2eSteps?: number
   e2eLr?: number
-  /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md). */
-  format?: 'dense' | 'nm' | 'bitmask' | 'gqsa'
+  /** How to store the decoder linears: dense (default, the Hugging Face layout), nm, bitmask or gqsa (docs/formats.md), or compressed-tensors' pack-quantized. */
+  format?: 'dense' | 'nm' | 'bitmask' | 'gqsa' | 'pack-quantized'
+  /** Quantization in the OBS sweep (gptq, sparsegpt): bits, input columns per group (default: per row), symmetric. */
+  wbits?: number
+  groupsize?: number
+  sym?: boolean
+  /** Zero-shot tasks (eval --tasks syntax) to score dense and pruned on. */
+  evalTasks?: string
 }

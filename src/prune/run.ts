@@ -4,7 +4,6 @@ import path from 'node:path'
 import {benchShape} from '../bench/formats.js'
 import {exportPacked, replaceTensors} from '../export/layouts.js'
 import {MirrorWriter} from '../export/mirror-writer.js'
-import {perplexity, type PerplexityResult} from '../eval/perplexity.js'
 import {kernels} from '../kernels/index.js'
 import {e2eOqp, type E2eResult} from '../methods/e2e-oqp.js'
 import {packState} from '../methods/gqsa.js'
@@ -21,11 +20,14 @@ import {buildReport, type PruneReport} from '../report/report.js'
 import {writeReportFiles} from '../report/write.js'
 import type {Logger} from '../util/log.js'
 import {VERSION} from '../version.js'
+import {writePackQuantized} from '../export/pack-quantized.js'
 import {readGqsaLinear, saveGqsaBlock} from './gqsa-state.js'
+import {quantizationSummary, quantStates, saveQuantBlock} from './quantized.js'
 import {watchSignals} from './interruption.js'
 import {loadJobData, phaseClock, planJob, type Job, type JobData, type Timed} from './job.js'
 import type {PruneOptions} from './options.js'
 import {blockTargets, owlAllocation, uniformAllocation, type Allocation} from './plan.js'
+import {evaluateQuality, prepareTasks} from './quality.js'
 import {describeTarget} from './target.js'
 import {abandonWork, clearProgress, jobFingerprint, saveProgress, startWork, workFolderOf, type Progress} from './work-folder.js'
 
@@ -33,8 +35,8 @@ import {abandonWork, clearProgress, jobFingerprint, saveProgress, startWork, wor
 const E2E_LR = 1e-4
 
 /**
- * The sequential pipeline: plan and check the job, load data, evaluate the dense model, prune block
- * by block into a work folder beside --out, then evaluate, report and move the output into place.
+ * The sequential pipeline: plan and check the job, load data, prune block by block into a work
+ * folder beside --out, then evaluate dense against pruned, report and move the output into place.
  */
 export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneReport> {
   const started = performance.now()
@@ -45,7 +47,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   const {model, method, seqlen} = job
   log.info(`pruning ${model.cfg.arch} (${model.cfg.layers} blocks) with ${method.id}, ${allocation.description}` +
     (data.calib ? `, calibrated on ${data.samples.length} × ${seqlen} tokens of ${data.calib.name}` : ''))
-  const dense = await evaluate(model, data, 'dense', timed, log)
+  const tasks = await prepareTasks(o.evalTasks, log)
 
   const interruption = watchSignals(log)
   const work = workFolderOf(job.out)
@@ -57,9 +59,8 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     copyConfigWithoutSparsity(model.dir, work)
     copyCompanionFiles(model.dir, work)
     const e2e = job.e2eSteps > 0 ? await trainScalesEndToEnd(o, job, data, work, e2eStates, timed, log) : null
-    const prunedModel = data.chunks ? Model.load(work) : null
-    const pruned = prunedModel ? await evaluate(prunedModel, data, 'pruned', timed, log) : null
-    prunedModel?.close()
+    const quality = await evaluateQuality(model, work, data.chunks, tasks, log, timed)
+    const {dense, pruned} = quality
     model.close()
     const increase = dense && pruned ? 100 * (pruned.perplexity / dense.perplexity - 1) : null
     const gate = o.maxPplIncrease === undefined || increase === null ? null
@@ -70,9 +71,11 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       options: o, out: job.out, model, method, allocation, seqlen, samples: data.samples.length, calib: data.calib?.name ?? null,
       evalName: data.evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phases, ...result.times},
       seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, e2e,
+      quantization: job.quant ? quantizationSummary(job.quant.quant, o.format ?? 'dense', result.linears, model) : null,
+      kld: quality.kld, tasks: quality.tasks,
     })
     writeReportFiles(work, report)
-    placeOutput(job, work, log)
+    placeOutput(job, work, log, o.format === 'pack-quantized')
     return report
   } catch (err) {
     throw abandonWork(work, err, model.cfg.layers)
@@ -89,16 +92,6 @@ async function allocate(o: PruneOptions, job: Job, data: JobData, timed: Timed, 
     (layer, layers) => log.step('outlier ratios (OWL)', layer + 1, layers)))
   log.info(`OWL outlier ratios ${a.outlierRatio!.map((r) => r.toFixed(3)).join(', ')} %: ${a.targets.map(describeTarget).join(', ')}`)
   return a
-}
-
-async function evaluate(model: Model, data: JobData, which: 'dense' | 'pruned', timed: Timed, log: Logger): Promise<PerplexityResult | null> {
-  if (!data.chunks) return null
-  const layers = model.cfg.layers
-  const result = await timed(which === 'dense' ? 'evalDense' : 'evalPruned', () => perplexity(model, data.chunks!, {
-    onBlock: (layer: number, group: number, groups: number) => log.step(`${which} perplexity`, group * layers + layer + 1, groups * layers),
-  }))
-  log.info(`${which} perplexity ${result.perplexity.toFixed(3)}${which === 'dense' ? ` on ${data.evalData!.name}` : ''}`)
-  return result
 }
 
 /** GBLM's gradients when the method needs them, then the blocks pruned in order, each written to the work folder as it finishes. */
@@ -137,6 +130,7 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, allocatio
       },
       onBlockDone(layer, w, linears) {
         if (packing?.format === 'gqsa') saveGqsaBlock(work, layer, model.cfg, (name) => method.packed!(w.linears[name].weight))
+        if (o.format === 'pack-quantized') saveQuantBlock(work, layer, (name) => job.quant!.state(w.linears[name].weight)!)
         if (job.e2eSteps > 0) for (const name of LINEARS) e2eStates.set(`${blockPrefix(layer)}${name}.weight`, structuredClone(gqsa!.state(w.linears[name].weight)!))
         writer.writeThrough(layer, new Map(LINEARS.map((name) => [`${blockPrefix(layer)}${name}.weight`, w.linears[name].weight])))
         writer.sync()
@@ -177,9 +171,13 @@ async function trainScalesEndToEnd(o: PruneOptions, job: Job, data: JobData, wor
 }
 
 /** The complete work folder becomes --out: renamed into place, or packed into it. */
-function placeOutput(job: Job, work: string, log: Logger): void {
+function placeOutput(job: Job, work: string, log: Logger, packQuantized: boolean): void {
   const {packing, out} = job
-  if (packing) {
+  if (packQuantized) {
+    const states = quantStates(work, job.model.cfg.layers)
+    try { writePackQuantized(work, out, job.quant!.quant, states.of) } finally { states.close() }
+    rmSync(work, {recursive: true, force: true})
+  } else if (packing) {
     exportPacked(work, packing, out, true, log, packing.format === 'gqsa' ? (prefix) => readGqsaLinear(work, prefix) : undefined)
     rmSync(work, {recursive: true, force: true})
   } else {

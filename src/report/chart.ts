@@ -1,4 +1,5 @@
 import type {PruneReport} from './report.js'
+import {taskPanel} from './task-chart.js'
 
 const COLORS: Record<string, string> = {
   q_proj: '#4e79a7', k_proj: '#59a14f', v_proj: '#9c755f', o_proj: '#f28e2b', gate_proj: '#e15759', up_proj: '#b07aa1', down_proj: '#76b7b2',
@@ -13,7 +14,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 
 /**
  * Two bar panels over the decoder linears in order (block by block): achieved sparsity, and the
- * relative reconstruction error estimate. Plain SVG, drawn here: no library needed for bars.
+ * relative reconstruction error estimate; with --eval-tasks, accuracy per task below. Plain SVG, drawn here: no library needed for bars.
  */
 export function sparsityChart(r: PruneReport): string {
   const ls = r.sparsity.linears
@@ -22,7 +23,9 @@ export function sparsityChart(r: PruneReport): string {
   const left = 70, top = 40, panel = 150, gap = 60
   const outliers = r.outlier_ratio
   const panelCount = outliers ? 3 : 2
-  const width = left + ls.length * bw + 30, height = top + panelCount * panel + (panelCount - 1) * gap + 70
+  const sparsityHeight = top + panelCount * panel + (panelCount - 1) * gap + 70
+  const tasks = taskPanel(r, left, sparsityHeight + 20)
+  const width = Math.max(left + ls.length * bw + 30, tasks.width), height = sparsityHeight + tasks.height
   const errs = ls.map((l) => l.rel_error ?? 0)
   const maxErr = Math.max(1e-12, ...errs)
   const out: string[] = []
@@ -75,9 +78,10 @@ export function sparsityChart(r: PruneReport): string {
   text(left + (ls.length * bw) / 2, yb + 14, 'decoder block', 'text-anchor="middle"')
   Object.entries(COLORS).forEach(([k, c], i) => {
     const x = left + i * 88
-    out.push(`<rect x="${x}" y="${height - 18}" width="10" height="10" fill="${c}"/>`)
-    text(x + 14, height - 9, k)
+    out.push(`<rect x="${x}" y="${sparsityHeight - 18}" width="10" height="10" fill="${c}"/>`)
+    text(x + 14, sparsityHeight - 9, k)
   })
+  out.push(...tasks.svg)
   out.push('</svg>')
   return `${out.join('\n')}\n`
 }

@@ -4,6 +4,8 @@ import type {RefinedBlock} from '../methods/sequential.js'
 import path from 'node:path'
 
 import type {PerplexityResult} from '../eval/perplexity.js'
+import type {TaskResult} from '../eval/tasks/run.js'
+import type {KlStats} from '../eval/token-stats.js'
 import type {LinearResult} from '../methods/sequential.js'
 import type {PruningMethod} from '../methods/types.js'
 import type {Model} from '../model/model.js'
@@ -11,6 +13,20 @@ import type {PruneOptions} from '../prune/options.js'
 import type {Allocation} from '../prune/plan.js'
 import {describeTarget, requestedSparsity} from '../prune/target.js'
 import {VERSION} from '../version.js'
+
+/** The quantization of a gptq or sparsegpt --wbits run. */
+export interface QuantizationSummary {
+  bits: number
+  /** Input columns per group; null: one scale per output row. */
+  group_size: number | null
+  symmetric: boolean
+  /** The dtype the scales were rounded to when found (the model's). */
+  scale_dtype: string
+  /** How the linears are stored: dense (dequantized values in the model's dtype) or pack-quantized. */
+  format: string
+  /** Bytes of the stored decoder-linear tensors per weight. */
+  bytes_per_weight: number
+}
 
 export interface PruneReport {
   tool: {name: 'sparsify'; version: string}
@@ -28,9 +44,19 @@ export interface PruneReport {
     blocks: {layer: number; sparsity: number}[]
     linears: {name: string; shape: [number, number]; sparsity: number; rel_error: number | null; skipped: boolean}[]
   }
-  evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number} | null
+  evaluation: {dataset: string; seqlen: number; nsamples: number; dense_perplexity: number; pruned_perplexity: number
+    /** ppl · standard error of the mean token loss, and exp(loss ± se) (llama.cpp's PPL ± y) */
+    dense_perplexity_stderr: number; pruned_perplexity_stderr: number; dense_interval: [number, number]; pruned_interval: [number, number]
+    /** The pruned model's next-token distributions against the dense model's on the same chunks. */
+    kld: KlStats | null} | null
+  /** --eval-tasks: zero-shot accuracy of dense and pruned (lm-evaluation-harness scoring). */
+  tasks: {dense: Record<string, TaskResult>; pruned: Record<string, TaskResult>} | null
   /** The --max-ppl-increase quality gate, when one was set. */
   gate: {max_ppl_increase_pct: number; ppl_increase_pct: number; passed: boolean} | null
+  /** The quantizer of the OBS sweep (gptq, sparsegpt --wbits); null when the run only prunes. */
+  quantization: QuantizationSummary | null
+  /** Linears whose Hessian needed more than the default damping (percdamp 0.01) to factor, and the damping used. */
+  damping: {name: string; percdamp: number}[]
   timings_seconds: Record<string, number>
   /** How the output stores its decoder linears: dense (Hugging Face P.weight) or one of sparsify's packings. */
   format: string
@@ -65,6 +91,9 @@ export interface ReportInput {
   speed: ShapeResult
   refined: RefinedBlock[]
   e2e: E2eResult | null
+  quantization?: QuantizationSummary | null
+  kld: KlStats | null
+  tasks: PruneReport['tasks']
 }
 
 /** The command line that reproduces the run. */
@@ -79,6 +108,7 @@ export function reproduceCommand(o: PruneOptions): string {
   if (o.seqlen) parts.push(`--seqlen ${o.seqlen}`)
   parts.push(`--seed ${o.seed}`)
   if (o.eval) parts.push(`--eval ${o.eval}`)
+  if (o.evalTasks) parts.push(`--eval-tasks ${o.evalTasks}`)
   if (o.skip) parts.push(`--skip '${o.skip}'`)
   if (o.maxPplIncrease !== undefined) parts.push(`--max-ppl-increase ${o.maxPplIncrease}`)
   if (o.method === 'gqsa' && o.gqsa) {
@@ -86,6 +116,7 @@ export function reproduceCommand(o: PruneOptions): string {
     parts.push(`--bits ${g.bits} --group-size ${g.group} --group-budget ${g.budget} --bqpo-epochs ${g.epochs} --bqpo-lr ${g.lr} --bqpo-qlr ${g.qlr}`)
   }
   if (o.e2eSteps) parts.push(`--e2e-steps ${o.e2eSteps}${o.e2eLr !== undefined ? ` --e2e-lr ${o.e2eLr}` : ''}`)
+  if (o.wbits !== undefined) parts.push(`--wbits ${o.wbits}${o.groupsize !== undefined ? ` --groupsize ${o.groupsize}` : ''}${o.sym ? ' --sym' : ''}`)
   if (o.format && o.format !== 'dense') parts.push(`--format ${o.format}`)
   parts.push(`--out ${o.out}`)
   return parts.join(' ')
@@ -118,9 +149,14 @@ export function buildReport(r: ReportInput): PruneReport {
         rel_error: l.relError === null ? null : round(l.relError), skipped: l.skipped})),
     },
     evaluation: r.dense && r.pruned && r.evalName
-      ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity}
+      ? {dataset: r.evalName, seqlen: r.dense.seqlen, nsamples: r.dense.nsamples, dense_perplexity: r.dense.perplexity, pruned_perplexity: r.pruned.perplexity,
+        dense_perplexity_stderr: r.dense.perplexity_stderr, pruned_perplexity_stderr: r.pruned.perplexity_stderr,
+        dense_interval: r.dense.interval, pruned_interval: r.pruned.interval, kld: r.kld}
       : null,
+    tasks: r.tasks,
     gate: r.gate,
+    quantization: r.quantization ?? null,
+    damping: r.linears.flatMap((l) => (l.notes.percdamp === undefined ? [] : [{name: l.name, percdamp: l.notes.percdamp}])),
     timings_seconds: Object.fromEntries(Object.entries({...r.phases, total: r.seconds}).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     format: r.format,
     refinement: r.refined,

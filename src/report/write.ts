@@ -2,6 +2,7 @@ import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {sparsityChart} from './chart.js'
+import {klParagraph, tasksMarkdown} from './quality-md.js'
 import {modelName, type PruneReport} from './report.js'
 
 const CHART = 'sparsify-chart.svg'
@@ -11,17 +12,19 @@ const ppl = (x: number) => (x >= 1000 ? x.toFixed(1) : x.toFixed(3))
 
 function evaluationTable(r: PruneReport): string[] {
   const e = r.evaluation
-  if (!e) return ['No evaluation was run (`--eval none`).']
+  if (!e) return ['No perplexity evaluation was run (`--eval none`).', ...tasksMarkdown(r)]
   const g = r.gate
   const gate = g ? ['', `Quality gate: perplexity rose ${g.ppl_increase_pct.toFixed(2)}%, limit ${g.max_ppl_increase_pct}%: **${g.passed ? 'passed' : 'FAILED'}**.`] : []
   return [
     `Perplexity on ${e.dataset} (${e.nsamples} chunks of ${e.seqlen} tokens):`,
     '',
-    '| model | sparsity | perplexity |',
-    '|---|---|---|',
-    `| dense | 0% | ${ppl(e.dense_perplexity)} |`,
-    `| ${r.method.id} ${r.target.pattern} | ${pct(r.sparsity.overall)} | ${ppl(e.pruned_perplexity)} |`,
+    '| model | sparsity | perplexity | ± (ppl · se of the mean token loss) | interval exp(loss ± se) |',
+    '|---|---|---|---|---|',
+    `| dense | 0% | ${ppl(e.dense_perplexity)} | ${ppl(e.dense_perplexity_stderr)} | ${ppl(e.dense_interval[0])} – ${ppl(e.dense_interval[1])} |`,
+    `| ${r.method.id} ${r.target.pattern} | ${pct(r.sparsity.overall)} | ${ppl(e.pruned_perplexity)} | ${ppl(e.pruned_perplexity_stderr)} | ${ppl(e.pruned_interval[0])} – ${ppl(e.pruned_interval[1])} |`,
+    ...klParagraph(r),
     ...gate,
+    ...tasksMarkdown(r),
   ]
 }
 
@@ -78,6 +81,38 @@ function blockSection(r: PruneReport): string[] {
   ]
 }
 
+function quantizationSection(r: PruneReport): string[] {
+  const q = r.quantization
+  if (!q) return []
+  return [
+    '## Quantization',
+    '',
+    `${q.bits}-bit ${q.symmetric ? 'symmetric' : 'asymmetric'} weights, ${q.group_size ? `groups of ${q.group_size} input columns` : 'one scale per output row'},`,
+    `quantized inside the OBS sweep (scales rounded to ${q.scale_dtype}); ${pct(r.sparsity.overall)} of the weights are zero.`,
+    q.format === 'pack-quantized'
+      ? 'Stored as compressed-tensors `pack-quantized` (int32-packed codes, scales, zero points).'
+      : 'Stored as the dequantized values in the model\'s dtype (the Hugging Face layout, config.json unchanged); `--format pack-quantized` packs them.',
+    '',
+    `Stored size of the decoder linears: **${q.bytes_per_weight.toFixed(3)} bytes per weight**.`,
+    '',
+  ]
+}
+
+function dampingSection(r: PruneReport): string[] {
+  if (r.damping.length === 0) return []
+  return [
+    '## Damping',
+    '',
+    'The Hessian of these linears was not positive definite in float32 with the default damping (1% of its mean diagonal);',
+    'each was factored with ten times more, as often as it took:',
+    '',
+    '| tensor | damping (× mean diagonal) |',
+    '|---|---|',
+    ...r.damping.map((d) => `| \`${d.name}\` | ${d.percdamp} |`),
+    '',
+  ]
+}
+
 const reproduce = (r: PruneReport) => ['## Reproduce', '', '```sh', r.command, '```', '']
 
 export function reportMarkdown(r: PruneReport): string {
@@ -116,6 +151,8 @@ export function reportMarkdown(r: PruneReport): string {
     '|---|---|',
     ...Object.entries(r.timings_seconds).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
     '',
+    ...quantizationSection(r),
+    ...dampingSection(r),
     ...refinementSection(r),
     ...speedSection(r),
     '',
@@ -157,6 +194,7 @@ export function writeReportFiles(dir: string, r: PruneReport): void {
   writeFileSync(path.join(dir, 'REPORT.md'), reportMarkdown(r))
   writeFileSync(path.join(dir, CHART), sparsityChart(r))
   writeFileSync(path.join(dir, 'README.md'), modelCard(r))
-  const provenance = {tool: r.tool, model: r.model.source, method: r.method.id, target: r.target, calibration: r.calibration, command: r.command}
+  const provenance = {tool: r.tool, model: r.model.source, method: r.method.id, target: r.target, calibration: r.calibration,
+    ...(r.quantization ? {quantization: r.quantization} : {}), command: r.command}
   writeFileSync(path.join(dir, 'sparsify.json'), `${JSON.stringify(provenance, null, 2)}\n`)
 }

@@ -1,10 +1,9 @@
 import {describe, it} from 'node:test'
-import assert from 'node:assert/strict'
 import {copyFileSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {golden} from '../helpers/golden.js'
-import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {expectError, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 const g = golden('llama')
 const evalFile = path.join(tempDir(), 'eval.json')
@@ -29,17 +28,6 @@ function editHeader(edit: (h: Record<string, any>) => void) {
     prefix.writeBigUInt64LE(BigInt(json.length))
     return Buffer.concat([prefix, json, bytes.subarray(8 + n)])
   }
-}
-
-function expectError(args: string[], code: number, pattern: RegExp) {
-  const r = sparsify(args)
-  assert.equal(r.status, code, `exit ${r.status}, stderr: ${r.stderr}`)
-  const lines = r.stderr.trim().split('\n')
-  assert.equal(lines.length, 1, `expected one error line, got:\n${r.stderr}`)
-  assert.match(lines[0], /^error: /)
-  assert.match(lines[0], pattern)
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
-  assert.equal(r.stdout, '')
 }
 
 const evalOf = (dir: string, extra: string[] = []) => ['eval', dir, '--dataset', evalFile, ...extra]

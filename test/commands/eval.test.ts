@@ -21,7 +21,10 @@ describe('sparsify eval', () => {
       const r = sparsify(['eval', g.dir, '--dataset', evalIdsFile(model), '--seqlen', '32', '--json'])
       assert.equal(r.status, 0, r.stderr)
       const out = JSON.parse(r.stdout)
-      assert.deepEqual(Object.keys(out).sort(), ['dataset', 'model', 'nsamples', 'perplexity', 'seconds', 'seqlen', 'tokens'])
+      assert.deepEqual(Object.keys(out).sort(), ['dataset', 'engine', 'interval', 'model', 'nll', 'nll_stderr', 'nsamples', 'perplexity', 'perplexity_stderr',
+        'scored_tokens', 'seconds', 'seqlen', 'tokens'])
+      assert.equal(out.scored_tokens, 62)
+      assert.ok(out.interval[0] < out.perplexity && out.perplexity < out.interval[1])
       assert.equal(out.seqlen, 32)
       assert.equal(out.nsamples, 2)
       assert.equal(out.tokens, 64)

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -34,4 +35,16 @@ export function sparsifyAsync(args: string[], env: Record<string, string> = {}):
   child.stdout.on('data', (d) => { stdout += d })
   child.stderr.on('data', (d) => { stderr += d })
   return new Promise((resolve) => child.on('close', (status) => resolve({status, stdout, stderr})))
+}
+
+/** Runs the CLI expecting the error contract: exit `code`, one `error:` line matching `pattern`, no stack, nothing on stdout. */
+export function expectError(args: string[], code: number, pattern: RegExp): void {
+  const r = sparsify(args)
+  assert.equal(r.status, code, `exit ${r.status}, stderr: ${r.stderr}`)
+  const lines = r.stderr.trim().split('\n')
+  assert.equal(lines.length, 1, `expected one error line, got:\n${r.stderr}`)
+  assert.match(lines[0], /^error: /)
+  assert.match(lines[0], pattern)
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+  assert.equal(r.stdout, '')
 }

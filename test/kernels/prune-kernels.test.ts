@@ -4,18 +4,10 @@ import assert from 'node:assert/strict'
 import {nativeKernels, refBackend} from '../../src/kernels/index.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {assertClose} from '../helpers/assert-close.js'
+import {randomHessian} from '../helpers/hessian.js'
 
 const nat = nativeKernels(), ref = refBackend
 const rand = seededRandom(11)
-
-/** A random positive semi-definite 2/N·XᵀX from `tokens` samples, with some dead columns. */
-function hessian(cols: number, tokens: number, dead: number[] = []): Float32Array {
-  const x = randomNormal(tokens * cols, rand)
-  for (const d of dead) for (let t = 0; t < tokens; t++) x[t * cols + d] = 0
-  const h = new Float32Array(cols * cols)
-  ref.gemm(h, x, x, cols, cols, tokens, {transA: true})
-  return h.map((v) => (2 / tokens) * v)
-}
 
 describe('pruning kernels equal their references', () => {
   it('columnStats', () => {
@@ -113,7 +105,7 @@ describe('pruning kernels equal their references', () => {
       [3, 136, {sparsity: 0, prunen: 4, prunem: 8, blocksize: 128}, 0.05],
       [4, 300, {sparsity: 0.5, prunen: 0, prunem: 0, blocksize: 128}, 0.01],   // several 128-wide factor blocks
     ] as const) {
-      const h = hessian(cols, 3 * cols, [1, cols - 2])
+      const h = randomHessian(rand, cols, 3 * cols, [1, cols - 2])
       const ua = new Float32Array(cols * cols), ub = new Float32Array(cols * cols)
       assert.equal(ref.sparsegptFactor(ua, h, cols, percdamp), 0)
       assert.equal(nat.sparsegptFactor(ub, h, cols, percdamp), 0)
@@ -131,7 +123,7 @@ describe('pruning kernels equal their references', () => {
 
   it('sparsegpt keeps the reference threshold quirk and reports a non-positive-definite Hessian', () => {
     const cols = 16, rows = 4
-    const h = hessian(cols, 64)
+    const h = randomHessian(rand, cols, 64)
     const w = randomNormal(rows * cols, rand)
     const u = new Float32Array(cols * cols)
     assert.equal(nat.sparsegptFactor(u, h, cols, 0.01), 0)

@@ -19,7 +19,7 @@ function layer(rows: number, cols: number, target: SparsityTarget): PruneContext
     variance: randomNormal(cols, rand).map((v) => Math.abs(v) + 0.01),
     hessian: null,
   }
-  return {name: 'self_attn.q_proj', layer: 0, weight: randomNormal(rows * cols, rand), rows, cols, stats, gradnorm: null, target, kernels: k}
+  return {name: 'self_attn.q_proj', layer: 0, weight: randomNormal(rows * cols, rand), rows, cols, stats, gradnorm: null, target, kernels: k, notes: {}}
 }
 
 describe('DSnoT invariants (spec §11)', () => {

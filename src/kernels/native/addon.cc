@@ -79,6 +79,11 @@ Napi::Value NllRows(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value KlRows(const Napi::CallbackInfo& info) {
+  sp::kl_rows(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5));
+  return info.Env().Undefined();
+}
+
 template <void (*F)(float*, const uint16_t*, long)>
 Napi::Value ToF32(const Napi::CallbackInfo& info) {
   F(f32(info, 0), data<uint16_t>(info[1]), len(info, 0));
@@ -189,9 +194,18 @@ Napi::Value SparseGptFactor(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SparseGptPrune(const Napi::CallbackInfo& info) {
-  // (w, mask, u, h, rows, cols, sparsity, prunen, prunem, blocksize)
+  // (w, mask, u, h, rows, cols, sparsity, prunen, prunem, blocksize, bits, groupsize, sym, scaleDtype, scales, zeros)
+  sp::SweepQuant q;
+  q.bits = num(info, 10);
+  if (q.bits > 0) {
+    q.groupsize = num(info, 11);
+    q.sym = info[12].As<Napi::Boolean>().Value();
+    q.scale_dtype = num(info, 13);
+    q.scales = f32(info, 14);
+    q.zeros = f32(info, 15);
+  }
   sp::sparsegpt_prune(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                      info[6].As<Napi::Number>().DoubleValue(), num(info, 7), num(info, 8), num(info, 9));
+                      info[6].As<Napi::Number>().DoubleValue(), num(info, 7), num(info, 8), num(info, 9), q);
   return info.Env().Undefined();
 }
 
@@ -357,6 +371,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["attention"] = Napi::Function::New(env, Attention);
   exports["attentionCached"] = Napi::Function::New(env, AttentionCached);
   exports["nllRows"] = Napi::Function::New(env, NllRows);
+  exports["klRows"] = Napi::Function::New(env, KlRows);
   exports["bf16ToF32"] = Napi::Function::New(env, ToF32<sp::bf16_to_f32>);
   exports["f16ToF32"] = Napi::Function::New(env, ToF32<sp::f16_to_f32>);
   exports["f32ToBf16"] = Napi::Function::New(env, FromF32<sp::f32_to_bf16>);

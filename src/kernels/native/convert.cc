@@ -32,7 +32,19 @@ inline uint16_t float_to_half(float f) {
   return sign | (uint16_t)((r - 0x38000000u) >> 13);
 }
 
+inline uint16_t float_to_bf16(float f) {
+  const uint32_t u = bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // keep NaN a NaN
+  return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
 }  // namespace
+
+float round_to_dtype(float x, int dtype) {
+  if (dtype == 1) return from_bits((uint32_t)float_to_bf16(x) << 16);
+  if (dtype == 2) return half_to_float(float_to_half(x));
+  return x;
+}
 
 void bf16_to_f32(float* out, const uint16_t* in, long n) {
   parallel_range(n, 1 << 18, [&](long b, long e) {
@@ -48,11 +60,7 @@ void f16_to_f32(float* out, const uint16_t* in, long n) {
 
 void f32_to_bf16(uint16_t* out, const float* in, long n) {
   parallel_range(n, 1 << 18, [&](long b, long e) {
-    for (long i = b; i < e; ++i) {
-      const uint32_t u = bits(in[i]);
-      if ((u & 0x7fffffffu) > 0x7f800000u) out[i] = (uint16_t)((u >> 16) | 0x40);  // keep NaN a NaN
-      else out[i] = (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-    }
+    for (long i = b; i < e; ++i) out[i] = float_to_bf16(in[i]);
   });
 }
 

@@ -18,4 +18,32 @@ void nll_rows(float* losses, const float* logits, const int32_t* targets, int ro
   });
 }
 
+// One row's log-sum-exp and the first index of its largest value.
+static double lse_argmax(const float* l, int vocab, int* top) {
+  int best = 0;
+  for (int j = 1; j < vocab; ++j) if (l[j] > l[best]) best = j;
+  double sum = 0;
+  for (int j = 0; j < vocab; ++j) sum += std::exp((double)(l[j] - l[best]));
+  *top = best;
+  return std::log(sum) + l[best];
+}
+
+void kl_rows(float* kl, uint8_t* same, const float* base, const float* other, int rows, int vocab) {
+  parallel_range(rows, 8, [&](long b, long e) {
+    for (long r = b; r < e; ++r) {
+      const float* p = base + r * (long)vocab;
+      const float* q = other + r * (long)vocab;
+      int tp, tq;
+      const double lp = lse_argmax(p, vocab, &tp), lq = lse_argmax(q, vocab, &tq);
+      double acc = 0;
+      for (int j = 0; j < vocab; ++j) {
+        const double logp = p[j] - lp;
+        acc += std::exp(logp) * (logp - (q[j] - lq));
+      }
+      kl[r] = (float)acc;
+      same[r] = tp == tq;
+    }
+  });
+}
+
 }  // namespace sp

@@ -25,11 +25,14 @@ void attention_cached(float* out, const float* q, const float* kc, const float* 
                       float scale);
 // losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
 void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
+void kl_rows(float* kl, uint8_t* same, const float* base, const float* other, int rows, int vocab);
 
 void bf16_to_f32(float* out, const uint16_t* in, long n);
 void f16_to_f32(float* out, const uint16_t* in, long n);
 void f32_to_bf16(uint16_t* out, const float* in, long n);  // round to nearest even
 void f32_to_f16(uint16_t* out, const float* in, long n);   // round to nearest even
+// One value rounded to bf16 (dtype 1) or f16 (dtype 2), nearest even, back as float; dtype 0 returns it unchanged.
+float round_to_dtype(float x, int dtype);
 
 // Splits [0, n) into chunks of about `grain` items across the pool.
 template <class F>

@@ -48,9 +48,22 @@ void apply_mask(float* w, const uint8_t* mask, long count);
 // the factorisation. sparsegpt_factor: u (cols, cols) = the upper factor of (h + damping)⁻¹,
 // h = 2/N·XᵀX; returns 0, or the 1-based pivot at which h + damping is not positive definite.
 // sparsegpt_prune: the OBS sweep in place on w: (rows, cols); prunen = 0 selects unstructured
-// `sparsity`.
+// `sparsity`, and a negative sparsity prunes nothing (GPTQ).
 int sparsegpt_factor(float* u, const float* h, int cols, float percdamp);
+
+// Quantization inside the sweep (GPTQ, and SparseGPT's joint mode; algorithms spec §14): the min-max
+// quantizer of IST-DASLab's quant.py with zero in range, per row or per group of `groupsize` columns.
+// bits = 0 turns it off. scale_dtype rounds each scale to its storage dtype (0 float32, 1 bf16, 2 f16)
+// as soon as it is found. scales, zeros: (rows, groups) out; groups = ⌈cols/groupsize⌉, or 1.
+struct SweepQuant {
+  int bits = 0;
+  int groupsize = 0;
+  bool sym = false;
+  int scale_dtype = 0;
+  float* scales = nullptr;
+  float* zeros = nullptr;
+};
 void sparsegpt_prune(float* w, uint8_t* mask, const float* u, const float* h, int rows, int cols, double sparsity,
-                     int prunen, int prunem, int blocksize);
+                     int prunen, int prunem, int blocksize, const SweepQuant& quant);
 
 }  // namespace sp

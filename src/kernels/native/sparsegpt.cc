@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "ops.h"
 #include "prune_ops.h"
+#include "quant.h"
 
 namespace sp {
 namespace {
@@ -68,10 +69,12 @@ float kth_smallest_nonneg(const float* v, long n, long k) {
 }
 
 // One row's OBS sweep over the columns [i1, i2) of a block: each column is set to its masked
-// value and the error is spread over the later columns of the block; er keeps −error for the
-// lazy update of the columns after the block. N:M groups are chosen as the sweep reaches them,
-// on weights already compensated by earlier columns.
-SP_CLONES void sweep_row(float* wr, uint8_t* mr, float* er, const float* U, int C, int i1, int i2, int prunen, int prunem) {
+// (and, with quantization, quantized) value and the error is spread over the later columns of the
+// block; er keeps −error for the lazy update of the columns after the block. N:M groups are chosen
+// as the sweep reaches them, on weights already compensated by earlier columns. qp holds the row's
+// quantizer parameters (one, or one per group); maxq = 0 turns quantization off.
+SP_CLONES void sweep_row(float* wr, uint8_t* mr, float* er, const float* U, int C, int i1, int i2, int prunen, int prunem,
+                         const QuantParams* qp, int maxq, int groupsize) {
   int idx[64];
   float sc[64];
   for (int c = i1; c < i2; ++c) {
@@ -84,7 +87,8 @@ SP_CLONES void sweep_row(float* wr, uint8_t* mr, float* er, const float* U, int 
       std::sort(idx, idx + prunem, [&](int x, int y) { return sc[x] < sc[y] || (sc[x] == sc[y] && x < y); });
       for (int t = 0; t < prunen; ++t) mr[c + idx[t]] = 1;
     }
-    const float q = mr[c] ? 0.f : wr[c];
+    float q = mr[c] ? 0.f : wr[c];
+    if (maxq != 0) q = quant_apply(q, qp[groupsize > 0 ? c / groupsize : 0], maxq);
     const float e1 = (wr[c] - q) / U[(long)c * C + c];
     er[c - i1] = -e1;
     if (e1 == 0.f) continue;  // a kept weight moves nothing: w − 0·u = w
@@ -92,6 +96,14 @@ SP_CLONES void sweep_row(float* wr, uint8_t* mr, float* er, const float* U, int 
     for (int j = c + 1; j < i2; ++j) wr[j] -= e1 * u[j];
     wr[c] = q;
   }
+}
+
+// The parameters of the groups that start in [i1, i2), found from the row as it stands at the start
+// of the block (as the reference reads W, not the block's working copy), pruned entries as 0.
+void block_group_params(QuantParams* qp, const float* wr, const uint8_t* mr, int C, int i1, int i2, const SweepQuant& q) {
+  const int maxq = (1 << q.bits) - 1;
+  for (int g0 = (i1 + q.groupsize - 1) / q.groupsize * q.groupsize; g0 < i2; g0 += q.groupsize)
+    qp[g0 / q.groupsize] = quant_find_params(wr + g0, mr + g0, std::min(q.groupsize, C - g0), maxq, q.sym, q.scale_dtype);
 }
 
 // dinv (b, b) = the inverse of the lower-triangular b×b block at l (leading dimension ld), in double.
@@ -203,8 +215,16 @@ int sparsegpt_factor(float* U, const float* h, int cols, float percdamp) {
 }
 
 void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, int rows, int cols, double sparsity,
-                     int prunen, int prunem, int blocksize) {
+                     int prunen, int prunem, int blocksize, const SweepQuant& quant) {
   const int C = cols, R = rows;
+  const int maxq = quant.bits > 0 ? (1 << quant.bits) - 1 : 0;
+  const int groups = quant.groupsize > 0 ? (C + quant.groupsize - 1) / quant.groupsize : 1;
+  std::vector<QuantParams> qp(maxq != 0 ? (size_t)R * groups : 0);
+  if (maxq != 0 && quant.groupsize == 0) {  // per row, from the weights as given (before dead inputs are zeroed)
+    parallel_range(R, 16, [&](long b, long e) {
+      for (long r = b; r < e; ++r) qp[r] = quant_find_params(w + r * C, nullptr, C, maxq, quant.sym, quant.scale_dtype);
+    });
+  }
   for (int j = 0; j < C; ++j)  // dead inputs: their weights are zeroed
     if (h[(long)j * C + j] == 0.f)
       for (int r = 0; r < R; ++r) w[(long)r * C + j] = 0.f;
@@ -213,7 +233,7 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
   std::vector<float> err((size_t)R * blocksize), tile;
   for (int i1 = 0; i1 < C; i1 += blocksize) {
     const int i2 = std::min(i1 + blocksize, C), count = i2 - i1;
-    if (prunen == 0) {
+    if (prunen == 0 && sparsity >= 0.f) {
       // Adaptive mask: the whole rows × count tile competes, scored by w² / U_jj².
       tile.resize((size_t)R * count);
       parallel_range(R, 64, [&](long b, long e) {
@@ -231,8 +251,11 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
       });
     }
     parallel_range(R, 8, [&](long b, long e) {
-      for (long r = b; r < e; ++r)
-        sweep_row(w + r * C, mask + r * C, err.data() + r * blocksize, U, C, i1, i2, prunen, prunem);
+      for (long r = b; r < e; ++r) {
+        QuantParams* rq = maxq != 0 ? qp.data() + r * groups : nullptr;
+        if (maxq != 0 && quant.groupsize > 0) block_group_params(rq, w + r * C, mask + r * C, C, i1, i2, quant);
+        sweep_row(w + r * C, mask + r * C, err.data() + r * blocksize, U, C, i1, i2, prunen, prunem, rq, maxq, quant.groupsize);
+      }
     });
     // Lazy batch update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:].
     if (i2 < C) {
@@ -240,6 +263,8 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
                     w + i2, C, true, nullptr});
     }
   }
+  if (maxq != 0)
+    for (size_t i = 0; i < qp.size(); ++i) { quant.scales[i] = qp[i].scale; quant.zeros[i] = qp[i].zero; }
 }
 
 }  // namespace sp

@@ -4,7 +4,7 @@ import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBack
 import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 import {addInplace, siluMul} from './elementwise.js'
 import {gemm} from './gemm.js'
-import {nllRows} from './loss.js'
+import {klRows, nllRows} from './loss.js'
 import {rmsnorm} from './norm.js'
 import {rope} from './rope.js'
 import {matmulBitmask, matmulDense, matmulGqsa, matmulNm, nm24Blocks, packNm, unpackNm} from './spmv.js'
@@ -14,7 +14,7 @@ import {gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaDequant, gqsaFakeQuant, g
 
 /** The readable reference backend: the definition of every kernel, and SPARSIFY_KERNELS=ref. */
 export const refBackend: Backend = {
-  name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, attentionCached, nllRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
+  name: 'ref', gemm, rmsnorm, rope, siluMul, addInplace, attention, attentionCached, nllRows, klRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, sumF64, countAbove, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,

@@ -1,4 +1,5 @@
 import type {SparseGptOpts} from '../backend.js'
+import {findParams, quantApply, type QuantParams} from './quant.js'
 
 /** Lower Cholesky factor of a (n, n), or the 1-based failing pivot. */
 function cholesky(a: Float64Array, n: number): Float64Array | number {
@@ -55,9 +56,12 @@ export function sparsegptFactor(u: Float32Array, h: Float32Array, cols: number, 
   return 0
 }
 
-/** SparseGPT's fasterprune sweep: adaptive masks per block, OBS compensation, lazy batch updates. */
+/** SparseGPT's fasterprune sweep (GPTQ's fasterquant with quantization and no pruning): adaptive masks per block, OBS compensation, lazy batch updates. */
 export function sparsegptPrune(w: Float32Array, mask: Uint8Array, U: Float32Array, h: Float32Array, rows: number, cols: number, o: SparseGptOpts): void {
-  const C = cols, R = rows
+  const C = cols, R = rows, qz = o.quant
+  const gs = qz?.groupsize ?? 0, groups = gs > 0 ? Math.ceil(C / gs) : 1
+  // Row parameters come from the weights as given, before dead inputs are zeroed; group parameters as the sweep reaches them.
+  const params: QuantParams[][] = Array.from({length: R}, (_, r) => (qz && gs === 0 ? [findParams(w.subarray(r * C, (r + 1) * C), null, qz.bits, qz.sym, qz.scaleDtype)] : []))
   for (let j = 0; j < C; j++) if (h[j * C + j] === 0) for (let r = 0; r < R; r++) w[r * C + j] = 0
   mask.fill(0)
   for (let i1 = 0; i1 < C; i1 += o.blocksize) {
@@ -65,10 +69,18 @@ export function sparsegptPrune(w: Float32Array, mask: Uint8Array, U: Float32Arra
     const W1 = new Float32Array(R * count), Err = new Float32Array(R * count)
     for (let r = 0; r < R; r++) for (let i = 0; i < count; i++) W1[r * count + i] = w[r * C + i1 + i]
     const d = (i: number) => U[(i1 + i) * C + i1 + i]
-    if (o.prunen === 0) {
+    if (o.prunen === 0 && o.sparsity >= 0) {
       const tile = W1.map((v, idx) => (v * v) / d(idx % count) ** 2)
       const t = Float32Array.from(tile).sort()[Math.floor(tile.length * o.sparsity)]
       tile.forEach((v, idx) => { mask[Math.floor(idx / count) * C + i1 + (idx % count)] = v <= t ? 1 : 0 })
+    }
+    if (qz && gs > 0) {   // from W as it stands at the block's start (not W1), pruned entries as 0
+      for (let r = 0; r < R; r++) {
+        for (let g0 = Math.ceil(i1 / gs) * gs; g0 < i2; g0 += gs) {
+          const end = Math.min(g0 + gs, C)
+          params[r][g0 / gs] = findParams(w.subarray(r * C + g0, r * C + end), mask.subarray(r * C + g0, r * C + end), qz.bits, qz.sym, qz.scaleDtype)
+        }
+      }
     }
     for (let i = 0; i < count; i++) {
       if (o.prunen !== 0 && i % o.prunem === 0) {
@@ -79,8 +91,9 @@ export function sparsegptPrune(w: Float32Array, mask: Uint8Array, U: Float32Arra
         }
       }
       for (let r = 0; r < R; r++) {
-        const v = W1[r * count + i], q = mask[r * C + i1 + i] ? 0 : v
-        const e = (v - q) / d(i)
+        const v = W1[r * count + i], masked = mask[r * C + i1 + i] ? 0 : v
+        const q = qz ? quantApply(masked, params[r][gs > 0 ? Math.floor((i1 + i) / gs) : 0], qz.bits) : masked
+        const e = Math.fround((v - q) / d(i))
         for (let j = i; j < count; j++) W1[r * count + j] -= e * U[(i1 + i) * C + i1 + j]
         W1[r * count + i] = q
         Err[r * count + i] = e
@@ -93,6 +106,11 @@ export function sparsegptPrune(w: Float32Array, mask: Uint8Array, U: Float32Arra
         for (let i = 0; i < count; i++) s += Err[r * count + i] * U[(i1 + i) * C + j]
         w[r * C + j] -= s
       }
+    }
+  }
+  if (qz) {
+    for (let r = 0; r < R; r++) {
+      for (let g = 0; g < groups; g++) { qz.scales[r * groups + g] = params[r][g].scale; qz.zeros[r * groups + g] = params[r][g].zero }
     }
   }
 }

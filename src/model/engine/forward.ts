@@ -73,7 +73,7 @@ export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Floa
 }
 
 /** Rows of logits produced a tile at a time, so a large vocabulary never needs (seq, vocab) at once. */
-function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows: number,
+export function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows: number,
   each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
   const {hidden: H, vocabSize: V, rmsEps} = model.cfg
   const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))

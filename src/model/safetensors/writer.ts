@@ -99,7 +99,8 @@ export class SafetensorsWriter {
   }
 }
 
-function writeAt(fd: number, bytes: Uint8Array, pos: number): void {
+/** Writes all of `bytes` at `pos` (writeSync may write less than asked). */
+export function writeAt(fd: number, bytes: Uint8Array, pos: number): void {
   let done = 0
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, pos + done)
 }

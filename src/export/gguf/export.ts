@@ -1,0 +1,177 @@
+import {existsSync, renameSync, rmSync} from 'node:fs'
+import path from 'node:path'
+
+import type {ModelConfig} from '../../model/config.js'
+import {Model} from '../../model/model.js'
+import {inverseFrequencies} from '../../model/rope-tables.js'
+import {usage} from '../../util/errors.js'
+import type {Logger} from '../../util/log.js'
+import {VERSION} from '../../version.js'
+import {exportFamily, GGUF_GLOBAL_NAMES, type ExportFamily} from '../families.js'
+import {sourceTensors, type SourceTensor} from '../source.js'
+import {GgufWriter, tensorBytes, type GgmlType, type GgufTensorInfo, type GgufValue} from './file.js'
+import {encodeGgml, gqsaToQ4_1} from './quant.js'
+import {ggufVocab} from './vocab.js'
+
+export const GGUF_TYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_1'] as const
+export type GgufType = (typeof GGUF_TYPES)[number]
+
+/** llama.cpp's LLAMA_FTYPE for each --type (general.file_type). */
+const FILE_TYPE: Record<GgufType, number> = {f32: 0, f16: 1, q4_1: 3, q8_0: 7, bf16: 32}
+
+export interface GgufExport {
+  type: GgufType
+  tensors: number
+  bytes: number
+  /** Q4_1 linears taken from GQSA groups as they are (no rounding beyond f16 of d and m). */
+  gqsaLinears: number
+}
+
+/** The checkpoint's own dtype as a GGUF type (config.json's torch_dtype; float32 when it says nothing). */
+export function defaultGgufType(cfg: ModelConfig): GgufType {
+  return cfg.torchDtype === 'bfloat16' ? 'bf16' : cfg.torchDtype === 'float16' ? 'f16' : 'f32'
+}
+
+/** Writes `dir` as one GGUF file at `out`, through a temporary file renamed into place when complete. */
+export function exportGguf(dir: string, out: string, opts: {type?: GgufType; overwrite?: boolean; log: Logger}): GgufExport {
+  if (existsSync(out) && !opts.overwrite) throw usage(`--out ${out} exists`, 'choose another file, or pass --overwrite')
+  const model = Model.load(dir)
+  try {
+    const {cfg} = model
+    const family = exportFamily(cfg.arch, 'GGUF')
+    const type = opts.type ?? defaultGgufType(cfg)
+    const meta = new Map([...metadata(cfg, family, type, path.basename(path.resolve(dir))), ...ggufVocab(dir, cfg)])
+    const plan = planTensors(sourceTensors(model), cfg, family, type)
+    const work = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.sparsify-export`)
+    const writer = new GgufWriter(work, meta, plan.map((p) => p.info))
+    let gqsaLinears = 0
+    try {
+      plan.forEach((p, i) => {
+        opts.log.step('writing tensors', i + 1, plan.length)
+        const r = p.encode()
+        if (r.fromGroups) gqsaLinears++
+        writer.write(p.info.name, r.bytes)
+      })
+      writer.close()
+      renameSync(work, out)
+    } catch (err) {
+      writer.abandon()
+      rmSync(work, {force: true})
+      throw err
+    }
+    const bytes = plan.reduce((a, p) => a + tensorBytes(p.info), 0)
+    return {type, tensors: plan.length, bytes, gqsaLinears}
+  } finally {
+    model.close()
+  }
+}
+
+function metadata(cfg: ModelConfig, family: ExportFamily, type: GgufType, name: string): Map<string, GgufValue> {
+  const a = family.gguf.arch
+  const u32 = (value: number): GgufValue => ({type: 'u32', value})
+  const f32 = (value: number): GgufValue => ({type: 'f32', value})
+  const kv = new Map<string, GgufValue>([
+    ['general.architecture', {type: 'string', value: a}],
+    ['general.name', {type: 'string', value: name}],
+    ['general.file_type', u32(FILE_TYPE[type])],
+    ['general.quantization_version', u32(2)],
+    ['general.source.software', {type: 'string', value: `sparsify ${VERSION}`}],
+    [`${a}.vocab_size`, u32(cfg.vocabSize)],
+    // llama.cpp's llama graph ignores sliding_window: past the window it would attend to more than the model does.
+    [`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.slidingWindow ?? Infinity))],
+    [`${a}.embedding_length`, u32(cfg.hidden)],
+    [`${a}.block_count`, u32(cfg.layers)],
+    [`${a}.feed_forward_length`, u32(cfg.intermediate)],
+    [`${a}.attention.head_count`, u32(cfg.heads)],
+    [`${a}.attention.head_count_kv`, u32(cfg.kvHeads)],
+    [`${a}.attention.key_length`, u32(cfg.headDim)],
+    [`${a}.attention.value_length`, u32(cfg.headDim)],
+    [`${a}.attention.layer_norm_rms_epsilon`, f32(cfg.rmsEps)],
+    [`${a}.rope.dimension_count`, u32(cfg.headDim)],
+    [`${a}.rope.freq_base`, f32(cfg.ropeTheta)],
+  ])
+  if (cfg.ropeScaling.type === 'linear') {
+    kv.set(`${a}.rope.scaling.type`, {type: 'string', value: 'linear'})
+    kv.set(`${a}.rope.scaling.factor`, f32(cfg.ropeScaling.factor))
+  }
+  return kv
+}
+
+interface Planned {
+  info: GgufTensorInfo
+  encode(): {bytes: Uint8Array; fromGroups: boolean}
+}
+
+/** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors. */
+function planTensors(src: SourceTensor[], cfg: ModelConfig, family: ExportFamily, type: GgufType): Planned[] {
+  const plan: Planned[] = []
+  for (const t of src) {
+    const name = t.layer === null ? GGUF_GLOBAL_NAMES[t.key] : `blk.${t.layer}.${family.gguf.block[t.key]}`
+    if (!name || name.includes('undefined')) throw new Error(`no GGUF name for ${t.name}`)
+    const heads = family.gguf.permuteQK ? permutedHeads(t.key, cfg) : 0
+    const tt = tensorType(t, type)
+    const info = {name, shape: t.shape, type: tt}
+    plan.push({info, encode: () => encodeTensor(t, tt, heads)})
+  }
+  if (cfg.ropeScaling.type === 'llama3') {
+    const factors = ropeFactors(cfg)
+    plan.splice(1, 0, {info: {name: 'rope_freqs.weight', shape: [factors.length], type: 'f32'},
+      encode: () => ({bytes: encodeGgml(factors, 'f32'), fromGroups: false})})
+  }
+  return plan
+}
+
+/**
+ * 1-D tensors stay float32, as llama.cpp's converter keeps them; quantized blocks need rows of whole 32s
+ * (else f16, as the converter falls back). Under q4_1 the head is q8_0, as llama-quantize keeps the output
+ * projection at higher precision (it uses Q6_K, which we do not write): a 4-bit head alone flips the top token
+ * at ~6% of the fixture's positions.
+ */
+function tensorType(t: SourceTensor, type: GgufType): GgmlType {
+  if (t.shape.length === 1) return 'f32'
+  if ((type === 'q8_0' || type === 'q4_1') && t.shape[1] % 32 !== 0) return 'f16'
+  return type === 'q4_1' && (t.key === 'lm_head.weight' || t.key === 'model.embed_tokens.weight') ? 'q8_0' : type
+}
+
+function encodeTensor(t: SourceTensor, type: GgmlType, heads: number): {bytes: Uint8Array; fromGroups: boolean} {
+  const g = type === 'q4_1' ? t.groups() : null
+  if (g && g.group === 32) {
+    const bytes = gqsaToQ4_1(t.shape[0], t.shape[1], g.rowPtr, g.colIdx, g.codes, g.scales, g.zeros)
+    return {bytes: heads ? permuteRows(bytes, t.shape[0], heads) : bytes, fromGroups: true}
+  }
+  const values = t.load()
+  const rowBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+  return {bytes: encodeGgml(heads ? new Float32Array(permuteRows(rowBytes(values), t.shape[0], heads).buffer) : values, type), fromGroups: false}
+}
+
+/** Heads whose rows llama.cpp's converter permutes: q by attention heads, k by kv heads (weights and biases). */
+function permutedHeads(key: string, cfg: ModelConfig): number {
+  if (key.startsWith('self_attn.q_proj.')) return cfg.heads
+  if (key.startsWith('self_attn.k_proj.')) return cfg.kvHeads
+  return 0
+}
+
+/**
+ * Rows reordered as llama.cpp's converter does, w.reshape(n, 2, rows/n/2, ...).swapaxes(1, 2):
+ * within each head, row 2j+t of the output is row t·half+j of the input (rotate-half pairs
+ * (j, j+half) become adjacent). Works on any equal-size row encoding.
+ */
+export function permuteRows(bytes: Uint8Array, rows: number, heads: number): Uint8Array {
+  const rowLen = bytes.length / rows, per = rows / heads, half = per / 2
+  const out = new Uint8Array(bytes.length)
+  for (let h = 0; h < heads; h++) {
+    for (let j = 0; j < half; j++) {
+      for (let t = 0; t < 2; t++) {
+        const from = h * per + t * half + j, to = h * per + 2 * j + t
+        out.set(bytes.subarray(from * rowLen, (from + 1) * rowLen), to * rowLen)
+      }
+    }
+  }
+  return out
+}
+
+/** llama3 RoPE as llama.cpp applies it: per-frequency divisors (rope_freqs) of the unscaled frequencies. */
+function ropeFactors(cfg: ModelConfig): Float32Array {
+  const scaled = inverseFrequencies(cfg), plain = inverseFrequencies({...cfg, ropeScaling: {type: 'none'}})
+  return scaled.map((v, i) => plain[i] / v)
+}

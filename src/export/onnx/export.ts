@@ -1,0 +1,127 @@
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {kernels} from '../../kernels/index.js'
+import {Model} from '../../model/model.js'
+import {usage} from '../../util/errors.js'
+import type {Logger} from '../../util/log.js'
+import {VERSION} from '../../version.js'
+import {copyCompanionFiles} from '../../model/companion-files.js'
+import {intoFolder} from '../layouts.js'
+import {exportFamily} from '../families.js'
+import {sourceTensors} from '../source.js'
+import {buildDecoder, type LinearWriter} from './decoder.js'
+import {ExternalData, GraphBuilder} from './graph.js'
+import {encodeModel} from './proto.js'
+import {gqsaQ4, quantizeQ4} from './q4.js'
+
+export const ONNX_DTYPES = ['fp32', 'fp16', 'q4'] as const
+export type OnnxDtype = (typeof ONNX_DTYPES)[number]
+
+/** transformers.js's file-name suffix for each dtype. */
+const SUFFIX: Record<OnnxDtype, string> = {fp32: '', fp16: '_fp16', q4: '_q4'}
+
+export interface OnnxExport {
+  dtype: OnnxDtype
+  file: string
+  nodes: number
+  weightBytes: number
+  /** q4: linears written from their GQSA groups as they are, and by round-to-nearest */
+  gqsaLinears: number
+  rtnLinears: number
+}
+
+/** (rows, cols) → (cols, rows): MatMul multiplies activations (…, in) by (in, out). */
+function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]
+  return t
+}
+
+/**
+ * Writes `dir` as a folder transformers.js loads as it is: config.json (with its
+ * transformers.js_config), tokenizer and generation files, onnx/model<suffix>.onnx and the
+ * weights beside it in onnx/model<suffix>.onnx_data.
+ */
+export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; blockSize: number; overwrite?: boolean; log: Logger}): OnnxExport {
+  if (opts.blockSize < 16 || (opts.blockSize & (opts.blockSize - 1)) !== 0) {
+    throw usage(`--block-size ${opts.blockSize} is not a power of two ≥ 16`, 'MatMulNBits takes blocks of 16, 32, 64, 128, …')
+  }
+  const model = Model.load(dir)
+  let result: OnnxExport | undefined
+  try {
+    const family = exportFamily(model.cfg.arch, 'ONNX')
+    const weights = sourceTensors(model)
+    intoFolder(out, opts.overwrite ?? false, (work) => {
+      mkdirSync(path.join(work, 'onnx'))
+      const file = `model${SUFFIX[opts.dtype]}.onnx`
+      const data = new ExternalData(path.join(work, 'onnx', `${file}_data`))
+      const counts = {gqsa: 0, rtn: 0}
+      let done = 0
+      const linear = linearWriter(opts.dtype, opts.blockSize, counts, () => opts.log.step('writing linears', ++done, weights.filter((w) => w.shape.length === 2).length))
+      const g = new GraphBuilder(data)
+      let io
+      try {
+        io = buildDecoder(g, model.cfg, weights, linear)
+      } finally {
+        data.close()
+      }
+      const bytes = encodeModel({
+        opsets: [{domain: '', version: 17}, {domain: 'com.microsoft', version: 1}],
+        producer: `sparsify ${VERSION}`,
+        graph: {name: 'decoder', nodes: g.nodes, initializers: g.initializers, ...io},
+      })
+      writeFileSync(path.join(work, 'onnx', file), bytes)
+      copyCompanionFiles(dir, work)
+      writeConfig(dir, work, opts.dtype, family.onnx.modelType)
+      writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
+      const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
+      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn}
+    })
+  } finally {
+    model.close()
+  }
+  return result!
+}
+
+function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, tick: () => void): LinearWriter {
+  return (g, x, w) => {
+    tick()
+    const [rows, cols] = w.shape
+    if (dtype === 'q4' && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
+      const groups = w.groups()
+      const exact = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
+      const q = exact ?? quantizeQ4(w.load(), rows, cols, block)
+      if (exact) counts.gqsa++
+      else counts.rtn++
+      const nb = Math.ceil(cols / q.block)
+      return g.op('MatMulNBits', [x,
+        g.weight(`${w.name}.q4`, 'uint8', [rows, nb, q.block / 2], q.codes),
+        g.weight(`${w.name}.scales`, 'float', [rows, nb], q.scales),
+        g.weight(`${w.name}.zero_points`, 'uint8', [rows * Math.ceil(nb / 2)], q.zeros)],
+      {K: cols, N: rows, bits: 4, block_size: q.block, accuracy_level: 0}, 'com.microsoft')
+    }
+    const t = transposed(w.load(), rows, cols)
+    if (dtype !== 'fp16') return g.op('MatMul', [x, g.weight(w.name, 'float', [cols, rows], t)])
+    const half = new Uint16Array(t.length)
+    kernels().f32ToF16(half, t)
+    return g.op('MatMul', [x, g.op('Cast', [g.weight(w.name, 'float16', [cols, rows], half)], {to: 1})])
+  }
+}
+
+/** The input's config.json, less our packing, with the model_type and transformers.js_config that transformers.js reads. */
+function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: string): void {
+  const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  delete cfg.quantization_config
+  cfg.model_type = modelType // transformers.js picks its model class by it
+  cfg['transformers.js_config'] = {dtype, use_external_data_format: true}
+  writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
+}
+
+function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}): string {
+  const how = dtype === 'fp32' ? 'float32 weights.'
+    : dtype === 'fp16' ? 'float16 linear weights (head included), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
+      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
+  return `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\nExported by sparsify ${VERSION} for transformers.js and onnxruntime: ${how}\n\n` +
+    '```js\nimport {pipeline} from \'@huggingface/transformers\'\nconst generate = await pipeline(\'text-generation\', \'./this-folder\')\n```\n'
+}
