@@ -67,6 +67,20 @@ describe('OWL plans', () => {
     for (let i = 0; i < w.length; i += 4) assert.equal(w.subarray(i, i + 4).filter((v) => v === 0).length, 3, `group ${i / 4}`)
   })
 
+  it('sparsegpt --wbits quantizes inside the sweep at each block\'s own sparsity', () => {
+    const plan = path.join(dir, 'quant-plan.json')
+    writeFileSync(plan, JSON.stringify({layer_sparsity: [0.25, 0.75]}))
+    const r = sparsify(['prune', g.dir, '--method', 'sparsegpt', '--wbits', '4', '--plan', plan, ...data, '--out', path.join(dir, 'quant'), '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+    assert.equal(report.quantization.bits, 4)
+    assert.deepEqual(report.layer_sparsity, [0.25, 0.75])
+    // Pruned weights are zero; a kept weight may also round to a zero code, so a block is at least as sparse as asked.
+    report.sparsity.blocks.forEach((b: {sparsity: number}, i: number) => {
+      assert.ok(b.sparsity >= report.layer_sparsity[i] && b.sparsity < report.layer_sparsity[i] + 0.05, `block ${i}: ${b.sparsity}`)
+    })
+  })
+
   it('magnitude with --owl takes its ratios from calibration, as the other methods do', () => {
     const plan = path.join(dir, 'm.json')
     const p = sparsify(['plan', g.dir, ...owl, '--sparsity', '0.6', ...planData, '--out', plan, '--json'])
@@ -92,6 +106,9 @@ describe('OWL plans', () => {
     expectRefused(['prune', g.dir, '--method', 'magnitude', '--sparsity', '0.5', '--owl', '--calib', 'none', '--eval', 'none', '--out', out], 2,
       /--owl counts outliers on calibration data/, out)
     expectRefused(['plan', g.dir, '--sparsity', '0.5', ...planData, '--out', out], 2, /needs --owl/, out)
+    const gptq = ['prune', g.dir, '--method', 'gptq', '--wbits', '4', ...data, '--out', out]
+    expectRefused([...gptq, '--owl'], 2, /--method gptq quantizes without pruning: --owl has no sparsity to allocate/, out)
+    expectRefused([...gptq, '--plan', bad('ok.json', {layer_sparsity: [0.5, 0.5]})], 2, /--plan has no sparsity to allocate/, out)
     expectRefused([...prune, '--pattern', '2:4', '--owl', '--owl-m', '3', '--owl-lambda', '8'], 2, /zeros in every 4 inputs, outside 0 to 3/, out)
   })
 })
