@@ -5,6 +5,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {intFlag, numberFlag} from '../cli/flags.js'
 import {DATA_HELP} from '../data/dataset.js'
 import {METHODS} from '../methods/index.js'
+import {OWL_DEFAULTS} from '../methods/owl.js'
 import {runPrune} from '../prune/run.js'
 import {comparisonTable} from '../eval/tasks/table.js'
 import {EXIT, EXIT_CODES_HELP, SparsifyError} from '../util/errors.js'
@@ -16,6 +17,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
   static examples = [
     '<%= config.bin %> prune fixtures/tiny-llama --method wanda --sparsity 0.5 --calib brown --eval brown --out pruned',
     '<%= config.bin %> prune ./Llama-3.2-1B --method sparsegpt --pattern 2:4 --nsamples 128 --out ./llama-2of4',
+    '<%= config.bin %> prune ./Llama-3.2-1B --method wanda --sparsity 0.7 --owl --owl-m 5 --owl-lambda 0.08 --out ./llama-owl70',
     '<%= config.bin %> prune fixtures/tiny-llama --method gqsa --calib brown --eval brown --format gqsa --out tiny-w4s50',
   ]
   static args = {model: Args.string({description: 'Hugging Face model folder, or hub id org/name[@revision]', required: true})}
@@ -23,6 +25,10 @@ export default class Prune extends BaseCommand<typeof Prune> {
     method: Flags.string({description: 'pruning method', options: Object.keys(METHODS), required: true}),
     sparsity: numberFlag({description: 'fraction of zeros per linear, 0 ≤ r < 1 (unstructured)', min: 0, below: 1}),
     pattern: Flags.string({description: 'N:M semi-structured pattern, e.g. 2:4 (N zeros in every M inputs)'}),
+    owl: Flags.boolean({description: 'OWL: blocks with more activation outliers get less sparsity (mean --sparsity; with --pattern, per-block N)'}),
+    'owl-m': numberFlag({description: 'OWL: a Wanda score is an outlier above this many times its block\'s mean', default: OWL_DEFAULTS.m, above: 0}),
+    'owl-lambda': numberFlag({description: 'OWL: per-block sparsities spread over ±λ around --sparsity (the N:M variant: λ scales the counts)', default: OWL_DEFAULTS.lambda, min: 0}),
+    plan: Flags.string({description: 'prune each block by this plan file (from `sparsify plan`, or edited by hand) instead of --sparsity/--pattern'}),
     calib: Flags.string({description: `calibration data: ${DATA_HELP} (default c4; brown:train when c4 is unavailable)`}),
     nsamples: intFlag({description: 'calibration samples', default: 128, min: 1}),
     seqlen: intFlag({description: 'tokens per calibration sample and eval chunk (default: min(2048, max_position_embeddings))', min: 2}),
@@ -54,7 +60,8 @@ export default class Prune extends BaseCommand<typeof Prune> {
   async run(): Promise<void> {
     const f = this.flags
     const report = await runPrune({
-      model: this.args.model, method: f.method, sparsity: f.sparsity, pattern: f.pattern, calib: f.calib, nsamples: f.nsamples,
+      model: this.args.model, method: f.method, sparsity: f.sparsity, pattern: f.pattern, plan: f.plan,
+      owl: f.owl ? {m: f['owl-m'], lambda: f['owl-lambda']} : undefined, calib: f.calib, nsamples: f.nsamples,
       seqlen: f.seqlen, seed: f.seed, eval: f.eval, out: f.out, overwrite: f.overwrite, skip: f.skip, saveGradnorm: f['save-gradnorm'],
       maxPplIncrease: f['max-ppl-increase'],
       maxMemory: f['max-memory'] === undefined ? undefined : parseBytes(f['max-memory']), resume: f.resume,
@@ -69,6 +76,7 @@ export default class Prune extends BaseCommand<typeof Prune> {
     quality.push([`${report.method.id} ${report.target.pattern}`, `${(100 * report.sparsity.overall).toFixed(2)}%`, e ? `${e.pruned_perplexity.toFixed(3)} ± ${e.pruned_perplexity_stderr.toFixed(3)}` : '-'])
     const blocks = new Table({head: ['block', ...report.sparsity.blocks.map((b) => String(b.layer))], style: {head: [], border: []}})
     blocks.push(['sparsity', ...report.sparsity.blocks.map((b) => `${(100 * b.sparsity).toFixed(1)}%`)])
+    if (report.outlier_ratio) blocks.push(['outliers', ...report.outlier_ratio.map((r) => `${r.toFixed(2)}%`)])
     this.emit(report, [
       `pruned ${report.model.source} with ${report.method.id} (${report.target.pattern}): ${(100 * report.sparsity.overall).toFixed(2)}% of decoder-linear weights are zero`,
       quality.toString(),

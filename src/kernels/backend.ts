@@ -158,6 +158,10 @@ export interface Backend {
   pack24(values: Float32Array, bitmask: Uint8Array, w: Float32Array, rows: number, cols: number): number
   /** out (rows, cols) from values scattered by the bitmask; returns the count of values used, or −1 if there are too few. */
   unpackBitmask(out: Float32Array, values: Float32Array, bitmask: Uint8Array, rows: number, cols: number): number
+  /** Σ x accumulated in double, in index order. */
+  sumF64(x: Float32Array): number
+  /** How many x[i] > t, compared in double. */
+  countAbove(x: Float32Array, t: number): number
   /** How many values are NaN or infinite. */
   countNonFinite(x: Float32Array): number
   /** w = 0 where mask. */

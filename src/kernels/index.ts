@@ -107,6 +107,8 @@ function nativeBackend(addon: NativeAddon): Backend {
       addon.selectThreshold(mask, score, k)
     },
     countNonFinite: (x) => addon.countNonFinite(x),
+    sumF64: (x) => addon.sumF64(x),
+    countAbove: (x, t) => addon.countAbove(x, t),
     packBitmask(values, bitmask, offsets, w, rows, cols) {
       need(w.length >= rows * cols && values.length >= rows * cols && bitmask.length >= rows * Math.ceil(cols / 8) && offsets.length >= rows, 'packBitmask', 'shape mismatch')
       return addon.packBitmask(values, bitmask, offsets, w, rows, cols)

@@ -7,6 +7,7 @@ import {ropeTables} from '../model/rope-tables.js'
 import {inputWidths, type BlockTensor, type BlockWeights, type InputName} from '../model/weights.js'
 import {invalidFormat} from '../util/errors.js'
 import {selectPerRow} from './mask.js'
+import {TOKENS_PER_CALL} from './block-runner.js'
 import {blockCollectors} from './stats.js'
 import type {InputStats, LinearNotes, PruningMethod, SparsityTarget} from './types.js'
 
@@ -49,7 +50,8 @@ export interface PhaseTimes {
 export interface SequentialJob {
   model: Model
   method: PruningMethod
-  target: SparsityTarget
+  /** One per block: the same everywhere, or a non-uniform allocation (OWL, a plan file). */
+  targets: readonly SparsityTarget[]
   /** Calibration windows, each of the same length (none for magnitude). */
   samples: number[][]
   skip?: RegExp
@@ -72,13 +74,6 @@ export interface SequentialJob {
   finishedWeight?(name: string, into: Float32Array): void
 }
 
-const TOKENS_PER_CALL = 4096
-
-/**
- * The sequential driver of the reference repositories (§1.4): for each block, run it on the
- * calibration inputs while the linears' inputs are measured, prune every linear, then run
- * the pruned block to make the next block's inputs. One block of weights is held at a time.
- */
 export interface SequentialResult {
   linears: LinearResult[]
   times: PhaseTimes
@@ -86,9 +81,14 @@ export interface SequentialResult {
   experts: ExpertUsage[]
 }
 
+/**
+ * The sequential driver of the reference repositories (§1.4): for each block, run it on the
+ * calibration inputs while the linears' inputs are measured, prune every linear, then run
+ * the pruned block to make the next block's inputs. One block of weights is held at a time.
+ */
 export async function pruneSequential(job: SequentialJob): Promise<SequentialResult> {
   const k = job.kernels ?? defaultKernels()
-  const {model, method, target} = job
+  const {model, method, targets} = job
   const cfg = model.cfg
   const times: PhaseTimes = {calibrationForward: 0, statistics: 0, solve: 0, rerun: 0}
   const clock = (key: keyof PhaseTimes, fn: () => void) => { const s = performance.now(); fn(); times[key] += (performance.now() - s) / 1000 }
@@ -132,6 +132,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
         throw invalidFormat(`${t.name}.weight contains NaN or Inf values`, 'the checkpoint is damaged; download or export it again')
       }
     }
+    const target = targets[layer]
     // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
     if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
     const dense = new Map<string, Float32Array>(), scalers = new Map<InputName, InputStats>()

@@ -56,3 +56,8 @@ export class InputCollector {
 export function blockCollectors(k: Backend, widths: Map<InputName, number>, withHessian: boolean): Map<InputName, InputCollector> {
   return new Map([...widths].map(([input, cols]) => [input, new InputCollector(k, cols, withHessian)]))
 }
+
+/** Every collector's statistics, by input. */
+export function finishAll(collectors: Map<InputName, InputCollector>): Map<InputName, InputStats> {
+  return new Map([...collectors].map(([input, c]) => [input, c.finish()]))
+}

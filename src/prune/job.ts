@@ -10,12 +10,14 @@ import {gqsaMethod} from '../methods/gqsa.js'
 import {GQSA_DEFAULTS, type GqsaOptions} from '../methods/gqsa-types.js'
 import {METHODS} from '../methods/index.js'
 import type {PruningMethod, SparsityTarget} from '../methods/types.js'
+import type {ModelConfig} from '../model/config.js'
 import {Model} from '../model/model.js'
 import type {Packing} from '../packed/tensors.js'
 import {EXIT, SparsifyError, usage} from '../util/errors.js'
 import type {Logger} from '../util/log.js'
 import {availableBytes, estimatePruneBytes} from './memory.js'
 import type {PruneOptions} from './options.js'
+import {readPlanFile, type Allocation} from './plan.js'
 import {parseTarget} from './target.js'
 import {noPruning, quantMethod} from './quant-options.js'
 import type {QuantMethod} from '../methods/gptq.js'
@@ -28,7 +30,10 @@ export interface Job {
   gqsa: ReturnType<typeof gqsaMethod> | null
   /** The quantizing method with its states, when --method gptq or sparsegpt --wbits. */
   quant: QuantMethod | null
-  target: SparsityTarget
+  /** --sparsity or --pattern (OWL's average); null with --plan. */
+  target: SparsityTarget | null
+  /** The per-block targets of --plan. */
+  plan: Allocation | null
   packing: Packing | null
   skip: RegExp | undefined
   seqlen: number
@@ -47,24 +52,56 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   let skip: RegExp | undefined
   try { skip = o.skip ? new RegExp(o.skip) : undefined } catch { throw usage(`--skip ${o.skip} is not a valid regular expression`) }
 
+  checkAllocationFlags(o)
   const model = Model.load(await resolveModel(o.model, log))
   const quant = quantMethod(o.method, o, model)
   const method = quant ?? gqsa ?? METHODS[o.method]
+  const plan = o.plan === undefined ? null : readPlanFile(o.plan, model.cfg, method.id)
   // GQSA's W4S50 is its default; GPTQ prunes nothing; the other methods need a target.
-  const target = method.id === 'gptq' ? noPruning(o) : parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
-  const packing = outputPacking(o.format ?? 'dense', target, method.id, skip, gqsaOptions)
+  const target = plan ? null : method.id === 'gptq' ? noPruning(o)
+    : parseTarget(o.sparsity ?? (gqsa && o.pattern === undefined ? 0.5 : undefined), o.pattern, model.cfg, method.id)
+  const packing = outputPacking(o.format ?? 'dense', target ?? plan!.targets[0], method.id, skip, gqsaOptions)
   const e2eSteps = o.e2eSteps ?? 0
   if (e2eSteps > 0 && (!gqsa || skip || o.resume)) {
     throw usage('--e2e-steps trains GQSA\'s scales over the whole model: it needs --method gqsa, and works without --skip and --resume')
   }
-  const seqlen = o.seqlen ?? Math.min(2048, model.cfg.maxPositions)
-  if (seqlen > model.cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${model.cfg.maxPositions}`)
-  if (model.cfg.slidingWindow !== null && seqlen > model.cfg.slidingWindow) {
-    throw usage(`--seqlen ${seqlen} exceeds the model's attention window of ${model.cfg.slidingWindow}`, 'pass --seqlen of at most the sliding window')
-  }
+  const seqlen = calibrationSeqlen(o.seqlen, model.cfg)
   if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
   checkMemory(o, model, method, seqlen, log)
-  return {model, method, gqsa, quant, target, packing, skip, seqlen, e2eSteps, out}
+  return {model, method, gqsa, quant, target, plan, packing, skip, seqlen, e2eSteps, out}
+}
+
+/** --seqlen, or min(2048, max_position_embeddings), checked against the model's positions and attention window. */
+export function calibrationSeqlen(asked: number | undefined, cfg: ModelConfig): number {
+  const seqlen = asked ?? Math.min(2048, cfg.maxPositions)
+  if (seqlen > cfg.maxPositions) throw usage(`--seqlen ${seqlen} exceeds the model's max_position_embeddings ${cfg.maxPositions}`)
+  if (cfg.slidingWindow !== null && seqlen > cfg.slidingWindow) {
+    throw usage(`--seqlen ${seqlen} exceeds the model's attention window of ${cfg.slidingWindow}`, 'pass --seqlen of at most the sliding window')
+  }
+  return seqlen
+}
+
+/** --owl and --plan against the other target flags, before anything is loaded. */
+function checkAllocationFlags(o: PruneOptions): void {
+  if (o.plan !== undefined && (o.sparsity !== undefined || o.pattern !== undefined)) {
+    throw usage('--plan takes the place of --sparsity and --pattern', 'give either --plan or one of --sparsity and --pattern')
+  }
+  if (o.plan !== undefined && o.owl) throw usage('--owl computes per-block targets and --plan reads them: give one of the two')
+  if ((o.plan !== undefined || o.owl) && o.method === 'gptq') {
+    throw usage(`--method gptq quantizes without pruning: ${o.owl ? '--owl' : '--plan'} has no sparsity to allocate`, 'to prune and quantize together, use --method sparsegpt --wbits')
+  }
+  if ((o.plan !== undefined || o.owl) && o.format === 'nm') {
+    throw usage('--format nm packs one N:M pattern for the whole model; per-block targets differ', 'use --format bitmask')
+  }
+  if (o.owl) checkOwlSettings(o)
+}
+
+/** OWL's hyperparameters, and the calibration data its outlier count needs. */
+export function checkOwlSettings(o: {owl?: {m: number; lambda: number}; calib?: string}): void {
+  const {m, lambda} = o.owl!
+  if (!(m > 0 && Number.isFinite(m))) throw usage(`--owl-m ${m} must be a positive number`, 'the reference uses 3 to 10 (5 by default)')
+  if (!(lambda >= 0 && Number.isFinite(lambda))) throw usage(`--owl-lambda ${lambda} must be at least 0`, 'the reference uses 0.02 to 0.2 (0.08 by default)')
+  if (o.calib === 'none') throw usage('--owl counts outliers on calibration data: --calib none gives it none', 'give --calib, e.g. --calib brown')
 }
 
 /** The packing --format asks for, checked against the target before any work is done. */
@@ -85,7 +122,7 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
 
 function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqlen: number, log: Logger): void {
   const limit = o.maxMemory ?? availableBytes()
-  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration ? o.nsamples : 0, seqlen, 256 * seqlen)
+  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration || o.owl ? o.nsamples : 0, seqlen, 256 * seqlen)
   if (need > limit) {
     throw new SparsifyError(`this job needs about ${gib(need)} of memory, more than the ${gib(limit)} ${o.maxMemory ? 'allowed by --max-memory' : 'available'}`,
       EXIT.memory, 'lower --nsamples or --seqlen, or raise --max-memory')
@@ -117,7 +154,7 @@ export function phaseClock(): {timed: Timed; phases: Record<string, number>} {
 
 export async function loadJobData(o: PruneOptions, job: Job, timed: Timed, log: Logger): Promise<JobData> {
   const {model, method, seqlen} = job
-  const calib = method.needsCalibration ? await dataWithFallback(o.calib, 'c4', 'calib', log) : null
+  const calib = method.needsCalibration || o.owl ? await dataWithFallback(o.calib, 'c4', 'calib', log) : null
   const samples = calib ? await timed('sampling', () => calibrationSamples(model, calib, o.nsamples, seqlen, o.seed)) : []
   const evalData = o.eval === 'none' ? null : await dataWithFallback(o.eval, 'wikitext2', 'eval', log)
   const chunks = evalData ? await evalChunks(model, evalData, o.eval === undefined || evalData.kind === 'text' ? seqlen : undefined) : null
@@ -128,7 +165,7 @@ export async function loadJobData(o: PruneOptions, job: Job, timed: Timed, log: 
  * A named set that the hub must supply, asked for only by default, falls back to the bundled
  * brown split while the hub is out of reach; a set the user named is never swapped.
  */
-async function dataWithFallback(spec: string | undefined, fallbackFrom: string, purpose: Purpose, log: Logger): Promise<Dataset> {
+export async function dataWithFallback(spec: string | undefined, fallbackFrom: string, purpose: Purpose, log: Logger): Promise<Dataset> {
   if (spec !== undefined) return loadDataset(spec, purpose, log)
   try {
     return await loadDataset(fallbackFrom, purpose, log)

@@ -1,4 +1,5 @@
 import type {GqsaOptions} from '../methods/gqsa-types.js'
+import type {OwlSettings} from '../methods/owl.js'
 
 /** Everything `sparsify prune` is asked to do, as the command parsed it. */
 export interface PruneOptions {
@@ -6,6 +7,10 @@ export interface PruneOptions {
   method: string
   sparsity?: number
   pattern?: string
+  /** OWL: per-block sparsities (or N:M counts) around --sparsity (--pattern) from the dense model's outlier ratios. */
+  owl?: OwlSettings
+  /** A plan file's per-block targets, in place of --sparsity and --pattern. */
+  plan?: string
   calib?: string
   nsamples: number
   seqlen?: number

@@ -26,6 +26,7 @@ import {quantizationSummary, quantStates, saveQuantBlock} from './quantized.js'
 import {watchSignals} from './interruption.js'
 import {loadJobData, phaseClock, planJob, type Job, type JobData, type Timed} from './job.js'
 import type {PruneOptions} from './options.js'
+import {blockTargets, owlAllocation, uniformAllocation, type Allocation} from './plan.js'
 import {evaluateQuality, prepareTasks} from './quality.js'
 import {describeTarget} from './target.js'
 import {abandonWork, clearProgress, jobFingerprint, saveProgress, startWork, workFolderOf, type Progress} from './work-folder.js'
@@ -42,8 +43,9 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   const job = await planJob(o, log)
   const {timed, phases} = phaseClock()
   const data = await loadJobData(o, job, timed, log)
-  const {model, method, target, seqlen} = job
-  log.info(`pruning ${model.cfg.arch} (${model.cfg.layers} blocks) with ${method.id}, ${describeTarget(target)}` +
+  const allocation = await allocate(o, job, data, timed, log)
+  const {model, method, seqlen} = job
+  log.info(`pruning ${model.cfg.arch} (${model.cfg.layers} blocks) with ${method.id}, ${allocation.description}` +
     (data.calib ? `, calibrated on ${data.samples.length} × ${seqlen} tokens of ${data.calib.name}` : ''))
   const tasks = await prepareTasks(o.evalTasks, log)
 
@@ -52,7 +54,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   const progress = startWork(work, jobFingerprint(o, model), o, log)
   try {
     const e2eStates = new Map<string, GqsaState>()
-    const result = await pruneIntoWork(o, job, data, work, progress, e2eStates, interruption.check, timed, log)
+    const result = await pruneIntoWork(o, job, data, allocation, work, progress, e2eStates, interruption.check, timed, log)
     clearProgress(work)
     copyConfigWithoutSparsity(model.dir, work)
     copyCompanionFiles(model.dir, work)
@@ -66,7 +68,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
     const largest = result.linears.reduce((a, l) => (l.rows * l.cols > a[0] * a[1] ? [l.rows, l.cols] : a), [0, 0])
     const speed = await timed('speed', () => benchShape(largest[0], largest[1], {reps: 5}))
     const report = buildReport({
-      options: o, out: job.out, model, method, target, seqlen, samples: data.samples.length, calib: data.calib?.name ?? null,
+      options: o, out: job.out, model, method, allocation, seqlen, samples: data.samples.length, calib: data.calib?.name ?? null,
       evalName: data.evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phases, ...result.times},
       seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, experts: result.experts, e2e,
       quantization: job.quant ? quantizationSummary(job.quant.quant, o.format ?? 'dense', result.linears, model) : null,
@@ -82,13 +84,23 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
   }
 }
 
+/** Per-block targets: the plan file's, OWL's from an outlier pass over the dense model, or the one target everywhere. */
+async function allocate(o: PruneOptions, job: Job, data: JobData, timed: Timed, log: Logger): Promise<Allocation> {
+  if (job.plan) return job.plan
+  if (!o.owl) return uniformAllocation(job.target!, job.model.cfg.layers)
+  const a = await timed('outliers', () => owlAllocation(job.model, data.samples, job.target!, o.owl!, kernels(),
+    (layer, layers) => log.step('outlier ratios (OWL)', layer + 1, layers)))
+  log.info(`OWL outlier ratios ${a.outlierRatio!.map((r) => r.toFixed(3)).join(', ')} %: ${a.targets.map(describeTarget).join(', ')}`)
+  return a
+}
+
 /** GBLM's gradients when the method needs them, then the blocks pruned in order, each written to the work folder as it finishes. */
-async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: string, progress: Progress | null,
+async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, allocation: Allocation, work: string, progress: Progress | null,
   e2eStates: Map<string, GqsaState>, checkpoint: () => void, timed: Timed, log: Logger): Promise<SequentialResult> {
   const {model, method, gqsa, packing, samples} = {...job, ...data}
   const fingerprint = jobFingerprint(o, model)
   const provenance = {
-    'sparsify.version': VERSION, 'sparsify.method': method.id, 'sparsify.target': describeTarget(job.target),
+    'sparsify.version': VERSION, 'sparsify.method': method.id, 'sparsify.target': blockTargets(allocation),
     'sparsify.calibration': data.calib?.name ?? 'none', 'sparsify.nsamples': String(samples.length),
     'sparsify.seqlen': String(job.seqlen), 'sparsify.seed': String(o.seed),
   }
@@ -105,7 +117,7 @@ async function pruneIntoWork(o: PruneOptions, job: Job, data: JobData, work: str
   try {
     if (!progress) writer.writeThrough(-1)
     const result = await timed('prune', () => pruneSequential({
-      model, method, target: job.target, samples, skip: job.skip, gradnorms, checkpoint,
+      model, method, targets: allocation.targets, samples, skip: job.skip, gradnorms, checkpoint,
       startBlock: (progress?.doneThrough ?? -1) + 1,
       finishedWeight(name, into) {
         const shard = path.join(work, path.basename(model.ckpt.file(name).path))

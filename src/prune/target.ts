@@ -11,13 +11,18 @@ export function parseTarget(sparsity: number | undefined, pattern: string | unde
     return {kind: 'unstructured', sparsity}
   }
   const {zeros: n, m: mm} = parsePattern(pattern!)
+  checkPatternFits(`--pattern ${pattern}`, mm, cfg, methodId)
+  return {kind: 'nm', n, m: mm}
+}
+
+/** Groups of M inputs must tile every linear's input width (and SparseGPT's column blocks). */
+export function checkPatternFits(what: string, mm: number, cfg: ModelConfig, methodId: string): void {
   for (let layer = 0; layer < cfg.layers; layer++) {
     for (const t of blockTensors(cfg, layer)) {
-      if (t.cols % mm !== 0) throw usage(`--pattern ${pattern}: M = ${mm} does not divide the input width ${t.cols} of ${t.name}`, 'choose an M that divides every linear input width')
+      if (t.cols % mm !== 0) throw usage(`${what}: M = ${mm} does not divide the input width ${t.cols} of ${t.name}`, 'choose an M that divides every linear input width')
     }
   }
-  if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`--pattern ${pattern}: SparseGPT needs M to divide its block size 128`)
-  return {kind: 'nm', n, m: mm}
+  if (methodId === 'sparsegpt' && 128 % mm !== 0) throw usage(`${what}: SparseGPT needs M to divide its block size 128`)
 }
 
 /** --pattern N:M: N zeros in every M consecutive inputs (the reference pruners' prune_n, prune_m). */

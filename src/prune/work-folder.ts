@@ -26,9 +26,10 @@ export const workFolderOf = (out: string) => path.join(path.dirname(out), `.${pa
 /** Everything that decides the output: a resumed run must match it exactly. */
 export function jobFingerprint(o: PruneOptions, model: Model): string {
   const files = model.ckpt.files.map((f) => { const st = statSync(f.path); return [path.resolve(f.path), st.size, st.mtimeMs] })
-  const {model: m, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, format, wbits, groupsize, sym} = o
+  const {model: m, method, sparsity, pattern, owl, calib, nsamples, seqlen, seed, skip, format, wbits, groupsize, sym} = o
   const gqsa = method === 'gqsa' ? {...GQSA_DEFAULTS, ...o.gqsa} : null
-  return JSON.stringify({model: path.resolve(m), files, method, sparsity, pattern, calib, nsamples, seqlen, seed, skip, format, gqsa, wbits, groupsize, sym, version: VERSION})
+  const plan = o.plan === undefined ? undefined : readFileSync(o.plan, 'utf8')
+  return JSON.stringify({model: path.resolve(m), files, method, sparsity, pattern, owl, plan, calib, nsamples, seqlen, seed, skip, format, gqsa, wbits, groupsize, sym, version: VERSION})
 }
 
 /** Prepares the work folder: fresh, or the interrupted run's when resuming it. */

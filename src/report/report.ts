@@ -7,9 +7,10 @@ import type {PerplexityResult} from '../eval/perplexity.js'
 import type {TaskResult} from '../eval/tasks/run.js'
 import type {KlStats} from '../eval/token-stats.js'
 import type {LinearResult} from '../methods/sequential.js'
-import type {PruningMethod, SparsityTarget} from '../methods/types.js'
+import type {PruningMethod} from '../methods/types.js'
 import type {Model} from '../model/model.js'
 import type {PruneOptions} from '../prune/options.js'
+import type {Allocation} from '../prune/plan.js'
 import {describeTarget, requestedSparsity} from '../prune/target.js'
 import {VERSION} from '../version.js'
 
@@ -32,6 +33,11 @@ export interface PruneReport {
   model: {source: string; architecture: string; layers: number; dtype: string | null}
   method: {id: string; title: string; paper: string}
   target: {pattern: string; requested_sparsity: number}
+  /** The sparsity asked of each block (unstructured), or its N:M pattern (N zeros in every M). */
+  layer_sparsity?: number[]
+  layer_pattern?: string[]
+  /** OWL's outlier ratio of each block (percent of Wanda scores above M × their mean); null without OWL. */
+  outlier_ratio: number[] | null
   calibration: {dataset: string | null; nsamples: number; seqlen: number; seed: number}
   sparsity: {
     overall: number
@@ -72,7 +78,7 @@ export interface ReportInput {
   out: string
   model: Model
   method: PruningMethod
-  target: SparsityTarget
+  allocation: Allocation
   seqlen: number
   samples: number
   calib: string | null
@@ -98,6 +104,8 @@ export function reproduceCommand(o: PruneOptions): string {
   const parts = ['sparsify prune', o.model, `--method ${o.method}`]
   if (o.pattern) parts.push(`--pattern ${o.pattern}`)
   else if (o.sparsity !== undefined) parts.push(`--sparsity ${o.sparsity}`)
+  if (o.plan) parts.push(`--plan ${o.plan}`)
+  if (o.owl) parts.push(`--owl --owl-m ${o.owl.m} --owl-lambda ${o.owl.lambda}`)
   if (o.calib) parts.push(`--calib ${o.calib}`)
   parts.push(`--nsamples ${o.nsamples}`)
   if (o.seqlen) parts.push(`--seqlen ${o.seqlen}`)
@@ -128,11 +136,14 @@ export function buildReport(r: ReportInput): PruneReport {
     byBlock.set(l.layer, [b[0] + l.zeros, b[1] + n])
   }
   const round = (x: number) => Math.round(x * 1e6) / 1e6
+  const targets = r.allocation.targets
   return {
     tool: {name: 'sparsify', version: VERSION},
     model: {source: r.options.model, architecture: r.model.cfg.arch, layers: r.model.cfg.layers, dtype: r.model.cfg.torchDtype},
     method: {id: r.method.id, title: r.method.title, paper: r.method.paper},
-    target: {pattern: describeTarget(r.target), requested_sparsity: requestedSparsity(r.target)},
+    target: {pattern: r.allocation.description, requested_sparsity: round(mean(targets.map(requestedSparsity)))},
+    ...(targets.every((t) => t.kind === 'nm') ? {layer_pattern: targets.map(describeTarget)} : {layer_sparsity: targets.map(requestedSparsity)}),
+    outlier_ratio: r.allocation.outlierRatio,
     calibration: {dataset: r.calib, nsamples: r.samples, seqlen: r.seqlen, seed: r.options.seed},
     sparsity: {
       overall: round(zeros / total),
@@ -160,5 +171,7 @@ export function buildReport(r: ReportInput): PruneReport {
     command: reproduceCommand(r.options),
   }
 }
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 
 export const modelName = (source: string) => path.basename(path.resolve(source))

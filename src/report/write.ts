@@ -85,6 +85,20 @@ function speedSection(r: PruneReport): string[] {
   ]
 }
 
+/** Per block: what was asked (one target, OWL's or a plan's), what was achieved, and OWL's outlier ratio. */
+function blockSection(r: PruneReport): string[] {
+  const asked = (i: number) => r.layer_pattern?.[i] ?? pct(r.layer_sparsity![i])
+  const o = r.outlier_ratio
+  return [
+    '## Sparsity per block',
+    '',
+    ...(o ? ['Outlier ratio: the percentage of the Wanda scores of the dense block\'s linears above M × their mean (OWL).', ''] : []),
+    `| block | requested | achieved |${o ? ' outlier ratio |' : ''}`,
+    `|---|---|---|${o ? '---|' : ''}`,
+    ...r.sparsity.blocks.map((b, i) => `| ${b.layer} | ${asked(i)} | ${pct(b.sparsity)} |${o ? ` ${o[i].toFixed(3)}% |` : ''}`),
+  ]
+}
+
 function quantizationSection(r: PruneReport): string[] {
   const q = r.quantization
   if (!q) return []
@@ -141,11 +155,7 @@ export function reportMarkdown(r: PruneReport): string {
     'The error is Σ ΔW²·E[x²] / Σ W²·E[x²] over the calibration inputs of each linear: a diagonal estimate that ignores',
     'correlations between inputs (so it overstates the error of SparseGPT, whose updates exploit them).',
     '',
-    '## Sparsity per block',
-    '',
-    '| block | sparsity |',
-    '|---|---|',
-    ...r.sparsity.blocks.map((b) => `| ${b.layer} | ${pct(b.sparsity)} |`),
+    ...blockSection(r),
     '',
     '## Sparsity per linear',
     '',

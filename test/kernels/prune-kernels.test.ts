@@ -53,6 +53,24 @@ describe('pruning kernels equal their references', () => {
     assertClose(nat.weightedSqDiff(a, b, sc, rows, cols), ref.weightedSqDiff(a, b, sc, rows, cols), {atol: 1e-9, rtol: 1e-9})
   })
 
+  it('sumF64 and countAbove: the same bits and counts, the threshold compared in double', () => {
+    for (const n of [0, 1, 7, 65, 100003]) {
+      const x = randomNormal(n, rand, 3)
+      assert.equal(nat.sumF64(x), ref.sumF64(x))
+      let plain = 0
+      for (const v of x) plain += v
+      assert.equal(nat.sumF64(x), plain)
+      for (const t of [-1e9, -0.5, 0, 0.25, 2.5]) assert.equal(nat.countAbove(x, t), ref.countAbove(x, t))
+    }
+    // 1 + 2^-30 lies between the float32 neighbours 1 and 1 + 2^-23: only a double comparison tells it from 1.
+    const ones = new Float32Array([1, 1, 1 + 2 ** -23])
+    for (const k of [nat, ref]) {
+      assert.equal(k.countAbove(ones, 1 + 2 ** -30), 1)
+      assert.equal(k.countAbove(ones, 1), 1)
+      assert.equal(k.countAbove(ones, 1 - 2 ** -30), 3)
+    }
+  })
+
   it('mirrorLower', () => {
     for (const n of [1, 5, 64, 65, 130]) {
       const h = randomNormal(n * n, rand), a = h.slice(), b = h.slice()
@@ -113,6 +131,13 @@ describe('pruning kernels equal their references', () => {
     nat.sparsegptPrune(none, m0, u, h, rows, cols, {sparsity: 0, prunen: 0, prunem: 0, blocksize: 8})
     // sparsity 0 still prunes each tile's minimum (the reference's ≤ quirk): one per 8-column tile of 4 rows
     assert.equal(m0.reduce((a, b) => a + b, 0), 2)
+    // The target stays a double, as the reference's int(numel · sparsity): 32·(0.5 − 2⁻³⁰) floors to 15 (16 pruned with
+    // the ≤), where a float32 sparsity (exactly 0.5) would give 16 (17 pruned). OWL's per-block sparsities are such doubles.
+    for (const k of [nat, ref]) {
+      const half = w.slice(), mh = new Uint8Array(rows * cols)
+      k.sparsegptPrune(half, mh, u, h, rows, cols, {sparsity: 0.5 - 2 ** -30, prunen: 0, prunem: 0, blocksize: 8})
+      assert.equal(mh.reduce((a, b) => a + b, 0), 2 * 16, k.name)
+    }
     const bad = h.slice()
     bad[3 * cols + 3] = NaN
     assert.ok(nat.sparsegptFactor(u, bad, cols, 0.01) > 0)

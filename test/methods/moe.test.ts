@@ -17,7 +17,7 @@ describe('mixture of experts', () => {
     const got = new Map<string, Float32Array>()
     let attentionCalls = 0
     const counting = {...kernels(), attention(...a: Parameters<Backend['attention']>) { attentionCalls++; kernels().attention(...a) }}
-    const {experts} = await pruneSequential({model, method: METHODS.sparsegpt, target: {kind: 'unstructured', sparsity: 0.5}, samples: g.rows('calib_ids'),
+    const {experts} = await pruneSequential({model, method: METHODS.sparsegpt, targets: Array(model.cfg.layers).fill({kind: 'unstructured', sparsity: 0.5}), samples: g.rows('calib_ids'),
       expertStatsBytes: 1, kernels: counting, onBlockDone(_l, w) { for (const t of w.tensors) got.set(`${t.name}.weight`, t.weight.slice()) }})
     // Per mixture block 4 expert groups + the rest, then the pruned block's rerun; the dense block 1 takes one pass and its rerun.
     assert.equal(attentionCalls, 2 * (5 + 1) + 2)

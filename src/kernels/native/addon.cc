@@ -159,6 +159,14 @@ Napi::Value UnpackBitmask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::unpack_bitmask(f32(info, 0), f32(info, 1), len(info, 1), data<uint8_t>(info[2]), num(info, 3), num(info, 4)));
 }
 
+Napi::Value SumF64(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), sp::sum_f64(f32(info, 0), len(info, 0)));
+}
+
+Napi::Value CountAbove(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)sp::count_above(f32(info, 0), len(info, 0), info[1].As<Napi::Number>().DoubleValue()));
+}
+
 Napi::Value CountNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)sp::count_nonfinite(f32(info, 0), len(info, 0)));
 }
@@ -186,7 +194,7 @@ Napi::Value SparseGptPrune(const Napi::CallbackInfo& info) {
     q.zeros = f32(info, 15);
   }
   sp::sparsegpt_prune(f32(info, 0), data<uint8_t>(info[1]), f32(info, 2), f32(info, 3), num(info, 4), num(info, 5),
-                      info[6].As<Napi::Number>().FloatValue(), num(info, 7), num(info, 8), num(info, 9), q);
+                      info[6].As<Napi::Number>().DoubleValue(), num(info, 7), num(info, 8), num(info, 9), q);
   return info.Env().Undefined();
 }
 
@@ -373,6 +381,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["pack24"] = Napi::Function::New(env, Pack24);
   exports["unpackBitmask"] = Napi::Function::New(env, UnpackBitmask);
   exports["countNonFinite"] = Napi::Function::New(env, CountNonFinite);
+  exports["sumF64"] = Napi::Function::New(env, SumF64);
+  exports["countAbove"] = Napi::Function::New(env, CountAbove);
   exports["applyMask"] = Napi::Function::New(env, ApplyMask);
   exports["sparsegptFactor"] = Napi::Function::New(env, SparseGptFactor);
   exports["sparsegptPrune"] = Napi::Function::New(env, SparseGptPrune);

@@ -196,6 +196,18 @@ long unpack_bitmask(float* out, const float* values, long nvalues, const uint8_t
   return k;
 }
 
+double sum_f64(const float* x, long count) {
+  double s = 0;
+  for (long i = 0; i < count; ++i) s += x[i];
+  return s;
+}
+
+long count_above(const float* x, long count, double t) {
+  long n = 0;
+  for (long i = 0; i < count; ++i) n += (double)x[i] > t;
+  return n;
+}
+
 long count_nonfinite(const float* x, long count) {
   long bad = 0;
   for (long i = 0; i < count; ++i) bad += !std::isfinite(x[i]);

@@ -35,6 +35,10 @@ long pack_bitmask(float* values, uint8_t* bitmask, int64_t* offsets, const float
 long pack_24(float* values, uint8_t* bitmask, const float* w, int rows, int cols);
 // Scatters values back by the bitmask; returns how many values it used, or −1 if it needs more than nvalues.
 long unpack_bitmask(float* out, const float* values, long nvalues, const uint8_t* bitmask, int rows, int cols);
+// Σ x in double, in index order (so the reference's plain loop gives the same bits).
+double sum_f64(const float* x, long count);
+// How many x[i] > t, compared in double.
+long count_above(const float* x, long count, double t);
 // Number of NaN or infinite values.
 long count_nonfinite(const float* x, long count);
 // w[i] = 0 where mask[i].
@@ -59,7 +63,7 @@ struct SweepQuant {
   float* scales = nullptr;
   float* zeros = nullptr;
 };
-void sparsegpt_prune(float* w, uint8_t* mask, const float* u, const float* h, int rows, int cols, float sparsity,
+void sparsegpt_prune(float* w, uint8_t* mask, const float* u, const float* h, int rows, int cols, double sparsity,
                      int prunen, int prunem, int blocksize, const SweepQuant& quant);
 
 }  // namespace sp

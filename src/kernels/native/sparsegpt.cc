@@ -214,7 +214,7 @@ int sparsegpt_factor(float* U, const float* h, int cols, float percdamp) {
   return 0;
 }
 
-void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, int rows, int cols, float sparsity,
+void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, int rows, int cols, double sparsity,
                      int prunen, int prunem, int blocksize, const SweepQuant& quant) {
   const int C = cols, R = rows;
   const int maxq = quant.bits > 0 ? (1 << quant.bits) - 1 : 0;
@@ -243,7 +243,7 @@ void sparsegpt_prune(float* w, uint8_t* mask, const float* Up, const float* h, i
             tile[r * count + i] = v * v / (d * d);
           }
       });
-      const long k = (long)((double)tile.size() * sparsity);
+      const long k = (long)((double)tile.size() * sparsity);  // double, as the reference's int(numel · sparsity)
       const float t = kth_smallest_nonneg(tile.data(), (long)tile.size(), k);
       parallel_range(R, 64, [&](long b, long e) {
         for (long r = b; r < e; ++r)

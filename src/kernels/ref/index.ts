@@ -9,14 +9,14 @@ import {layernorm, layernormBackward, rmsnorm} from './norm.js'
 import {actMul, actMulBackward, scaleInplace, softcap, softcapBackward} from './activation.js'
 import {rope} from './rope.js'
 import {matmulBitmask, matmulDense, matmulGqsa, matmulNm, nm24Blocks, packNm, unpackNm} from './spmv.js'
-import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, selectNM, selectRowK, selectThreshold} from './prune.js'
+import {absMulAdd, absScaled, accumulateSquares, applyMask, columnStats, countAbove, countNonFinite, sumF64, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, selectNM, selectRowK, selectThreshold} from './prune.js'
 import {sparsegptFactor, sparsegptPrune} from './sparsegpt.js'
 import {gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaDequant, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaSaliency, gqsaScaleGrad, gqsaSweep, mseGrad} from './gqsa.js'
 
 /** The readable reference backend: the definition of every kernel, and SPARSIFY_KERNELS=ref. */
 export const refBackend: Backend = {
   name: 'ref', gemm, rmsnorm, rope, siluMul, actMul, actMulBackward, layernorm, layernormBackward, softcap, softcapBackward, scaleInplace, addInplace, attention, attentionCached, nllRows, klRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
-  columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
+  columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, sumF64, countAbove, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,
   matmulDense, packNm, unpackNm, nm24Blocks, matmulNm, matmulBitmask, matmulGqsa,

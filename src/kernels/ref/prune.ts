@@ -46,6 +46,18 @@ export function applyMask(w: Float32Array, mask: Uint8Array): void {
   for (let i = 0; i < w.length; i++) if (mask[i]) w[i] = 0
 }
 
+export function sumF64(x: Float32Array): number {
+  let s = 0
+  for (const v of x) s += v
+  return s
+}
+
+export function countAbove(x: Float32Array, t: number): number {
+  let n = 0
+  for (const v of x) if (v > t) n++
+  return n
+}
+
 export function countNonFinite(x: Float32Array): number {
   let n = 0
   for (const v of x) if (!Number.isFinite(v)) n++
