@@ -3,7 +3,7 @@ import type {TensorSpec} from '../model/safetensors/writer.js'
 import {kernels} from '../kernels/index.js'
 import {invalidFormat} from '../util/errors.js'
 
-/** The legacy compressed-tensors sparse layouts (../shared/specs/formats.md), an opt-in export profile. */
+/** The legacy compressed-tensors sparse layouts (its sparse_bitmask and sparse_24_bitmask compressors), an opt-in export profile. */
 export type SparseLayout = 'sparse-bitmask' | 'sparse-24-bitmask'
 
 export interface Encoded extends TensorSpec {
