@@ -7,7 +7,7 @@ import {inverseFrequencies} from '../../model/rope-tables.js'
 import {usage} from '../../util/errors.js'
 import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
-import {exportFamily, GGUF_GLOBAL_NAMES, type ExportFamily} from '../families.js'
+import {ggufFamily, GGUF_GLOBAL_NAMES, type GgufFamily} from './families.js'
 import {sourceTensors, type SourceTensor} from '../source.js'
 import {GgufWriter, tensorBytes, type GgmlType, type GgufTensorInfo, type GgufValue} from './file.js'
 import {encodeGgml, gqsaToQ4_1} from './quant.js'
@@ -38,7 +38,7 @@ export function exportGguf(dir: string, out: string, opts: {type?: GgufType; ove
   const model = Model.load(dir)
   try {
     const {cfg} = model
-    const family = exportFamily(cfg.arch, 'GGUF')
+    const family = ggufFamily(cfg.arch)
     const type = opts.type ?? defaultGgufType(cfg)
     const meta = new Map([...metadata(cfg, family, type, path.basename(path.resolve(dir))), ...ggufVocab(dir, cfg)])
     const plan = planTensors(sourceTensors(model), cfg, family, type)
@@ -66,8 +66,8 @@ export function exportGguf(dir: string, out: string, opts: {type?: GgufType; ove
   }
 }
 
-function metadata(cfg: ModelConfig, family: ExportFamily, type: GgufType, name: string): Map<string, GgufValue> {
-  const a = family.gguf.arch
+function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: string): Map<string, GgufValue> {
+  const a = family.arch
   const u32 = (value: number): GgufValue => ({type: 'u32', value})
   const f32 = (value: number): GgufValue => ({type: 'f32', value})
   const kv = new Map<string, GgufValue>([
@@ -103,12 +103,12 @@ interface Planned {
 }
 
 /** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors. */
-function planTensors(src: SourceTensor[], cfg: ModelConfig, family: ExportFamily, type: GgufType): Planned[] {
+function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, type: GgufType): Planned[] {
   const plan: Planned[] = []
   for (const t of src) {
-    const name = t.layer === null ? GGUF_GLOBAL_NAMES[t.key] : `blk.${t.layer}.${family.gguf.block[t.key]}`
+    const name = t.layer === null ? GGUF_GLOBAL_NAMES[t.key] : `blk.${t.layer}.${family.block[t.key]}`
     if (!name || name.includes('undefined')) throw new Error(`no GGUF name for ${t.name}`)
-    const heads = family.gguf.permuteQK ? permutedHeads(t.key, cfg) : 0
+    const heads = family.permuteQK ? permutedHeads(t.key, cfg) : 0
     const tt = tensorType(t, type)
     const info = {name, shape: t.shape, type: tt}
     plan.push({info, encode: () => encodeTensor(t, tt, heads)})

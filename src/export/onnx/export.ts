@@ -8,7 +8,7 @@ import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
 import {copyCompanionFiles} from '../../model/companion-files.js'
 import {intoFolder} from '../folder-writes.js'
-import {exportFamily} from '../families.js'
+import {onnxFamily} from './families.js'
 import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
@@ -50,7 +50,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   const model = Model.load(dir)
   let result: OnnxExport | undefined
   try {
-    const family = exportFamily(model.cfg.arch, 'ONNX')
+    const family = onnxFamily(model.cfg.arch)
     const weights = sourceTensors(model)
     intoFolder(out, opts.overwrite ?? false, (work) => {
       mkdirSync(path.join(work, 'onnx'))
@@ -73,7 +73,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       })
       writeFileSync(path.join(work, 'onnx', file), bytes)
       copyCompanionFiles(dir, work)
-      writeConfig(dir, work, opts.dtype, family.onnx.modelType)
+      writeConfig(dir, work, opts.dtype, family.modelType)
       writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
       result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn}
