@@ -90,6 +90,7 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     [`${a}.rope.dimension_count`, u32(cfg.headDim)],
     [`${a}.rope.freq_base`, f32(cfg.ropeTheta)],
   ])
+  for (const [key, value] of Object.entries(family.meta?.(cfg) ?? {})) kv.set(`${a}.${key}`, value)
   if (cfg.ropeScaling.type === 'linear') {
     kv.set(`${a}.rope.scaling.type`, {type: 'string', value: 'linear'})
     kv.set(`${a}.rope.scaling.factor`, f32(cfg.ropeScaling.factor))
@@ -102,16 +103,25 @@ interface Planned {
   encode(): {bytes: Uint8Array; fromGroups: boolean}
 }
 
+/** How a tensor's values change on the way to llama.cpp: rows permuted per head, w → 1 + w, times a factor. */
+interface Change { heads: number; plusOne: boolean; scale: number }
+
 /** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors. */
 function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, type: GgufType): Planned[] {
   const plan: Planned[] = []
+  const qScale = attentionFold(cfg, family)
   for (const t of src) {
     const name = t.layer === null ? GGUF_GLOBAL_NAMES[t.key] : `blk.${t.layer}.${family.block[t.key]}`
     if (!name || name.includes('undefined')) throw new Error(`no GGUF name for ${t.name}`)
-    const heads = family.permuteQK ? permutedHeads(t.key, cfg) : 0
+    const change = {
+      heads: family.permuteQK ? permutedHeads(t.key, cfg) : 0,
+      // llama.cpp's (1+w) norms are plain RMSNorms over 1+w, as its converter stores them.
+      plusOne: cfg.family.norm === 'rms1p' && t.shape.length === 1 && t.key.endsWith('norm.weight'),
+      scale: qScale.keys.includes(t.key) ? qScale.factor : 1,
+    }
     const tt = tensorType(t, type)
     const info = {name, shape: t.shape, type: tt}
-    plan.push({info, encode: () => encodeTensor(t, tt, heads)})
+    plan.push({info, encode: () => encodeTensor(t, tt, change)})
   }
   if (cfg.ropeScaling.type === 'llama3') {
     const factors = ropeFactors(cfg)
@@ -133,13 +143,24 @@ function tensorType(t: SourceTensor, type: GgufType): GgmlType {
   return type === 'q4_1' && (t.key === 'lm_head.weight' || t.key === 'model.embed_tokens.weight') ? 'q8_0' : type
 }
 
-function encodeTensor(t: SourceTensor, type: GgmlType, heads: number): {bytes: Uint8Array; fromGroups: boolean} {
-  const g = type === 'q4_1' ? t.groups() : null
+/**
+ * The model's attention scale over llama.cpp's, folded into q (whose scores are linear in it), or into q's
+ * per-head norm where there is one (a norm after q_proj would undo a factor on q_proj).
+ */
+function attentionFold(cfg: ModelConfig, family: GgufFamily): {keys: string[]; factor: number} {
+  const factor = cfg.attnScale / (family.attnScale?.(cfg) ?? 1 / Math.sqrt(cfg.headDim))
+  if (Math.abs(factor - 1) < 1e-9) return {keys: [], factor: 1}
+  return {keys: cfg.qkNorm ? ['self_attn.q_norm.weight'] : ['self_attn.q_proj.weight', 'self_attn.q_proj.bias'], factor}
+}
+
+function encodeTensor(t: SourceTensor, type: GgmlType, {heads, plusOne, scale}: Change): {bytes: Uint8Array; fromGroups: boolean} {
+  const g = type === 'q4_1' && scale === 1 ? t.groups() : null
   if (g && g.group === 32) {
     const bytes = gqsaToQ4_1(t.shape[0], t.shape[1], g.rowPtr, g.colIdx, g.codes, g.scales, g.zeros)
     return {bytes: heads ? permuteRows(bytes, t.shape[0], heads) : bytes, fromGroups: true}
   }
   const values = t.load()
+  if (plusOne || scale !== 1) values.forEach((v, i) => { values[i] = ((plusOne ? 1 : 0) + v) * scale })
   const rowBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
   return {bytes: encodeGgml(heads ? new Float32Array(permuteRows(rowBytes(values), t.shape[0], heads).buffer) : values, type), fromGroups: false}
 }

@@ -1,4 +1,6 @@
+import type {ModelConfig} from '../../model/config.js'
 import {invalidFormat} from '../../util/errors.js'
+import type {GgufValue} from './file.js'
 
 /**
  * How each architecture the engine runs is written for llama.cpp: a family is an entry here,
@@ -14,6 +16,15 @@ export interface GgufFamily {
    */
   permuteQK: boolean
   block: Record<string, string>
+  /** An expert's tensor (its name within the expert) → the GGUF name of the per-block stack of all experts. */
+  experts?: Record<string, string>
+  /**
+   * The keys (under the arch's prefix) this family adds, after refusing what llama.cpp would run differently:
+   * llama.cpp hard-codes some of what config.json states, and a file it would misread is not written.
+   */
+  meta?: (cfg: ModelConfig) => Record<string, GgufValue>
+  /** The attention scale llama.cpp applies (default 1/√head_dim); the exporter folds the model's own into q. */
+  attnScale?: (cfg: ModelConfig) => number
 }
 
 /** Outside the blocks: HF name → GGUF name (lm_head absent when tied). */
@@ -40,6 +51,61 @@ const LLAMA_BLOCK: Record<string, string> = {
   'mlp.down_proj.weight': 'ffn_down.weight',
 }
 
+/** Gemma 2/3 norm each sublayer's output too: post_attention_layernorm is that, not the MLP's input norm. */
+const GEMMA2_BLOCK: Record<string, string> = {
+  ...LLAMA_BLOCK,
+  'post_attention_layernorm.weight': 'post_attention_norm.weight',
+  'pre_feedforward_layernorm.weight': 'ffn_norm.weight',
+  'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
+}
+
+const u32 = (value: number): GgufValue => ({type: 'u32', value})
+const f32 = (value: number): GgufValue => ({type: 'f32', value})
+
+const refuse = (cfg: ModelConfig, what: string) =>
+  invalidFormat(`${cfg.arch}: ${what}; llama.cpp would run a different model, so no GGUF is written`)
+
+/** The one window of the sliding layers; refused unless they are exactly the layers llama.cpp makes sliding. */
+function slidingWindow(cfg: ModelConfig, sliding: (layer: number) => boolean, pattern: string): number {
+  const window = Math.max(...cfg.windows)
+  if (cfg.windows.some((w, l) => w !== (sliding(l) ? window : 0))) {
+    throw refuse(cfg, `its sliding-window layers (layer_types) are not a pattern llama.cpp runs (${pattern})`)
+  }
+  return window
+}
+
+/**
+ * llama.cpp's Gemma 2/3 scale q by 1/√(hidden/heads) for the 27B models (recognised by their layer count)
+ * and by 1/√head_dim otherwise, whatever query_pre_attn_scalar says.
+ */
+const gemmaScale = (layers27b: number) => (cfg: ModelConfig) =>
+  1 / Math.sqrt(cfg.layers === layers27b ? cfg.hidden / cfg.heads : cfg.headDim)
+
+function gemma2Meta(cfg: ModelConfig): Record<string, GgufValue> {
+  // llama.cpp caps both (defaults 50 and 30 when the keys are absent): a Gemma 2 without them cannot be stated.
+  if (!cfg.attnSoftcap || !cfg.finalSoftcap) throw refuse(cfg, 'attn_logit_softcapping or final_logit_softcapping is null')
+  return {
+    'attention.sliding_window': u32(slidingWindow(cfg, (l) => l % 2 === 0, 'even layers sliding, odd full')),
+    attn_logit_softcapping: f32(cfg.attnSoftcap),
+    final_logit_softcapping: f32(cfg.finalSoftcap),
+  }
+}
+
+/**
+ * llama.cpp's Gemma 3 reads the sliding layers as a period p (layer l slides unless (l+1) % p = 0; 6 when the
+ * key is absent) and the local RoPE base from rope.freq_base_swa (10000 when absent), unscaled, as transformers.
+ */
+function gemma3Meta(cfg: ModelConfig): Record<string, GgufValue> {
+  if (cfg.finalSoftcap) throw refuse(cfg, 'final_logit_softcapping is set')
+  const firstFull = cfg.windows.indexOf(0)
+  const period = firstFull < 0 ? cfg.layers + 1 : firstFull + 1
+  return {
+    'attention.sliding_window': u32(slidingWindow(cfg, (l) => (l + 1) % period !== 0, 'one full layer every n, the others sliding')),
+    'attention.sliding_window_pattern': u32(period),
+    'rope.freq_base_swa': f32(cfg.ropeLocalTheta ?? cfg.ropeTheta),
+  }
+}
+
 /** Architectures without an entry are refused (ggufFamily). */
 export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   LlamaForCausalLM: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK},
@@ -47,6 +113,9 @@ export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   MistralForCausalLM: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK},
   Qwen2ForCausalLM: {arch: 'qwen2', permuteQK: false, block: LLAMA_BLOCK},
   Qwen3ForCausalLM: {arch: 'qwen3', permuteQK: false, block: LLAMA_BLOCK},
+  GemmaForCausalLM: {arch: 'gemma', permuteQK: false, block: LLAMA_BLOCK},
+  Gemma2ForCausalLM: {arch: 'gemma2', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma2Meta, attnScale: gemmaScale(46)},
+  Gemma3ForCausalLM: {arch: 'gemma3', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma3Meta, attnScale: gemmaScale(62)},
 }
 
 export function ggufFamily(arch: string): GgufFamily {

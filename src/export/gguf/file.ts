@@ -7,6 +7,7 @@ const VT = {u8: 0, i32: 5, u32: 4, f32: 6, bool: 7, string: 8, array: 9} as cons
 export type GgufValue =
   | {type: 'u32' | 'i32' | 'f32'; value: number}
   | {type: 'bool'; value: boolean}
+  | {type: 'bools'; value: boolean[]}
   | {type: 'string'; value: string}
   | {type: 'strings'; value: string[]}
   | {type: 'i32s' | 'u32s' | 'f32s'; value: number[]}
@@ -55,6 +56,7 @@ function writeValue(out: Bytes, v: GgufValue): void {
     case 'u32': case 'i32': case 'f32': out.u32(VT[v.type]); scalar(v.type, v.value); return
     case 'bool': out.u32(VT.bool); out.push(Buffer.from([v.value ? 1 : 0])); return
     case 'string': out.u32(VT.string); out.str(v.value); return
+    case 'bools': out.u32(VT.array); out.u32(VT.bool); out.u64(v.value.length); out.push(Buffer.from(v.value.map(Number))); return
     case 'strings': out.u32(VT.array); out.u32(VT.string); out.u64(v.value.length); for (const s of v.value) out.str(s); return
     default: {
       const t = v.type.slice(0, 3) as 'u32' | 'i32' | 'f32'

@@ -1,0 +1,99 @@
+import {after, describe, it} from 'node:test'
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {expectError, sparsify, tempDir} from '../helpers/cli.js'
+import {agreement, engineProbabilities, goldenWithTokenizer} from '../helpers/clients.js'
+import {golden, goldenPath} from '../helpers/golden.js'
+import {ggufMetadata, llamaCppProbabilities} from '../helpers/llama-cpp.js'
+
+const out = tempDir('sparsify-gguf-families-')
+
+/** A golden with a tokenizer, its config.json changed by `patch` (null deletes a key). */
+function goldenCopy(name: string, patch: Record<string, unknown> = {}): {dir: string; cfg: Record<string, any>} {
+  const base = JSON.parse(readFileSync(path.join(goldenPath(name), 'config.json'), 'utf8'))
+  const dir = goldenWithTokenizer(golden(name).dir, base.vocab_size)
+  const cfg = {...base, ...patch}
+  for (const [k, v] of Object.entries(patch)) if (v === null) delete cfg[k]
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg))
+  return {dir, cfg}
+}
+
+function exportF32(dir: string, name: string): string {
+  const file = path.join(out, `${name}.gguf`)
+  const r = sparsify(['export', dir, '--format', 'gguf', '--type', 'f32', '--out', file, '--overwrite', '--quiet', '--json'])
+  assert.equal(r.status, 0, r.stderr)
+  return file
+}
+
+/** The keys llama.cpp reads for each family beyond the common ones, as config.json states them. */
+const EXTRA: Record<string, (cfg: Record<string, any>) => Record<string, unknown>> = {
+  gemma2: (c) => ({'attention.sliding_window': c.sliding_window, attn_logit_softcapping: c.attn_logit_softcapping,
+    final_logit_softcapping: c.final_logit_softcapping}),
+  gemma3: (c) => ({'attention.sliding_window': c.sliding_window, 'attention.sliding_window_pattern': c.sliding_window_pattern,
+    'rope.freq_base_swa': c.rope_local_base_freq, 'rope.scaling.type': c.rope_scaling.rope_type, 'rope.scaling.factor': c.rope_scaling.factor}),
+}
+
+/** What each golden is in llama.cpp: its arch, and the config.json changes (none where llama.cpp runs the golden as it is). */
+const FAMILIES: {golden: string; arch: string; patch?: Record<string, unknown>}[] = [
+  {golden: 'gemma', arch: 'gemma'},
+  {golden: 'gemma2', arch: 'gemma2'},
+  {golden: 'gemma3', arch: 'gemma3'},
+]
+
+const dig = (o: any, key: string) => key.split('.').reduce((a, k) => a?.[k], o)
+
+describe('GGUF export of the later families runs in llama.cpp (node-llama-cpp, offline)', () => {
+  const figures: string[] = []
+  after(() => { console.log(`# GGUF f32 agreement with the engine\n${figures.map((f) => `#   ${f}`).join('\n')}`) })
+
+  for (const f of FAMILIES) {
+    it(`golden ${f.golden}: f32 within 1e-3 with the same top token everywhere; metadata equals config.json`, async () => {
+      const {dir, cfg} = goldenCopy(f.golden, f.patch)
+      const rows = golden(f.golden).rows('eval_ids')
+      const want = rows.flatMap((ids) => engineProbabilities(dir, ids))
+      const file = exportF32(dir, f.golden)
+      const a = agreement(await llamaCppProbabilities(file, rows, want[0].length), want)
+      figures.push(`${f.golden}: max |Δp| ${a.maxAbs.toExponential(2)}, top ${(100 * a.top).toFixed(1)}% of ${want.length} positions`)
+      assert.ok(a.maxAbs < 1e-3, `max |Δp| ${a.maxAbs}`)
+      assert.equal(a.top, 1, `top token differs at ${((1 - a.top) * want.length).toFixed(0)} positions`)
+
+      const m = await ggufMetadata(file) as Record<string, any>
+      assert.equal(m.general.architecture, f.arch)
+      const k = m[f.arch], headDim = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads
+      const want32 = (v: number) => Math.fround(v)
+      assert.equal(k.block_count, cfg.num_hidden_layers)
+      assert.equal(k.embedding_length, cfg.hidden_size)
+      assert.equal(k.feed_forward_length, cfg.intermediate_size)
+      assert.equal(k.attention.head_count, cfg.num_attention_heads)
+      assert.equal(k.attention.head_count_kv, cfg.num_key_value_heads)
+      assert.equal(k.attention.key_length, headDim)
+      assert.equal(k.attention.layer_norm_rms_epsilon, want32(cfg.rms_norm_eps))
+      assert.equal(k.rope.freq_base, want32(cfg.rope_theta))
+      assert.equal(k.rope.dimension_count, Math.floor(headDim * (cfg.partial_rotary_factor ?? 1)))
+      for (const [key, v] of Object.entries(EXTRA[f.arch]?.(cfg) ?? {})) {
+        assert.equal(dig(k, key), typeof v === 'number' ? want32(v) : v, key)
+      }
+    })
+  }
+})
+
+describe('GGUF export refuses what llama.cpp would run differently, writing nothing', () => {
+  const refused = (name: string, patch: Record<string, unknown>, pattern: RegExp) => {
+    const {dir} = goldenCopy(name, patch)
+    const file = path.join(out, `refused-${name}.gguf`)
+    expectError(['export', dir, '--format', 'gguf', '--out', file], 5, pattern)
+    assert.ok(!existsSync(file))
+  }
+
+  it('Gemma 2 whose sliding layers are not the even ones, or without softcapping', () => {
+    refused('gemma2', {layer_types: ['full_attention', 'sliding_attention']}, /Gemma2ForCausalLM: its sliding-window layers .* not a pattern llama\.cpp runs/)
+    refused('gemma2', {attn_logit_softcapping: null}, /Gemma2ForCausalLM: attn_logit_softcapping or final_logit_softcapping is null/)
+  })
+
+  it('Gemma 3 whose sliding layers are not periodic, or with final softcapping', () => {
+    refused('gemma3', {layer_types: ['full_attention', 'sliding_attention']}, /Gemma3ForCausalLM: its sliding-window layers .* not a pattern llama\.cpp runs/)
+    refused('gemma3', {final_logit_softcapping: 30}, /Gemma3ForCausalLM: final_logit_softcapping is set/)
+  })
+})
