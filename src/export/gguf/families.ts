@@ -93,16 +93,17 @@ function gemma2Meta(cfg: ModelConfig): Record<string, GgufValue> {
 
 /**
  * llama.cpp's Gemma 3 reads the sliding layers as a period p (layer l slides unless (l+1) % p = 0; 6 when the
- * key is absent) and the local RoPE base from rope.freq_base_swa (10000 when absent), unscaled, as transformers.
+ * key is absent), the local RoPE base from rope.freq_base_swa (10000 when absent), unscaled as in transformers,
+ * and caps the logits only when final_logit_softcapping is present.
  */
 function gemma3Meta(cfg: ModelConfig): Record<string, GgufValue> {
-  if (cfg.finalSoftcap) throw refuse(cfg, 'final_logit_softcapping is set')
   const firstFull = cfg.windows.indexOf(0)
   const period = firstFull < 0 ? cfg.layers + 1 : firstFull + 1
   return {
     'attention.sliding_window': u32(slidingWindow(cfg, (l) => (l + 1) % period !== 0, 'one full layer every n, the others sliding')),
     'attention.sliding_window_pattern': u32(period),
     'rope.freq_base_swa': f32(cfg.ropeLocalTheta ?? cfg.ropeTheta),
+    ...(cfg.finalSoftcap ? {final_logit_softcapping: f32(cfg.finalSoftcap)} : {}),
   }
 }
 
