@@ -42,6 +42,7 @@ const FAMILIES: {golden: string; arch: string; patch?: Record<string, unknown>}[
   {golden: 'gemma3', arch: 'gemma3'},
   // Every layer but the last sliding, a local RoPE base of its own and a strong final cap: keys llama.cpp reads for Gemma 3.
   {golden: 'gemma3', arch: 'gemma3', patch: {layer_types: null, sliding_window_pattern: 3, rope_local_base_freq: 5000, final_logit_softcapping: 0.5}},
+  {golden: 'phi3', arch: 'phi3'},
 ]
 
 const dig = (o: any, key: string) => key.split('.').reduce((a, k) => a?.[k], o)
@@ -92,6 +93,12 @@ describe('GGUF export refuses what llama.cpp would run differently, writing noth
   it('Gemma 2 whose sliding layers are not the even ones, or without softcapping', () => {
     refused('gemma2', {layer_types: ['full_attention', 'sliding_attention']}, /Gemma2ForCausalLM: its sliding-window layers .* not a pattern llama\.cpp runs/)
     refused('gemma2', {attn_logit_softcapping: null}, /Gemma2ForCausalLM: attn_logit_softcapping or final_logit_softcapping is null/)
+  })
+
+  it('Phi-3 with LongRoPE', () => {
+    const factors = [1, 1.5, 2, 2.5, 3, 3.5]
+    refused('phi3', {rope_scaling: {type: 'longrope', short_factor: factors, long_factor: factors}, max_position_embeddings: 256},
+      /Phi3ForCausalLM: rope_scaling longrope is not exported/)
   })
 
   it('Gemma 3 whose sliding layers are not periodic', () => {

@@ -87,7 +87,7 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     [`${a}.attention.key_length`, u32(cfg.headDim)],
     [`${a}.attention.value_length`, u32(cfg.headDim)],
     [`${a}.attention.layer_norm_rms_epsilon`, f32(cfg.rmsEps)],
-    [`${a}.rope.dimension_count`, u32(cfg.headDim)],
+    [`${a}.rope.dimension_count`, u32(cfg.rotaryDim)],
     [`${a}.rope.freq_base`, f32(cfg.ropeTheta)],
   ])
   for (const [key, value] of Object.entries(family.meta?.(cfg) ?? {})) kv.set(`${a}.${key}`, value)

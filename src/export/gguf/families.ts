@@ -107,6 +107,22 @@ function gemma3Meta(cfg: ModelConfig): Record<string, GgufValue> {
   }
 }
 
+/** llama.cpp's fused q/k/v and gate/up tensors, split by its graph in the same order as transformers. */
+const PHI3_BLOCK: Record<string, string> = {
+  ...LLAMA_BLOCK,
+  'self_attn.qkv_proj.weight': 'attn_qkv.weight',
+  'mlp.gate_up_proj.weight': 'ffn_up.weight',
+}
+
+/**
+ * LongRoPE is refused: llama.cpp picks the long or the short factors once, by the context size it is given,
+ * where transformers picks them by each sequence's length, so the two disagree on short sequences.
+ */
+function phi3Meta(cfg: ModelConfig): Record<string, GgufValue> {
+  if (cfg.ropeScaling.type !== 'none') throw refuse(cfg, `rope_scaling ${cfg.ropeScaling.type} is not exported (llama.cpp chooses LongRoPE factors by context size, not by sequence length)`)
+  return {}
+}
+
 /** Architectures without an entry are refused (ggufFamily). */
 export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   LlamaForCausalLM: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK},
@@ -117,6 +133,7 @@ export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   GemmaForCausalLM: {arch: 'gemma', permuteQK: false, block: LLAMA_BLOCK},
   Gemma2ForCausalLM: {arch: 'gemma2', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma2Meta, attnScale: gemmaScale(46)},
   Gemma3ForCausalLM: {arch: 'gemma3', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma3Meta, attnScale: gemmaScale(62)},
+  Phi3ForCausalLM: {arch: 'phi3', permuteQK: false, block: PHI3_BLOCK, meta: phi3Meta},
 }
 
 export function ggufFamily(arch: string): GgufFamily {
