@@ -2,7 +2,7 @@ import {kernels} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {Model} from '../model/model.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
-import {blockTensors as layoutOf, layerPrefix, normName} from '../model/arch/layout.js'
+import {blockTensors as layoutOf, layerPrefix, normName, routerName} from '../model/arch/layout.js'
 import type {NormSlot} from '../model/arch/families.js'
 import {readPacked} from '../packed/tensors.js'
 import {unpackWeight} from '../packed/weight.js'
@@ -26,6 +26,8 @@ export interface SourceTensor {
   layer: number | null
   /** Hugging Face suffix within the block (e.g. self_attn.q_proj.weight), else the whole name */
   key: string
+  /** The expert it belongs to (its key then starts with the family's experts prefix and this number), else null. */
+  expert: number | null
   /** (out, in) for linears */
   shape: number[]
   load(): Float32Array
@@ -41,7 +43,7 @@ export interface SourceTensor {
 export function sourceTensors(model: Model): SourceTensor[] {
   const {ckpt, cfg} = model
   const plain = (name: string, layer: number | null, key: string): SourceTensor => ({
-    name, layer, key, shape: ckpt.entry(name).shape, load: () => ckpt.readF32(name), groups: () => null,
+    name, layer, key, expert: null, shape: ckpt.entry(name).shape, load: () => ckpt.readF32(name), groups: () => null,
   })
   const out: SourceTensor[] = [plain('model.embed_tokens.weight', null, 'model.embed_tokens.weight')]
   for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain))
@@ -57,6 +59,10 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
     const name = `${normName(cfg, l, slot)}.weight`
     if (ckpt.has(name)) out.push(plain(name, l, name.slice(p.length)))
   }
+  if (cfg.moe?.sparse[l]) {
+    const router = `${routerName(cfg, l)}.weight`
+    out.push(plain(router, l, router.slice(p.length)))
+  }
   for (const t of layoutOf(cfg, l)) {
     const {rows, cols} = t, lin = t.name.slice(p.length), name = `${t.name}.weight`
     if (ckpt.has(name)) {
@@ -65,13 +71,13 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
         throw invalidFormat(`${name} is [${got}] but config.json implies [${rows},${cols}]: blocks of different widths cannot be exported`,
           'export a checkpoint whose blocks all have the shapes config.json states')
       }
-      out.push(plain(name, l, `${lin}.weight`))
+      out.push({...plain(name, l, `${lin}.weight`), expert: t.expert})
     } else {
       const packing = cfg.packing
       if (!packing) throw invalidFormat(`checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint?`)
       const prefix = t.name
       out.push({
-        name, layer: l, key: `${lin}.weight`, shape: [rows, cols],
+        name, layer: l, key: `${lin}.weight`, expert: t.expert, shape: [rows, cols],
         load: () => unpackWeight(kernels(), readPacked(ckpt, prefix, rows, cols, packing), rows, cols),
         groups: () => packing.format === 'gqsa' ? readGroups(ckpt, prefix, rows, cols, packing.group) : null,
       })

@@ -27,8 +27,10 @@ function exportF32(dir: string, name: string): string {
   return file
 }
 
-/** The keys llama.cpp reads for each family beyond the common ones, as config.json states them. */
+/** The keys llama.cpp reads for each golden's family beyond the common ones, as config.json states them. */
 const EXTRA: Record<string, (cfg: Record<string, any>) => Record<string, unknown>> = {
+  mixtral: (c) => ({expert_count: c.num_local_experts, expert_used_count: c.num_experts_per_tok}),
+  qwen3_moe: (c) => ({expert_count: c.num_experts, expert_used_count: c.num_experts_per_tok, expert_feed_forward_length: c.moe_intermediate_size}),
   gemma2: (c) => ({'attention.sliding_window': c.sliding_window, attn_logit_softcapping: c.attn_logit_softcapping,
     final_logit_softcapping: c.final_logit_softcapping}),
   gemma3: (c) => ({'attention.sliding_window': c.sliding_window, 'attention.sliding_window_pattern': c.sliding_window_pattern,
@@ -43,6 +45,9 @@ const FAMILIES: {golden: string; arch: string; patch?: Record<string, unknown>}[
   // Every layer but the last sliding, a local RoPE base of its own and a strong final cap: keys llama.cpp reads for Gemma 3.
   {golden: 'gemma3', arch: 'gemma3', patch: {layer_types: null, sliding_window_pattern: 3, rope_local_base_freq: 5000, final_logit_softcapping: 0.5}},
   {golden: 'phi3', arch: 'phi3'},
+  {golden: 'mixtral', arch: 'llama'},
+  // llama.cpp's qwen3moe has no dense blocks: the golden's first block alone (its block 1 is dense).
+  {golden: 'qwen3_moe', arch: 'qwen3moe', patch: {num_hidden_layers: 1, mlp_only_layers: []}},
 ]
 
 const dig = (o: any, key: string) => key.split('.').reduce((a, k) => a?.[k], o)
@@ -75,7 +80,7 @@ describe('GGUF export of the later families runs in llama.cpp (node-llama-cpp, o
       assert.equal(k.attention.layer_norm_rms_epsilon, want32(cfg.rms_norm_eps))
       assert.equal(k.rope.freq_base, want32(cfg.rope_theta))
       assert.equal(k.rope.dimension_count, Math.floor(headDim * (cfg.partial_rotary_factor ?? 1)))
-      for (const [key, v] of Object.entries(EXTRA[f.arch]?.(cfg) ?? {})) {
+      for (const [key, v] of Object.entries(EXTRA[f.golden]?.(cfg) ?? {})) {
         assert.equal(dig(k, key), typeof v === 'number' ? want32(v) : v, key)
       }
     })
@@ -99,6 +104,15 @@ describe('GGUF export refuses what llama.cpp would run differently, writing noth
     const factors = [1, 1.5, 2, 2.5, 3, 3.5]
     refused('phi3', {rope_scaling: {type: 'longrope', short_factor: factors, long_factor: factors}, max_position_embeddings: 256},
       /Phi3ForCausalLM: rope_scaling longrope is not exported/)
+  })
+
+  it('Qwen3-MoE with dense blocks, or without renormalised top-k weights', () => {
+    refused('qwen3_moe', {}, /Qwen3MoeForCausalLM: some blocks are dense \(mlp_only_layers/)
+    refused('qwen3_moe', {mlp_only_layers: [], num_hidden_layers: 1, norm_topk_prob: false}, /Qwen3MoeForCausalLM: norm_topk_prob is false/)
+  })
+
+  it('OPT: llama.cpp has no such architecture', () => {
+    refused('opt', {}, /OPTForCausalLM cannot be exported to GGUF yet/)
   })
 
   it('Gemma 3 whose sliding layers are not periodic', () => {

@@ -110,18 +110,22 @@ interface Change { heads: number; plusOne: boolean; scale: number }
 function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, type: GgufType): Planned[] {
   const plan: Planned[] = []
   const qScale = attentionFold(cfg, family)
+  const change = (t: SourceTensor): Change => ({
+    heads: family.permuteQK ? permutedHeads(t.key, cfg) : 0,
+    // llama.cpp's (1+w) norms are plain RMSNorms over 1+w, as its converter stores them.
+    plusOne: cfg.family.norm === 'rms1p' && t.shape.length === 1 && t.key.endsWith('norm.weight'),
+    scale: qScale.keys.includes(t.key) ? qScale.factor : 1,
+  })
   for (const t of src) {
+    if (t.expert !== null) {
+      if (t.expert === 0) plan.push(stackedExperts(src, t, cfg.family.moe!.experts, family, type))
+      continue
+    }
     const name = t.layer === null ? GGUF_GLOBAL_NAMES[t.key] : `blk.${t.layer}.${family.block[t.key]}`
     if (!name || name.includes('undefined')) throw new Error(`no GGUF name for ${t.name}`)
-    const change = {
-      heads: family.permuteQK ? permutedHeads(t.key, cfg) : 0,
-      // llama.cpp's (1+w) norms are plain RMSNorms over 1+w, as its converter stores them.
-      plusOne: cfg.family.norm === 'rms1p' && t.shape.length === 1 && t.key.endsWith('norm.weight'),
-      scale: qScale.keys.includes(t.key) ? qScale.factor : 1,
-    }
-    const tt = tensorType(t, type)
-    const info = {name, shape: t.shape, type: tt}
-    plan.push({info, encode: () => encodeTensor(t, tt, change)})
+    // The router stays float32 at every --type, as llama.cpp's converter keeps it: it picks the experts.
+    const tt = family.block[t.key] === 'ffn_gate_inp.weight' ? 'f32' : tensorType(t, type)
+    plan.push({info: {name, shape: t.shape, type: tt}, encode: () => encodeTensor(t, tt, change(t))})
   }
   if (cfg.ropeScaling.type === 'llama3') {
     const factors = ropeFactors(cfg)
@@ -141,6 +145,27 @@ function tensorType(t: SourceTensor, type: GgufType): GgmlType {
   if (t.shape.length === 1) return 'f32'
   if ((type === 'q8_0' || type === 'q4_1') && t.shape[1] % 32 !== 0) return 'f16'
   return type === 'q4_1' && (t.key === 'lm_head.weight' || t.key === 'model.embed_tokens.weight') ? 'q8_0' : type
+}
+
+/**
+ * One block's tensor of every expert as llama.cpp's single (experts, rows, cols) tensor, encoded expert by
+ * expert when written (one block's experts in memory, never the model's).
+ */
+function stackedExperts(src: SourceTensor[], first: SourceTensor, prefix: string, family: GgufFamily, type: GgufType): Planned {
+  const inner = first.key.slice(`${prefix}0.`.length)
+  const name = family.experts?.[inner]
+  if (!name) throw new Error(`no GGUF name for ${first.name}`)
+  const experts = src.filter((t) => t.layer === first.layer && t.key === `${prefix}${t.expert}.${inner}`)
+  const tt = tensorType(first, type)
+  return {
+    info: {name: `blk.${first.layer}.${name}`, shape: [experts.length, ...first.shape], type: tt},
+    encode: () => {
+      const parts = experts.map((t) => encodeTensor(t, tt, {heads: 0, plusOne: false, scale: 1}))
+      const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.length, 0))
+      parts.reduce((at, p) => { bytes.set(p.bytes, at); return at + p.bytes.length }, 0)
+      return {bytes, fromGroups: parts.every((p) => p.fromGroups)}
+    },
+  }
 }
 
 /**

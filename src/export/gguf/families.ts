@@ -123,6 +123,16 @@ function phi3Meta(cfg: ModelConfig): Record<string, GgufValue> {
   return {}
 }
 
+/** A mixture of experts in every block (llama.cpp has no dense blocks among them), top-k weights summing to 1. */
+function moeMeta(cfg: ModelConfig): Record<string, GgufValue> {
+  const moe = cfg.moe!
+  if (moe.sparse.includes(false)) throw refuse(cfg, 'some blocks are dense (mlp_only_layers or decoder_sparse_step)')
+  if (!moe.normTopk) throw refuse(cfg, 'norm_topk_prob is false (llama.cpp renormalises the top-k weights)')
+  return {expert_count: u32(moe.experts), expert_used_count: u32(moe.topK)}
+}
+
+const SWIGLU_EXPERTS = {'gate_proj.weight': 'ffn_gate_exps.weight', 'up_proj.weight': 'ffn_up_exps.weight', 'down_proj.weight': 'ffn_down_exps.weight'}
+
 /** Architectures without an entry are refused (ggufFamily). */
 export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   LlamaForCausalLM: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK},
@@ -134,6 +144,11 @@ export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   Gemma2ForCausalLM: {arch: 'gemma2', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma2Meta, attnScale: gemmaScale(46)},
   Gemma3ForCausalLM: {arch: 'gemma3', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma3Meta, attnScale: gemmaScale(62)},
   Phi3ForCausalLM: {arch: 'phi3', permuteQK: false, block: PHI3_BLOCK, meta: phi3Meta},
+  // llama.cpp's converter writes Mixtral as arch llama with experts (w1 gate, w3 up, w2 down).
+  MixtralForCausalLM: {arch: 'llama', permuteQK: true, block: {...LLAMA_BLOCK, 'block_sparse_moe.gate.weight': 'ffn_gate_inp.weight'},
+    experts: {'w1.weight': 'ffn_gate_exps.weight', 'w3.weight': 'ffn_up_exps.weight', 'w2.weight': 'ffn_down_exps.weight'}, meta: moeMeta},
+  Qwen3MoeForCausalLM: {arch: 'qwen3moe', permuteQK: false, block: {...LLAMA_BLOCK, 'mlp.gate.weight': 'ffn_gate_inp.weight'},
+    experts: SWIGLU_EXPERTS, meta: (cfg) => ({...moeMeta(cfg), expert_feed_forward_length: u32(cfg.moe!.width)})},
 }
 
 export function ggufFamily(arch: string): GgufFamily {
