@@ -3,6 +3,10 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
+import {readGgufFileInfo} from 'node-llama-cpp'
+
+import {exportGguf} from '../../src/export/gguf/export.js'
+import {stderrLogger} from '../../src/util/log.js'
 import {expectError, sparsify, tempDir} from '../helpers/cli.js'
 import {agreement, engineProbabilities, goldenWithTokenizer} from '../helpers/clients.js'
 import {golden, goldenPath} from '../helpers/golden.js'
@@ -83,6 +87,27 @@ describe('GGUF export of the later families runs in llama.cpp (node-llama-cpp, o
       for (const [key, v] of Object.entries(EXTRA[f.golden]?.(cfg) ?? {})) {
         assert.equal(dig(k, key), typeof v === 'number' ? want32(v) : v, key)
       }
+    })
+  }
+})
+
+describe('GGUF stacked experts in the requested type', () => {
+  for (const type of ['q8_0', 'q4_1'] as const) {
+    it(`mixtral ${type}: expert stacks (experts, rows, cols) in ${type}, router f32; loads, top token ≥ 95%`, async () => {
+      const {dir, cfg} = goldenCopy('mixtral')
+      const file = path.join(out, `mixtral-${type}.gguf`)
+      exportGguf(dir, file, {type, overwrite: true, log: stderrLogger({quiet: true})})
+      const tensors = (await readGgufFileInfo(file)).fullTensorInfo!
+      const byName = new Map(tensors.map((t) => [t.name, t]))
+      const stack = byName.get('blk.1.ffn_down_exps.weight')!
+      assert.deepEqual(stack.dimensions.map(Number), [cfg.intermediate_size, cfg.hidden_size, cfg.num_local_experts])
+      assert.equal(stack.ggmlType, {q8_0: 8, q4_1: 3}[type])
+      assert.equal(byName.get('blk.1.ffn_gate_inp.weight')!.ggmlType, 0)
+      const rows = golden('mixtral').rows('eval_ids')
+      const want = rows.flatMap((ids) => engineProbabilities(dir, ids))
+      const a = agreement(await llamaCppProbabilities(file, rows, want[0].length), want)
+      console.log(`# mixtral ${type}: max |Δp| ${a.maxAbs.toExponential(2)}, top ${(100 * a.top).toFixed(1)}% of ${want.length} positions`)
+      assert.ok(a.top >= 0.95, `top ${a.top}`)
     })
   }
 })
