@@ -58,12 +58,9 @@ const llamaCpp = (c: Case, file: string, vocab: number) => llamaCppProbabilities
 describe('GGUF export runs in llama.cpp (node-llama-cpp, offline)', () => {
   const figures: string[] = []
   after(() => { console.log(`# GGUF agreement with the engine\n${figures.map((f) => `#   ${f}`).join('\n')}`) })
-  // The goldens are random weights with near-flat next-token distributions, and qwen3's (head_dim 32 =
-  // 2·hidden/heads) differs from llama.cpp by up to 1.7e-3 in f32 from position 0 on, where attention is the
-  // identity (not traced to the file: names and metadata are tested below). Rounding flips their top token
-  // more often than a trained model's; the figures are printed, and the fixture is held to the issue's bars.
-  const bars = (c: Case) => c.dir === TINY_LLAMA || c.name === 'golden llama' || c.name === 'golden qwen2'
-    ? {f32: 1e-3, bf16Top: 0.99, q4Top: 0.95} : {f32: 2e-3, bf16Top: 0.98, q4Top: 0.85}
+  // The goldens are random weights with near-flat next-token distributions: rounding flips their top token more often
+  // than a trained model's. The figures are printed; the fixture is held to the issue's bars for the quantized types.
+  const bars = (c: Case) => c.dir === TINY_LLAMA ? {bf16Top: 0.99, q4Top: 0.95} : {bf16Top: 0.98, q4Top: 0.85}
 
   for (const name of ['tiny-llama fixture', 'golden llama', 'golden qwen2', 'golden qwen3']) {
     it(`${name}: f32 within 1e-3 with the same top token everywhere; bf16 within 1e-2, top ≥ 99%; q8_0 and q4_1 top ≥ 95%`, async () => {
@@ -75,7 +72,7 @@ describe('GGUF export runs in llama.cpp (node-llama-cpp, offline)', () => {
         return a
       }
       const f32 = await run('f32')
-      assert.ok(f32.maxAbs < bar.f32, `${c.name} f32: max |Δp| ${f32.maxAbs}`)
+      assert.ok(f32.maxAbs < 1e-3, `${c.name} f32: max |Δp| ${f32.maxAbs}`)
       assert.equal(f32.top, 1, `${c.name} f32: top token differs at ${((1 - f32.top) * want.length).toFixed(0)} positions`)
       const bf16 = await run('bf16')
       assert.ok(bf16.maxAbs < 1e-2, `${c.name} bf16: max |Δp| ${bf16.maxAbs}`)
