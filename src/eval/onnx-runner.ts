@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node'
 import {kernels} from '../kernels/index.js'
 import {readConfig, type ModelConfig} from '../model/config.js'
 import {notFound} from '../util/errors.js'
+import {positionStartOf} from '../export/onnx/families.js'
 
 /** transformers.js's file for each dtype that config.json's transformers.js_config may name. */
 const FILES: Record<string, string> = {fp32: 'model.onnx', fp16: 'model_fp16.onnx', q4: 'model_q4.onnx'}
@@ -18,7 +19,8 @@ export class OnnxRunner {
   private past = new Map<string, ort.Tensor>()
   private length = 0
 
-  private constructor(readonly dir: string, readonly cfg: ModelConfig, readonly file: string, private readonly session: ort.InferenceSession) {}
+  private constructor(readonly dir: string, readonly cfg: ModelConfig, readonly file: string, private readonly session: ort.InferenceSession,
+    private readonly positionStart: number) {}
 
   static async load(dir: string, threads?: number): Promise<OnnxRunner> {
     const cfg = readConfig(dir)
@@ -34,7 +36,7 @@ export class OnnxRunner {
     const session = await ort.InferenceSession.create(path.join(onnxDir, file), {
       executionProviders: ['cpu'], ...(threads ? {intraOpNumThreads: threads} : {}),
     })
-    return new OnnxRunner(dir, cfg, `onnx/${file}`, session)
+    return new OnnxRunner(dir, cfg, `onnx/${file}`, session, positionStartOf(raw.model_type))
   }
 
   /** Forgets the cache: the next step starts a new sequence. */
@@ -50,7 +52,7 @@ export class OnnxRunner {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: i64(ids),
       attention_mask: i64(new Array(total).fill(1)),
-      position_ids: i64(ids.map((_, i) => this.length + i)),
+      position_ids: i64(ids.map((_, i) => this.positionStart + this.length + i)),
     }
     for (let l = 0; l < cfg.layers; l++) {
       for (const kv of ['key', 'value']) {
@@ -64,7 +66,6 @@ export class OnnxRunner {
     return out.logits.data as Float32Array
   }
 
-  /** Mean next-token loss of one sequence, as the engine's perplexity computes it. */
   /** Each position's next-token loss over one chunk. */
   async tokenLosses(ids: number[]): Promise<Float32Array> {
     this.reset()

@@ -2,7 +2,7 @@ import {kernels} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {Model} from '../model/model.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
-import {blockTensors as layoutOf, layerPrefix, normName, routerName} from '../model/arch/layout.js'
+import {blockTensors as layoutOf, globalNames, layerPrefix, normName, routerName} from '../model/arch/layout.js'
 import type {NormSlot} from '../model/arch/families.js'
 import {readPacked} from '../packed/tensors.js'
 import {unpackWeight} from '../packed/weight.js'
@@ -45,10 +45,14 @@ export function sourceTensors(model: Model): SourceTensor[] {
   const plain = (name: string, layer: number | null, key: string): SourceTensor => ({
     name, layer, key, expert: null, shape: ckpt.entry(name).shape, load: () => ckpt.readF32(name), groups: () => null,
   })
-  const out: SourceTensor[] = [plain('model.embed_tokens.weight', null, 'model.embed_tokens.weight')]
+  // Outside the blocks, keys are Llama's names whatever the family stores (OPT's model.decoder.*, Gemma 3's language_model.*).
+  const names = globalNames(cfg)
+  const out: SourceTensor[] = [plain(names.embed, null, 'model.embed_tokens.weight')]
+  if (names.positions) out.push(plain(names.positions, null, 'model.embed_positions.weight'))
   for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain))
-  out.push(plain('model.norm.weight', null, 'model.norm.weight'))
-  if (!cfg.tieEmbeddings) out.push(plain('lm_head.weight', null, 'lm_head.weight'))
+  out.push(plain(`${names.finalNorm}.weight`, null, 'model.norm.weight'))
+  if (ckpt.has(`${names.finalNorm}.bias`)) out.push(plain(`${names.finalNorm}.bias`, null, 'model.norm.bias'))
+  if (!cfg.tieEmbeddings) out.push(plain(names.head, null, 'lm_head.weight'))
   return out
 }
 
@@ -56,8 +60,10 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
   plain: (name: string, layer: number, key: string) => SourceTensor): SourceTensor[] {
   const p = layerPrefix(cfg, l), out: SourceTensor[] = []
   for (const slot of Object.keys(cfg.family.norms) as NormSlot[]) {
-    const name = `${normName(cfg, l, slot)}.weight`
-    if (ckpt.has(name)) out.push(plain(name, l, name.slice(p.length)))
+    for (const part of ['weight', 'bias']) {
+      const name = `${normName(cfg, l, slot)}.${part}`
+      if (ckpt.has(name)) out.push(plain(name, l, name.slice(p.length)))
+    }
   }
   if (cfg.moe?.sparse[l]) {
     const router = `${routerName(cfg, l)}.weight`

@@ -1,118 +1,116 @@
 import type {ModelConfig} from '../../model/config.js'
-import {inverseFrequencies} from '../../model/rope-tables.js'
+import {roleShape} from '../../model/arch/layout.js'
+import type {NormSlot, Role, TensorSpec} from '../../model/arch/families.js'
 import type {SourceTensor} from '../source.js'
 import type {GraphBuilder} from './graph.js'
+import {activation, applyRope, attention, attentionBias, norm, ropeTables, softcap, type NormWeights, type Rope} from './layers.js'
 import type {ValueInfo} from './proto.js'
 
 /** How a linear's weight enters the graph: a float MatMul, or com.microsoft.MatMulNBits. */
 export type LinearWriter = (g: GraphBuilder, x: string, w: SourceTensor) => string
 
+/** What one block reads: its tensors by key, the tables and masks shared across blocks. */
+interface BlockContext {
+  g: GraphBuilder
+  cfg: ModelConfig
+  linear: LinearWriter
+  get: (key: string) => SourceTensor | undefined
+  norm: (x: string, key: string) => string
+  rope: Rope | null
+  mask: string
+}
+
 /**
- * The decoder as transformers.js runs it (Optimum's interface): input_ids, attention_mask,
- * position_ids and past_key_values.{i}.key/value in; logits and present.{i}.key/value out, the
- * cache [batch, kv_heads, past, head_dim]. Standard opset-17 operators, written out as the engine
- * computes: RMSNorm, rotate-half RoPE on position_ids, a causal mask from attention_mask (and the
- * sliding window), grouped-query attention by broadcasting kv heads against groups of q heads.
+ * The decoder as transformers.js runs it (Optimum's interface): input_ids, attention_mask, position_ids
+ * and past_key_values.{i}.key/value in; logits and present.{i}.key/value out, the cache
+ * [batch, kv_heads, past, head_dim]. Standard opset-17 operators, written from the architecture table as
+ * the engine computes: the family's norm, embedding scale and learned positions, fused projections split
+ * by role, q/k norms, (partial) rotate-half RoPE with a local base for sliding layers, a causal mask from
+ * attention_mask and each layer's window, grouped-query attention with its scale and softcap, the gated or
+ * plain MLP. `positionStart` is the first position_ids value transformers.js feeds for this model_type.
  */
-export function buildDecoder(g: GraphBuilder, cfg: ModelConfig, weights: SourceTensor[], linear: LinearWriter):
+export function buildDecoder(g: GraphBuilder, cfg: ModelConfig, weights: SourceTensor[], linear: LinearWriter, positionStart: number):
   {inputs: ValueInfo[]; outputs: ValueInfo[]} {
   const get = (layer: number | null, key: string) => weights.find((w) => w.layer === layer && w.key === key)
-  const floatWeight = (w: SourceTensor) => g.weight(w.name, 'float', w.shape, w.load())
+  const floatWeight = (w: SourceTensor, plusOne = false) => g.weight(w.name, 'float', w.shape, plusOne ? w.load().map((v) => v + 1) : w.load())
+  const normOf = (layer: number | null) => (x: string, key: string) => {
+    const n: NormWeights = {weight: floatWeight(get(layer, `${key}.weight`)!, cfg.family.norm === 'rms1p'), bias: null}
+    const b = get(layer, `${key}.bias`)
+    if (b) n.bias = floatWeight(b)
+    return norm(g, cfg, x, n)
+  }
   const inputs: ValueInfo[] = [
     {name: 'input_ids', type: 'int64', shape: ['batch_size', 'sequence_length']},
     {name: 'attention_mask', type: 'int64', shape: ['batch_size', 'total_sequence_length']},
     {name: 'position_ids', type: 'int64', shape: ['batch_size', 'sequence_length']},
   ]
-  const logits: ValueInfo = {name: 'logits', type: 'float', shape: ['batch_size', 'sequence_length', cfg.vocabSize]}
-  const outputs: ValueInfo[] = [logits]
+  const outputs: ValueInfo[] = [{name: 'logits', type: 'float', shape: ['batch_size', 'sequence_length', cfg.vocabSize]}]
   const cache = (name: string, len: string): ValueInfo => ({name, type: 'float', shape: ['batch_size', cfg.kvHeads, len, cfg.headDim]})
 
-  const embed = floatWeight(get(null, 'model.embed_tokens.weight')!)
-  let x = g.op('Gather', [embed, 'input_ids'], {axis: 0}) // (B, S, H)
-  const rope = ropeTables(g, cfg)
-  const mask = attentionBias(g, cfg)
+  const positions = positionStart ? g.op('Sub', ['position_ids', g.int64([positionStart], [])]) : 'position_ids'
+  let x = g.op('Gather', [floatWeight(get(null, 'model.embed_tokens.weight')!), 'input_ids'], {axis: 0}) // (B, S, H)
+  if (cfg.embedScale !== 1) x = g.op('Mul', [x, g.float([cfg.embedScale], [])])
+  const learned = get(null, 'model.embed_positions.weight')
+  if (learned) x = g.op('Add', [x, g.op('Gather', [floatWeight(learned), g.op('Add', [positions, g.int64([cfg.family.positions!.offset], [])])], {axis: 0})])
+  const rope = cfg.rotaryDim ? ropeTables(g, cfg, positions) : null
+  const localRope = cfg.rotaryDim && cfg.ropeLocalTheta !== null ? ropeTables(g, cfg, positions, cfg.ropeLocalTheta) : null
+  const masks = new Map<number, string>()
   for (let l = 0; l < cfg.layers; l++) {
-    const w = (key: string) => get(l, key)
     inputs.push(cache(`past_key_values.${l}.key`, 'past_sequence_length'), cache(`past_key_values.${l}.value`, 'past_sequence_length'))
     outputs.push(cache(`present.${l}.key`, 'total_sequence_length'), cache(`present.${l}.value`, 'total_sequence_length'))
-    const h = rmsNorm(g, x, floatWeight(w('input_layernorm.weight')!), cfg.rmsEps)
-    const proj = (name: string) => {
-      const y = linear(g, h, w(`self_attn.${name}.weight`)!)
-      const b = w(`self_attn.${name}.bias`)
-      return b ? g.op('Add', [y, floatWeight(b)]) : y
-    }
-    const heads = (y: string, n: number) => g.op('Transpose', [g.op('Reshape', [y, g.int64([0, 0, n, cfg.headDim])])], {perm: [0, 2, 1, 3]}) // (B, n, S, hd)
-    let q = heads(proj('q_proj'), cfg.heads), k = heads(proj('k_proj'), cfg.kvHeads)
-    const v = heads(proj('v_proj'), cfg.kvHeads)
-    if (cfg.qkNorm) {
-      q = rmsNorm(g, q, floatWeight(w('self_attn.q_norm.weight')!), cfg.rmsEps)
-      k = rmsNorm(g, k, floatWeight(w('self_attn.k_norm.weight')!), cfg.rmsEps)
-    }
-    q = applyRope(g, q, rope, cfg.headDim)
-    k = applyRope(g, k, rope, cfg.headDim)
-    const keys = g.op('Concat', [`past_key_values.${l}.key`, k], {axis: 2}) // (B, kvH, T, hd)
-    const values = g.op('Concat', [`past_key_values.${l}.value`, v], {axis: 2})
-    g.name(keys, `present.${l}.key`)
-    g.name(values, `present.${l}.value`)
-    const ctx = attention(g, cfg, q, keys, values, mask)
-    x = g.op('Add', [x, linear(g, ctx, w('self_attn.o_proj.weight')!)])
-    const h2 = rmsNorm(g, x, floatWeight(w('post_attention_layernorm.weight')!), cfg.rmsEps)
-    const gate = linear(g, h2, w('mlp.gate_proj.weight')!)
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(g, h2, w('mlp.up_proj.weight')!)])
-    x = g.op('Add', [x, linear(g, act, w('mlp.down_proj.weight')!)])
+    const window = cfg.windows[l] || (cfg.slidingWindow ?? 0)
+    if (!masks.has(window)) masks.set(window, attentionBias(g, window))
+    const ctx: BlockContext = {g, cfg, linear, get: (key) => get(l, key), norm: normOf(l), mask: masks.get(window)!,
+      rope: localRope && cfg.windows[l] > 0 ? localRope : rope}
+    x = block(ctx, l, x)
   }
-  const final = rmsNorm(g, x, floatWeight(get(null, 'model.norm.weight')!), cfg.rmsEps)
   const head = cfg.tieEmbeddings ? {...get(null, 'model.embed_tokens.weight')!, name: 'lm_head.weight'} : get(null, 'lm_head.weight')!
-  g.name(linear(g, final, head), 'logits')
+  const logits = linear(g, normOf(null)(x, 'model.norm'), head)
+  g.name(cfg.finalSoftcap ? softcap(g, logits, cfg.finalSoftcap) : logits, 'logits')
   return {inputs, outputs}
 }
 
-/** x · rsqrt(mean(x²) + eps) · w over the last axis. */
-function rmsNorm(g: GraphBuilder, x: string, w: string, eps: number): string {
-  const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], {axes: [-1], keepdims: 1})
-  const inv = g.op('Div', [g.float([1]), g.op('Sqrt', [g.op('Add', [ms, g.float([eps])])])])
-  return g.op('Mul', [g.op('Mul', [x, inv]), w])
+/** x + [post-norm](attention(norm(x))), then the same with the MLP; the bracketed norms are Gemma 2/3's. */
+function block(c: BlockContext, l: number, x: string): string {
+  const {g, cfg} = c, f = cfg.family, hd = cfg.headDim
+  const slotNorm = (slot: NormSlot, v: string) => c.norm(v, f.norms[slot]!)
+  const heads = (y: string, n: number) => g.op('Transpose', [g.op('Reshape', [y, g.int64([0, 0, n, hd])])], {perm: [0, 2, 1, 3]}) // (B, n, S, hd)
+  const p = projections(c, f.attention.filter((s) => s.roles[0] !== 'o'), slotNorm('attnIn', x))
+  let q = heads(p.q!, cfg.heads), k = heads(p.k!, cfg.kvHeads)
+  const v = heads(p.v!, cfg.kvHeads)
+  if (cfg.qkNorm) {
+    q = slotNorm('q', q)
+    k = slotNorm('k', k)
+  }
+  if (c.rope) {
+    q = applyRope(g, q, c.rope, hd)
+    k = applyRope(g, k, c.rope, hd)
+  }
+  const keys = g.op('Concat', [`past_key_values.${l}.key`, k], {axis: 2}) // (B, kvH, T, hd)
+  const values = g.op('Concat', [`past_key_values.${l}.value`, v], {axis: 2})
+  g.name(keys, `present.${l}.key`)
+  g.name(values, `present.${l}.value`)
+  let attn = projections(c, f.attention.filter((s) => s.roles[0] === 'o'), attention(g, cfg, q, keys, values, c.mask)).o!
+  if (f.norms.attnOut) attn = slotNorm('attnOut', attn)
+  x = g.op('Add', [x, attn])
+
+  const m = projections(c, f.mlp.filter((s) => s.roles[0] !== 'down'), slotNorm('mlpIn', x))
+  const act = m.gate ? g.op('Mul', [activation(g, cfg.activation, m.gate), m.up!]) : activation(g, cfg.activation, m.up!)
+  let mlp = projections(c, f.mlp.filter((s) => s.roles[0] === 'down'), act).down!
+  if (f.norms.mlpOut) mlp = slotNorm('mlpOut', mlp)
+  return g.op('Add', [x, mlp])
 }
 
-/** cos and sin of position · inverse frequency, (B, 1, S, hd): both halves alike (rotate-half). */
-function ropeTables(g: GraphBuilder, cfg: ModelConfig): {cos: string; sin: string} {
-  const inv = Array.from(inverseFrequencies(cfg))
-  const pos = g.op('Unsqueeze', [g.op('Cast', ['position_ids'], {to: 1}), g.int64([-1])]) // (B, S, 1)
-  const half = g.op('Mul', [pos, g.float(inv, [1, 1, inv.length])])
-  const angles = g.op('Unsqueeze', [g.op('Concat', [half, half], {axis: -1}), g.int64([1])])
-  return {cos: g.op('Cos', [angles]), sin: g.op('Sin', [angles])}
-}
-
-function applyRope(g: GraphBuilder, x: string, t: {cos: string; sin: string}, hd: number): string {
-  const first = g.op('Slice', [x, g.int64([0]), g.int64([hd / 2]), g.int64([-1])])
-  const second = g.op('Slice', [x, g.int64([hd / 2]), g.int64([hd]), g.int64([-1])])
-  const rotated = g.op('Concat', [g.op('Neg', [second]), first], {axis: -1})
-  return g.op('Add', [g.op('Mul', [x, t.cos]), g.op('Mul', [rotated, t.sin])])
-}
-
-/**
- * Additive mask (B, 1, 1, S, T): 0 where query s (at position past + s) may see key t (t ≤ past + s,
- * attention_mask[t] = 1, and within the sliding window), else the lowest float.
- */
-function attentionBias(g: GraphBuilder, cfg: ModelConfig): string {
-  const total = g.op('Gather', [g.op('Shape', ['attention_mask']), g.int64([1], [])], {axis: 0})
-  const seq = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64([1], [])], {axis: 0})
-  const zero = g.int64([0], []), one = g.int64([1], [])
-  const keyPos = g.op('Range', [zero, total, one]) // (T)
-  const queryPos = g.op('Unsqueeze', [g.op('Add', [g.op('Range', [zero, seq, one]), g.op('Sub', [total, seq])]), g.int64([-1])]) // (S, 1)
-  let allowed = g.op('LessOrEqual', [keyPos, queryPos]) // (S, T)
-  if (cfg.slidingWindow !== null) allowed = g.op('And', [allowed, g.op('Greater', [keyPos, g.op('Sub', [queryPos, g.int64([cfg.slidingWindow], [])])])])
-  const padding = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], {to: 9}), g.int64([1, 2, 3])]) // (B, 1, 1, 1, T)
-  return g.op('Where', [g.op('And', [allowed, padding]), g.float([0], []), g.float([-3.4028234663852886e38], [])])
-}
-
-/** Grouped-query attention: q (B, nh, S, hd) as (B, kvH, rep, S, hd) against keys (B, kvH, 1, T, hd); out (B, S, nh·hd). */
-function attention(g: GraphBuilder, cfg: ModelConfig, q: string, keys: string, values: string, bias: string): string {
-  const rep = cfg.heads / cfg.kvHeads, hd = cfg.headDim
-  const grouped = g.op('Reshape', [q, g.int64([0, cfg.kvHeads, rep, -1, hd])])
-  const k5 = g.op('Unsqueeze', [keys, g.int64([2])]), v5 = g.op('Unsqueeze', [values, g.int64([2])])
-  const scores = g.op('Mul', [g.op('MatMul', [grouped, g.op('Transpose', [k5], {perm: [0, 1, 2, 4, 3]})]), g.float([1 / Math.sqrt(hd)], [])])
-  const probs = g.op('Softmax', [g.op('Add', [scores, bias])], {axis: -1})
-  const ctx = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, cfg.heads, -1, hd])]) // (B, nh, S, hd)
-  return g.op('Reshape', [g.op('Transpose', [ctx], {perm: [0, 2, 1, 3]}), g.int64([0, 0, cfg.heads * hd])])
+/** The tensors `specs` applied to `input` (with their biases), a fused tensor's output split by role. */
+function projections(c: BlockContext, specs: readonly TensorSpec[], input: string): Partial<Record<Role, string>> {
+  const {g, cfg} = c, out: Partial<Record<Role, string>> = {}
+  for (const spec of specs) {
+    let y = c.linear(g, input, c.get(`${spec.name}.weight`)!)
+    const b = c.get(`${spec.name}.bias`)
+    if (b) y = g.op('Add', [y, g.weight(b.name, 'float', b.shape, b.load())])
+    const parts = spec.roles.length === 1 ? [y]
+      : g.ops('Split', [y, g.int64(spec.roles.map((r) => roleShape(cfg, r)[0]))], {axis: -1}, spec.roles.length)
+    spec.roles.forEach((r, i) => { out[r] = parts[i] })
+  }
+  return out
 }

@@ -62,7 +62,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       const g = new GraphBuilder(data)
       let io
       try {
-        io = buildDecoder(g, model.cfg, weights, linear)
+        io = buildDecoder(g, model.cfg, weights, linear, family.positionStart ?? 0)
       } finally {
         data.close()
       }

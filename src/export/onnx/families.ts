@@ -2,11 +2,13 @@ import {invalidFormat} from '../../util/errors.js'
 
 /**
  * How each architecture the engine runs is written as a transformers.js ONNX folder: a family
- * is an entry here, not a branch in the exporter.
+ * is an entry here, not a branch in the exporter (the graph itself reads the architecture table).
  */
 export interface OnnxFamily {
   /** transformers.js picks its model class from config.json's model_type. */
   modelType: string
+  /** The first position_ids value transformers.js feeds (1 for gemma3_text, whose positions it counts from 1); the graph subtracts it. */
+  positionStart?: number
 }
 
 /** Architectures without an entry are refused (onnxFamily). */
@@ -15,12 +17,29 @@ export const ONNX_FAMILIES: Record<string, OnnxFamily> = {
   MistralForCausalLM: {modelType: 'mistral'},
   Qwen2ForCausalLM: {modelType: 'qwen2'},
   Qwen3ForCausalLM: {modelType: 'qwen3'},
+  GemmaForCausalLM: {modelType: 'gemma'},
+  Gemma2ForCausalLM: {modelType: 'gemma2'},
+  Gemma3ForCausalLM: {modelType: 'gemma3_text', positionStart: 1},
+  Phi3ForCausalLM: {modelType: 'phi3'},
+  OPTForCausalLM: {modelType: 'opt'},
+}
+
+/** Why the engine's other architectures are not exported. */
+const REFUSED: Record<string, string> = {
+  MixtralForCausalLM: 'transformers.js 3.8 has no mixtral model class',
+  Qwen3MoeForCausalLM: 'transformers.js 3.8 has no qwen3_moe model class',
+  Gemma3ForConditionalGeneration: 'transformers.js would need the vision tower as its own graphs',
 }
 
 export function onnxFamily(arch: string): OnnxFamily {
-  const family = ONNX_FAMILIES[arch]
+  const family = Object.hasOwn(ONNX_FAMILIES, arch) ? ONNX_FAMILIES[arch] : undefined
   if (!family) {
-    throw invalidFormat(`${arch} cannot be exported to ONNX yet`, `exported architectures: ${Object.keys(ONNX_FAMILIES).join(', ')}`)
+    const why = Object.hasOwn(REFUSED, arch) ? `: ${REFUSED[arch]}` : ' yet'
+    throw invalidFormat(`${arch} cannot be exported to ONNX${why}`, `exported architectures: ${Object.keys(ONNX_FAMILIES).join(', ')}`)
   }
   return family
 }
+
+/** The position_ids transformers.js feeds for a folder's model_type start here. */
+export const positionStartOf = (modelType: unknown): number =>
+  Object.values(ONNX_FAMILIES).find((f) => f.modelType === modelType)?.positionStart ?? 0
