@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
@@ -23,8 +23,8 @@ function generate(dir: string, prompt: string, n: number, engine = 'native'): nu
   return JSON.parse(r.stdout).tokens
 }
 
-function perplexity(dir: string, engine: string): number {
-  const r = sparsify(['eval', dir, '--engine', engine, '--dataset', 'brown', '--seqlen', '128', '--nsamples', '8', '--json', '--quiet'])
+function perplexity(dir: string, engine: string, seqlen = 128): number {
+  const r = sparsify(['eval', dir, '--engine', engine, '--dataset', 'brown', '--seqlen', String(seqlen), '--nsamples', '8', '--json', '--quiet'])
   assert.equal(r.status, 0, r.stderr)
   return JSON.parse(r.stdout).perplexity
 }
@@ -43,16 +43,44 @@ describe('ONNX export runs in transformers.js and onnxruntime (offline)', () => 
     assert.deepEqual(generate(fixture, prompt, 24, 'onnxruntime'), want)
   })
 
-  for (const name of ['llama', 'qwen2', 'qwen3']) {
-    it(`golden ${name}: transformers.js continues as sparsify generate does`, async () => {
+  // Sequences of 48 tokens: past Gemma 2/3's sliding window (16), within OPT's learned positions (64).
+  for (const name of ['llama', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'gemma3', 'phi3', 'opt']) {
+    it(`golden ${name}: transformers.js continues as sparsify generate does; onnxruntime's perplexity is the engine's`, async () => {
       const dir = goldenWithTokenizer(golden(name).dir, vocabOf(golden(name).dir))
       const folder = exportOnnx(dir, 'fp32')
       const want = generate(dir, 'abcde', 16)
       assert.ok(want.length >= 4, `only ${want.length} tokens before EOS`)
       const ids = await transformersJsTokenize(folder, 'abcde')
       assert.deepEqual(await transformersJsGenerate(folder, ids, 16).then((t) => t.slice(0, want.length)), want)
+      const native = perplexity(dir, 'native', 48), onnx = perplexity(folder, 'onnxruntime', 48)
+      assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
     })
   }
+
+  for (const name of ['mixtral', 'qwen3_moe']) {
+    it(`golden ${name} (no transformers.js class): onnxruntime generates as sparsify generate does, and its perplexity is the engine's`, () => {
+      const dir = goldenWithTokenizer(golden(name).dir, vocabOf(golden(name).dir))
+      const r = sparsify(['export', dir, '--format', 'onnx', '--out', path.join(out, name), '--json'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(JSON.parse(r.stdout).transformersJs, false)
+      assert.match(r.stderr, new RegExp(`transformers.js 3.8 has no ${name} model class`))
+      const folder = path.join(out, name), want = generate(dir, 'abcde', 16)
+      assert.deepEqual(generate(folder, 'abcde', 16, 'onnxruntime'), want)
+      const native = perplexity(dir, 'native', 48), onnx = perplexity(folder, 'onnxruntime', 48)
+      assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
+    })
+  }
+
+  it('Gemma 3 with its vision tower is refused with one error line and no folder', () => {
+    const dir = goldenWithTokenizer(golden('gemma3').dir, vocabOf(golden('gemma3').dir))
+    const text = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: text}))
+    const folder = path.join(out, 'gemma3-multimodal')
+    const r = sparsify(['export', dir, '--format', 'onnx', '--out', folder])
+    assert.equal(r.status, 5)
+    assert.match(r.stderr, /^error: Gemma3ForConditionalGeneration cannot be exported to ONNX: transformers.js would need the vision tower/m)
+    assert.equal(existsSync(folder), false)
+  })
 
   it('onnxruntime\'s perplexity of the fp32 export equals the native engine\'s to 1e-4 relative', () => {
     const native = perplexity(TINY_LLAMA, 'native'), onnx = perplexity(fixture, 'onnxruntime')
@@ -68,5 +96,17 @@ describe('ONNX export runs in transformers.js and onnxruntime (offline)', () => 
       assert.equal(got.length, 8)
       assert.deepEqual(generate(folder, prompt, 8, 'onnxruntime'), got)
     }
+  })
+
+  it('q4 of the new families: Phi-3\'s fused projections and Gemma 2 load in transformers.js and generate as onnxruntime does; Mixtral in onnxruntime', async () => {
+    for (const name of ['phi3', 'gemma2']) {
+      const dir = goldenWithTokenizer(golden(name).dir, vocabOf(golden(name).dir))
+      const folder = exportOnnx(dir, 'q4')
+      const got = await transformersJsGenerate(folder, await transformersJsTokenize(folder, 'abcde'), 8)
+      assert.equal(got.length, 8)
+      assert.deepEqual(generate(folder, 'abcde', 8, 'onnxruntime'), got)
+    }
+    const mixtral = exportOnnx(goldenWithTokenizer(golden('mixtral').dir, vocabOf(golden('mixtral').dir)), 'q4')
+    assert.equal(generate(mixtral, 'abcde', 8, 'onnxruntime').length, 8)
   })
 })

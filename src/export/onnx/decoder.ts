@@ -6,8 +6,8 @@ import type {GraphBuilder} from './graph.js'
 import {activation, applyRope, attention, attentionBias, norm, ropeTables, softcap, type NormWeights, type Rope} from './layers.js'
 import type {ValueInfo} from './proto.js'
 
-/** How a linear's weight enters the graph: a float MatMul, or com.microsoft.MatMulNBits. */
-export type LinearWriter = (g: GraphBuilder, x: string, w: SourceTensor) => string
+/** How a linear's weight enters the graph: a float MatMul, or com.microsoft.MatMulNBits (unless `exact`: MoE routers). */
+export type LinearWriter = (g: GraphBuilder, x: string, w: SourceTensor, exact?: boolean) => string
 
 /** What one block reads: its tensors by key, the tables and masks shared across blocks. */
 interface BlockContext {
@@ -27,7 +27,7 @@ interface BlockContext {
  * the engine computes: the family's norm, embedding scale and learned positions, fused projections split
  * by role, q/k norms, (partial) rotate-half RoPE with a local base for sliding layers, a causal mask from
  * attention_mask and each layer's window, grouped-query attention with its scale and softcap, the gated or
- * plain MLP. `positionStart` is the first position_ids value transformers.js feeds for this model_type.
+ * plain MLP or the mixture of experts. `positionStart` is the first position_ids value transformers.js feeds for this model_type.
  */
 export function buildDecoder(g: GraphBuilder, cfg: ModelConfig, weights: SourceTensor[], linear: LinearWriter, positionStart: number):
   {inputs: ValueInfo[]; outputs: ValueInfo[]} {
@@ -94,12 +94,41 @@ function block(c: BlockContext, l: number, x: string): string {
   if (f.norms.attnOut) attn = slotNorm('attnOut', attn)
   x = g.op('Add', [x, attn])
 
-  const m = projections(c, f.mlp.filter((s) => s.roles[0] !== 'down'), slotNorm('mlpIn', x))
-  const act = m.gate ? g.op('Mul', [activation(g, cfg.activation, m.gate), m.up!]) : activation(g, cfg.activation, m.up!)
-  let mlp = projections(c, f.mlp.filter((s) => s.roles[0] === 'down'), act).down!
-  if (f.norms.mlpOut) mlp = slotNorm('mlpOut', mlp)
-  return g.op('Add', [x, mlp])
+  const h = slotNorm('mlpIn', x)
+  let out = cfg.moe?.sparse[l] ? mixture(c, h) : mlp(c, f.mlp, h)
+  if (f.norms.mlpOut) out = slotNorm('mlpOut', out)
+  return g.op('Add', [x, out])
 }
+
+/** down(act(gate(h)) ⊙ up(h)), or down(act(up(h))) without a gate. */
+function mlp(c: BlockContext, specs: readonly TensorSpec[], h: string): string {
+  const {g, cfg} = c
+  const m = projections(c, specs.filter((s) => s.roles[0] !== 'down'), h)
+  const act = m.gate ? g.op('Mul', [activation(g, cfg.activation, m.gate), m.up!]) : activation(g, cfg.activation, m.up!)
+  return projections(c, specs.filter((s) => s.roles[0] === 'down'), act).down!
+}
+
+/**
+ * A mixture of experts as the engine routes it: softmax over the router's logits, the top k (ties to the
+ * lower expert, as TopK orders them), renormalised where the family does, scattered into per-expert weights
+ * that are 0 for experts not chosen. Every expert runs on every token and the outputs are summed by those
+ * weights: the routed result, since an expert not chosen adds 0 · y (standard operators have no dispatch).
+ */
+function mixture(c: BlockContext, h: string): string {
+  const {g, cfg} = c, spec = cfg.family.moe!, {experts, topK, normTopk} = cfg.moe!
+  const probs = g.op('Softmax', [c.linear(g, h, c.get(`${spec.router}.weight`)!, true)], {axis: -1}) // (B, S, E)
+  let [top, chosen] = g.ops('TopK', [probs, g.int64([topK])], {axis: -1, largest: 1, sorted: 1}, 2)
+  if (normTopk) top = g.op('Div', [top, g.op('ReduceSum', [top, g.int64([-1])], {keepdims: 1})])
+  const weights = g.op('ScatterElements', [g.op('ConstantOfShape', [g.op('Shape', [probs])], {value: {tensor: FLOAT_ZERO}}), chosen, top], {axis: -1})
+  const outs = Array.from({length: experts}, (_, e) => {
+    const prefixed = spec.expert.map((t) => ({...t, name: `${spec.experts}${e}.${t.name}`}))
+    return g.op('Unsqueeze', [mlp(c, prefixed, h), g.int64([2])]) // (B, S, 1, H)
+  })
+  const all = g.op('Concat', outs, {axis: 2}) // (B, S, E, H)
+  return g.op('ReduceSum', [g.op('Mul', [all, g.op('Unsqueeze', [weights, g.int64([-1])])]), g.int64([2])], {keepdims: 0})
+}
+
+const FLOAT_ZERO = {name: 'zero', dims: [1], type: 'float' as const, data: new Uint8Array(4)}
 
 /** The tensors `specs` applied to `input` (with their biases), a fused tensor's output split by role. */
 function projections(c: BlockContext, specs: readonly TensorSpec[], input: string): Partial<Record<Role, string>> {

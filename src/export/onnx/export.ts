@@ -2,6 +2,7 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {kernels} from '../../kernels/index.js'
+import {readConfig} from '../../model/config.js'
 import {Model} from '../../model/model.js'
 import {usage} from '../../util/errors.js'
 import type {Logger} from '../../util/log.js'
@@ -29,6 +30,8 @@ export interface OnnxExport {
   /** q4: linears written from their GQSA groups as they are, and by round-to-nearest */
   gqsaLinears: number
   rtnLinears: number
+  /** False where transformers.js has no model class for the family (the folder runs in onnxruntime). */
+  transformersJs: boolean
 }
 
 /** (rows, cols) → (cols, rows): MatMul multiplies activations (…, in) by (in, out). */
@@ -47,10 +50,11 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   if (opts.blockSize < 16 || (opts.blockSize & (opts.blockSize - 1)) !== 0) {
     throw usage(`--block-size ${opts.blockSize} is not a power of two ≥ 16`, 'MatMulNBits takes blocks of 16, 32, 64, 128, …')
   }
+  const family = onnxFamily(readConfig(dir).arch)
   const model = Model.load(dir)
   let result: OnnxExport | undefined
   try {
-    const family = onnxFamily(model.cfg.arch)
+    if (family.onnxruntimeOnly) opts.log.info(`note: ${family.onnxruntimeOnly}; the export runs in onnxruntime (sparsify eval/generate --engine onnxruntime)`)
     const weights = sourceTensors(model)
     intoFolder(out, opts.overwrite ?? false, (work) => {
       mkdirSync(path.join(work, 'onnx'))
@@ -74,9 +78,10 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       writeFileSync(path.join(work, 'onnx', file), bytes)
       copyCompanionFiles(dir, work)
       writeConfig(dir, work, opts.dtype, family.modelType)
-      writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
+      writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts, family.onnxruntimeOnly))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
-      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn}
+      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn,
+        transformersJs: !family.onnxruntimeOnly}
     })
   } finally {
     model.close()
@@ -85,10 +90,10 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
 }
 
 function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, tick: () => void): LinearWriter {
-  return (g, x, w) => {
+  return (g, x, w, exact = false) => {
     tick()
     const [rows, cols] = w.shape
-    if (dtype === 'q4' && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
+    if (dtype === 'q4' && !exact && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
       const groups = w.groups()
       const exact = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
       const q = exact ?? quantizeQ4(w.load(), rows, cols, block)
@@ -102,7 +107,7 @@ function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rt
       {K: cols, N: rows, bits: 4, block_size: q.block, accuracy_level: 0}, 'com.microsoft')
     }
     const t = transposed(w.load(), rows, cols)
-    if (dtype !== 'fp16') return g.op('MatMul', [x, g.weight(w.name, 'float', [cols, rows], t)])
+    if (dtype !== 'fp16' || exact) return g.op('MatMul', [x, g.weight(w.name, 'float', [cols, rows], t)])
     const half = new Uint16Array(t.length)
     kernels().f32ToF16(half, t)
     return g.op('MatMul', [x, g.op('Cast', [g.weight(w.name, 'float16', [cols, rows], half)], {to: 1})])
@@ -118,10 +123,16 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: str
   writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
 }
 
-function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}): string {
+function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, onnxruntimeOnly?: string): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
     : dtype === 'fp16' ? 'float16 linear weights (head included), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
       : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
-  return `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\nExported by sparsify ${VERSION} for transformers.js and onnxruntime: ${how}\n\n` +
+  const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n`
+  if (onnxruntimeOnly) {
+    return `${title}Exported by sparsify ${VERSION} for onnxruntime: ${how}\n\nNot loadable by transformers.js (${onnxruntimeOnly}); ` +
+      'the graph takes the inputs transformers.js feeds other decoders (input_ids, attention_mask, position_ids, past_key_values.*).\n\n' +
+      '```sh\nsparsify generate ./this-folder --engine onnxruntime --prompt "…"\n```\n'
+  }
+  return `${title}Exported by sparsify ${VERSION} for transformers.js and onnxruntime: ${how}\n\n` +
     '```js\nimport {pipeline} from \'@huggingface/transformers\'\nconst generate = await pipeline(\'text-generation\', \'./this-folder\')\n```\n'
 }

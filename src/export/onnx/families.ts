@@ -9,6 +9,8 @@ export interface OnnxFamily {
   modelType: string
   /** The first position_ids value transformers.js feeds (1 for gemma3_text, whose positions it counts from 1); the graph subtracts it. */
   positionStart?: number
+  /** Why transformers.js cannot load the folder (no model class for the model_type): it runs in onnxruntime only. */
+  onnxruntimeOnly?: string
 }
 
 /** Architectures without an entry are refused (onnxFamily). */
@@ -22,12 +24,12 @@ export const ONNX_FAMILIES: Record<string, OnnxFamily> = {
   Gemma3ForCausalLM: {modelType: 'gemma3_text', positionStart: 1},
   Phi3ForCausalLM: {modelType: 'phi3'},
   OPTForCausalLM: {modelType: 'opt'},
+  MixtralForCausalLM: {modelType: 'mixtral', onnxruntimeOnly: 'transformers.js 3.8 has no mixtral model class'},
+  Qwen3MoeForCausalLM: {modelType: 'qwen3_moe', onnxruntimeOnly: 'transformers.js 3.8 has no qwen3_moe model class'},
 }
 
 /** Why the engine's other architectures are not exported. */
 const REFUSED: Record<string, string> = {
-  MixtralForCausalLM: 'transformers.js 3.8 has no mixtral model class',
-  Qwen3MoeForCausalLM: 'transformers.js 3.8 has no qwen3_moe model class',
   Gemma3ForConditionalGeneration: 'transformers.js would need the vision tower as its own graphs',
 }
 
