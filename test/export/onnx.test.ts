@@ -6,6 +6,8 @@ import path from 'node:path'
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 import {goldenWithTokenizer} from '../helpers/clients.js'
 import {golden} from '../helpers/golden.js'
+import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
+import {writeSafetensors} from '../../src/model/safetensors/writer.js'
 import {transformersJsGenerate, transformersJsTokenize} from '../helpers/transformers-js.js'
 
 const out = tempDir('sparsify-onnx-')
@@ -30,6 +32,17 @@ function perplexity(dir: string, engine: string, seqlen = 128): number {
 }
 
 const vocabOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).vocab_size
+
+/** Golden `name` with a tokenizer, its tensors renamed by `rename` and its config edited. */
+function goldenVariant(name: string, rename: (t: string) => string, edit: (cfg: Record<string, any>) => Record<string, any>): string {
+  const dir = goldenWithTokenizer(golden(name).dir, vocabOf(golden(name).dir)), file = path.join(dir, 'model.safetensors')
+  const src = SafetensorsFile.open(file)
+  const tensors = [...src.tensors.values()].map((t) => ({name: rename(t.name), dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(src.readF32(t.name).buffer)}))
+  src.close()
+  writeSafetensors(file, tensors)
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(edit(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')))))
+  return dir
+}
 
 describe('ONNX export runs in transformers.js and onnxruntime (offline)', () => {
   const prompt = 'The jury said that the city'
@@ -56,6 +69,21 @@ describe('ONNX export runs in transformers.js and onnxruntime (offline)', () => 
       assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
     })
   }
+
+  it('OPT stored without `model.` and Phi-3 with LongRoPE: transformers.js continues as sparsify generate does; onnxruntime\'s perplexity is the engine\'s', async () => {
+    const opt = goldenVariant('opt', (t) => t.replace(/^model\./, ''), (c) => c)
+    // original context 32: sequences of 48 take the long factors, of 16 the short ones, both with the attention factor
+    const phi3 = goldenVariant('phi3', (t) => t, (c) => ({...c, original_max_position_embeddings: 32,
+      rope_scaling: {type: 'longrope', short_factor: [1, 1.5, 2, 3, 4, 5], long_factor: [2, 4, 8, 16, 32, 64]}}))
+    for (const dir of [opt, phi3]) {
+      const folder = exportOnnx(dir, 'fp32'), want = generate(dir, 'abcde', 16)
+      assert.deepEqual(await transformersJsGenerate(folder, await transformersJsTokenize(folder, 'abcde'), 16).then((t) => t.slice(0, want.length)), want)
+      for (const seqlen of [16, 48]) {
+        const native = perplexity(dir, 'native', seqlen), onnx = perplexity(folder, 'onnxruntime', seqlen)
+        assert.ok(Math.abs(onnx - native) / native < 1e-4, `${dir} ${seqlen}: onnxruntime ${onnx} vs native ${native}`)
+      }
+    }
+  })
 
   for (const name of ['mixtral', 'qwen3_moe']) {
     it(`golden ${name} (no transformers.js class): onnxruntime generates as sparsify generate does, and its perplexity is the engine's`, () => {
