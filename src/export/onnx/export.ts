@@ -95,9 +95,9 @@ function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rt
     const [rows, cols] = w.shape
     if (dtype === 'q4' && !exact && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
       const groups = w.groups()
-      const exact = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
-      const q = exact ?? quantizeQ4(w.load(), rows, cols, block)
-      if (exact) counts.gqsa++
+      const own = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
+      const q = own ?? quantizeQ4(w.load(), rows, cols, block)
+      if (own) counts.gqsa++
       else counts.rtn++
       const nb = Math.ceil(cols / q.block)
       return g.op('MatMulNBits', [x,
@@ -125,8 +125,8 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: str
 
 function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, onnxruntimeOnly?: string): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
-    : dtype === 'fp16' ? 'float16 linear weights (head included), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
-      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
+    : dtype === 'fp16' ? 'float16 linear weights (head included, MoE routers float32), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
+      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head and MoE routers are float32.`
   const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n`
   if (onnxruntimeOnly) {
     return `${title}Exported by sparsify ${VERSION} for onnxruntime: ${how}\n\nNot loadable by transformers.js (${onnxruntimeOnly}); ` +
