@@ -2,7 +2,7 @@ import {kernels} from '../kernels/index.js'
 import type {ModelConfig} from '../model/config.js'
 import type {Model} from '../model/model.js'
 import type {Checkpoint} from '../model/safetensors/checkpoint.js'
-import {blockTensors as layoutOf, layerPrefix, normName, routerName} from '../model/arch/layout.js'
+import {blockTensors as layoutOf, globalNames, layerPrefix, normName, routerName} from '../model/arch/layout.js'
 import type {NormSlot} from '../model/arch/families.js'
 import {readPacked} from '../packed/tensors.js'
 import {unpackWeight} from '../packed/weight.js'
@@ -45,10 +45,12 @@ export function sourceTensors(model: Model): SourceTensor[] {
   const plain = (name: string, layer: number | null, key: string): SourceTensor => ({
     name, layer, key, expert: null, shape: ckpt.entry(name).shape, load: () => ckpt.readF32(name), groups: () => null,
   })
-  const out: SourceTensor[] = [plain('model.embed_tokens.weight', null, 'model.embed_tokens.weight')]
+  // Keys outside the blocks are Llama's names, whatever the family stores (Gemma 3's text model under language_model.).
+  const g = globalNames(cfg)
+  const out: SourceTensor[] = [plain(g.embed, null, 'model.embed_tokens.weight')]
   for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain))
-  out.push(plain('model.norm.weight', null, 'model.norm.weight'))
-  if (!cfg.tieEmbeddings) out.push(plain('lm_head.weight', null, 'lm_head.weight'))
+  out.push(plain(`${g.finalNorm}.weight`, null, 'model.norm.weight'))
+  if (!cfg.tieEmbeddings) out.push(plain(g.head, null, 'lm_head.weight'))
   return out
 }
 
