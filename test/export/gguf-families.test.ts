@@ -149,6 +149,7 @@ describe('GGUF export refuses what llama.cpp would run differently, writing noth
 
   it('Gemma 2 whose sliding layers are not the even ones, or without softcapping', () => {
     refused('gemma2', {layer_types: ['full_attention', 'sliding_attention']}, /Gemma2ForCausalLM: its sliding-window layers .* not a pattern llama\.cpp runs/)
+    refused('gemma2', {layer_types: ['full_attention', 'full_attention']}, /Gemma2ForCausalLM: its sliding-window layers/)
     refused('gemma2', {attn_logit_softcapping: null}, /Gemma2ForCausalLM: attn_logit_softcapping or final_logit_softcapping is null/)
   })
 

@@ -68,7 +68,8 @@ const refuse = (cfg: ModelConfig, what: string) =>
 /** The one window of the sliding layers; refused unless they are exactly the layers llama.cpp makes sliding. */
 function slidingWindow(cfg: ModelConfig, sliding: (layer: number) => boolean, pattern: string): number {
   const window = Math.max(...cfg.windows)
-  if (cfg.windows.some((w, l) => w !== (sliding(l) ? window : 0))) {
+  // A window of 0 where llama.cpp expects sliding layers would be none at all: all-full layer_types are refused too.
+  if (cfg.windows.some((w, l) => sliding(l) ? w === 0 || w !== window : w !== 0)) {
     throw refuse(cfg, `its sliding-window layers (layer_types) are not a pattern llama.cpp runs (${pattern})`)
   }
   return window
