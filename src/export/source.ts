@@ -45,7 +45,7 @@ export function sourceTensors(model: Model): SourceTensor[] {
   const plain = (name: string, layer: number | null, key: string): SourceTensor => ({
     name, layer, key, expert: null, shape: ckpt.entry(name).shape, load: () => ckpt.readF32(name), groups: () => null,
   })
-  // Outside the blocks, keys are Llama's names whatever the family stores (OPT's model.decoder.*, Gemma 3's language_model.*).
+  // Outside the blocks, keys are Llama's names whatever the family stores (OPT's model.decoder.*, Gemma 3's text model under language_model.).
   const names = globalNames(cfg)
   const out: SourceTensor[] = [plain(names.embed, null, 'model.embed_tokens.weight')]
   if (names.positions) out.push(plain(names.positions, null, 'model.embed_positions.weight'))

@@ -68,7 +68,8 @@ const refuse = (cfg: ModelConfig, what: string) =>
 /** The one window of the sliding layers; refused unless they are exactly the layers llama.cpp makes sliding. */
 function slidingWindow(cfg: ModelConfig, sliding: (layer: number) => boolean, pattern: string): number {
   const window = Math.max(...cfg.windows)
-  if (cfg.windows.some((w, l) => w !== (sliding(l) ? window : 0))) {
+  // A window of 0 where llama.cpp expects sliding layers would be none at all: all-full layer_types are refused too.
+  if (cfg.windows.some((w, l) => sliding(l) ? w === 0 || w !== window : w !== 0)) {
     throw refuse(cfg, `its sliding-window layers (layer_types) are not a pattern llama.cpp runs (${pattern})`)
   }
   return window
@@ -133,6 +134,8 @@ function moeMeta(cfg: ModelConfig): Record<string, GgufValue> {
 
 const SWIGLU_EXPERTS = {'gate_proj.weight': 'ffn_gate_exps.weight', 'up_proj.weight': 'ffn_up_exps.weight', 'down_proj.weight': 'ffn_down_exps.weight'}
 
+const GEMMA3: GgufFamily = {arch: 'gemma3', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma3Meta, attnScale: gemmaScale(62)}
+
 /** Architectures without an entry are refused (ggufFamily). */
 export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   LlamaForCausalLM: {arch: 'llama', permuteQK: true, block: LLAMA_BLOCK},
@@ -142,7 +145,9 @@ export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   Qwen3ForCausalLM: {arch: 'qwen3', permuteQK: false, block: LLAMA_BLOCK},
   GemmaForCausalLM: {arch: 'gemma', permuteQK: false, block: LLAMA_BLOCK},
   Gemma2ForCausalLM: {arch: 'gemma2', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma2Meta, attnScale: gemmaScale(46)},
-  Gemma3ForCausalLM: {arch: 'gemma3', permuteQK: false, block: GEMMA2_BLOCK, meta: gemma3Meta, attnScale: gemmaScale(62)},
+  Gemma3ForCausalLM: GEMMA3,
+  // Its text model, as llama.cpp's converter writes it (the vision tower goes to a separate mmproj file, not written here).
+  Gemma3ForConditionalGeneration: GEMMA3,
   Phi3ForCausalLM: {arch: 'phi3', permuteQK: false, block: PHI3_BLOCK, meta: phi3Meta},
   // llama.cpp's converter writes Mixtral as arch llama with experts (w1 gate, w3 up, w2 down).
   MixtralForCausalLM: {arch: 'llama', permuteQK: true, block: {...LLAMA_BLOCK, 'block_sparse_moe.gate.weight': 'ffn_gate_inp.weight'},
