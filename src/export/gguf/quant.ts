@@ -1,5 +1,6 @@
 import {kernels} from '../../kernels/index.js'
 import {GGML_TYPES, type GgmlType} from './file.js'
+import type {QuantGroups} from '../own-groups.js'
 
 /**
  * Rows of float32 values as ggml blocks, following ggml's reference quantizers
@@ -60,22 +61,36 @@ const q4_1Block: BlockEncoder = (out, at, x) => {
   }
 }
 
+/** Whether v (a real number) is an f16 value. */
+const f16Exact = (v: number) => {
+  const out = new Float32Array(1)
+  kernels().f16ToF32(out, Uint16Array.of(f16(v)))
+  return out[0] === v
+}
+
 /**
- * A GQSA linear with groups of 32 as Q4_1 blocks, exactly: a kept group (scale s, integer zero z,
- * codes q) is w = s·q − z·s, i.e. d = s and m = −z·s; a pruned group is d = m = 0.
- * (rows, cols) weight; codes low nibble first as docs/formats.md stores them.
+ * A linear's own groups as Q4_1 blocks (32 divides the group): a kept group (scale s, integer zero z,
+ * codes q) is w = s·q − z·s, i.e. d = s and m = −z·s in every block of the group; a group a row does
+ * not list is d = m = 0. GPTQ's groups are taken only when d and m are exact in f16, so that the file
+ * holds the quantized model bit for bit; GQSA's float32 scales are rounded to the nearest f16 (closer
+ * to its model than re-quantizing). Null when the groups do not fit.
  */
-export function gqsaToQ4_1(rows: number, cols: number, rowPtr: Int32Array, colIdx: Uint16Array, codes: Uint8Array,
-  scales: Float32Array, zeros: Float32Array): Uint8Array {
+export function groupsToQ4_1(rows: number, cols: number, g: QuantGroups): Uint8Array | null {
+  const {group, rowPtr, colIdx, codes, scales, zeros} = g, per = group / 32
+  if (group % 32 !== 0) return null
+  for (let k = 0; k < scales.length; k++) {
+    if (zeros[k] < 0 || zeros[k] > 15) return null
+    if (g.origin !== 'gqsa' && !(f16Exact(scales[k]) && f16Exact(-zeros[k] * scales[k]))) return null
+  }
   const perRow = cols / 32, out = new Uint8Array(rows * perRow * 20), view = new DataView(out.buffer)
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      const at = (r * perRow + colIdx[k]) * 20
-      view.setUint16(at, f16(scales[k]), true)
-      view.setUint16(at + 2, f16(-zeros[k] * scales[k]), true)
-      for (let j = 0; j < 16; j++) {
-        const code = (i: number) => (codes[k * 16 + (i >> 1)] >> ((i & 1) * 4)) & 15
-        out[at + 4 + j] = code(j) | (code(j + 16) << 4)
+      for (let b = 0; b < per; b++) {
+        const at = (r * perRow + colIdx[k] * per + b) * 20, base = k * group + b * 32
+        view.setUint16(at, f16(scales[k]), true)
+        view.setUint16(at + 2, f16(-zeros[k] * scales[k]), true)
+        const code = (i: number) => (codes[(base + i) >> 1] >> ((i & 1) * 4)) & 15
+        for (let j = 0; j < 16; j++) out[at + 4 + j] = code(j) | (code(j + 16) << 4)
       }
     }
   }

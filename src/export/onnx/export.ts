@@ -13,7 +13,7 @@ import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
 import {encodeModel} from './proto.js'
-import {gqsaQ4, quantizeQ4} from './q4.js'
+import {groupsQ4, quantizeQ4} from './q4.js'
 
 export const ONNX_DTYPES = ['fp32', 'fp16', 'q4'] as const
 export type OnnxDtype = (typeof ONNX_DTYPES)[number]
@@ -26,8 +26,8 @@ export interface OnnxExport {
   file: string
   nodes: number
   weightBytes: number
-  /** q4: linears written from their GQSA groups as they are, and by round-to-nearest */
-  gqsaLinears: number
+  /** q4: linears written from their own groups (GQSA, GPTQ) as they are, and by round-to-nearest */
+  groupLinears: number
   rtnLinears: number
 }
 
@@ -56,7 +56,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       mkdirSync(path.join(work, 'onnx'))
       const file = `model${SUFFIX[opts.dtype]}.onnx`
       const data = new ExternalData(path.join(work, 'onnx', `${file}_data`))
-      const counts = {gqsa: 0, rtn: 0}
+      const counts = {groups: 0, rtn: 0}
       let done = 0
       const linear = linearWriter(opts.dtype, opts.blockSize, counts, () => opts.log.step('writing linears', ++done, weights.filter((w) => w.shape.length === 2).length))
       const g = new GraphBuilder(data)
@@ -76,7 +76,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       writeConfig(dir, work, opts.dtype, family.modelType)
       writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
-      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn}
+      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, groupLinears: counts.groups, rtnLinears: counts.rtn}
     })
   } finally {
     model.close()
@@ -84,15 +84,15 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   return result!
 }
 
-function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, tick: () => void): LinearWriter {
+function linearWriter(dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, tick: () => void): LinearWriter {
   return (g, x, w) => {
     tick()
     const [rows, cols] = w.shape
     if (dtype === 'q4' && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
       const groups = w.groups()
-      const exact = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
-      const q = exact ?? quantizeQ4(w.load(), rows, cols, block)
-      if (exact) counts.gqsa++
+      const exact = groups && groupsQ4(groups, rows, cols)
+      const q = exact || quantizeQ4(w.load(), rows, cols, block)
+      if (exact) counts.groups++
       else counts.rtn++
       const nb = Math.ceil(cols / q.block)
       return g.op('MatMulNBits', [x,
@@ -118,10 +118,10 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: str
   writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
 }
 
-function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}): string {
+function readme(dir: string, dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
     : dtype === 'fp16' ? 'float16 linear weights (head included), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
-      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
+      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.groups} from the checkpoint's own groups (GQSA, or GPTQ's codes, scales and zero points) as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings and the head are float32.`
   return `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\nExported by sparsify ${VERSION} for transformers.js and onnxruntime: ${how}\n\n` +
     '```js\nimport {pipeline} from \'@huggingface/transformers\'\nconst generate = await pipeline(\'text-generation\', \'./this-folder\')\n```\n'
 }
