@@ -2,6 +2,7 @@ import type {Checkpoint} from '../model/safetensors/checkpoint.js'
 import type {FloatDtype} from '../model/safetensors/dtypes.js'
 import {decodeFloats, encodeFloats} from '../model/safetensors/writer.js'
 import {invalidFormat} from '../util/errors.js'
+import {kernels} from '../kernels/index.js'
 import type {Encoded} from '../export/compressed-tensors.js'
 
 /**
@@ -39,14 +40,14 @@ export function packQuantizedConfig(s: PackQuantScheme): Record<string, unknown>
 
 /** values (n, len) of `bits`-bit unsigned integers, packed along each row into int32 words. */
 function packRows(values: Uint8Array, n: number, len: number, bits: number): Int32Array {
-  const per = 32 / bits, words = Math.ceil(len / per), out = new Int32Array(n * words)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * words + Math.floor(j / per)] |= values[r * len + j] << ((j % per) * bits)
+  const out = new Int32Array(n * Math.ceil(len * bits / 32))
+  kernels().packInt32(out, values, n, len, bits)
   return out
 }
 
 function unpackRows(words: Int32Array, n: number, len: number, bits: number): Uint8Array {
-  const per = 32 / bits, w = Math.ceil(len / per), mask = (1 << bits) - 1, out = new Uint8Array(n * len)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * len + j] = (words[r * w + Math.floor(j / per)] >>> ((j % per) * bits)) & mask
+  const out = new Uint8Array(n * len)
+  kernels().unpackInt32(out, words, n, len, bits)
   return out
 }
 

@@ -16,20 +16,15 @@ export function encodeGgml(values: Float32Array, type: GgmlType): Uint8Array {
       else kernels().f32ToBf16(out, values)
       return new Uint8Array(out.buffer)
     }
-    case 'q8_0': return blocks(values, type, q8_0Block)
-    case 'q4_1': return blocks(values, type, q4_1Block)
+    case 'q8_0': case 'q4_1': {
+      const {block, bytes} = GGML_TYPES[type]
+      if (values.length % block !== 0) throw new Error(`${type}: ${values.length} values are not whole blocks of ${block}`)
+      const out = new Uint8Array(values.length / block * bytes)
+      if (type === 'q8_0') kernels().ggmlQ8_0(out, values)
+      else kernels().ggmlQ4_1(out, values)
+      return out
+    }
   }
-}
-
-type BlockEncoder = (out: DataView, at: number, x: Float32Array) => void
-
-function blocks(values: Float32Array, type: 'q8_0' | 'q4_1', encode: BlockEncoder): Uint8Array {
-  const {block, bytes} = GGML_TYPES[type]
-  if (values.length % block !== 0) throw new Error(`${type}: ${values.length} values are not whole blocks of ${block}`)
-  const out = new Uint8Array(values.length / block * bytes)
-  const view = new DataView(out.buffer)
-  for (let b = 0; b < values.length / block; b++) encode(view, b * bytes, values.subarray(b * block, (b + 1) * block))
-  return out
 }
 
 const half = new Uint16Array(1), single = new Float32Array(1)
@@ -38,27 +33,6 @@ export function f16(v: number): number {
   single[0] = v
   kernels().f32ToF16(half, single)
   return half[0]
-}
-
-const q8_0Block: BlockEncoder = (out, at, x) => {
-  let amax = 0
-  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[j]))
-  const d = Math.fround(amax / 127), id = d ? Math.fround(1 / d) : 0
-  out.setUint16(at, f16(d), true)
-  for (let j = 0; j < 32; j++) out.setInt8(at + 2 + j, roundf(Math.fround(x[j] * id)))
-}
-
-const q4_1Block: BlockEncoder = (out, at, x) => {
-  let min = Infinity, max = -Infinity
-  for (let j = 0; j < 32; j++) { min = Math.min(min, x[j]); max = Math.max(max, x[j]) }
-  const d = Math.fround((max - min) / 15), id = d ? Math.fround(1 / d) : 0
-  out.setUint16(at, f16(d), true)
-  out.setUint16(at + 2, f16(min), true)
-  for (let j = 0; j < 16; j++) {
-    const lo = Math.min(15, Math.trunc(Math.fround(Math.fround(x[j] - min) * id) + 0.5))
-    const hi = Math.min(15, Math.trunc(Math.fround(Math.fround(x[j + 16] - min) * id) + 0.5))
-    out.setUint8(at + 4 + j, lo | (hi << 4))
-  }
 }
 
 /** Whether v (a real number) is an f16 value. */
@@ -96,6 +70,3 @@ export function groupsToQ4_1(rows: number, cols: number, g: QuantGroups): Uint8A
   }
   return out
 }
-
-/** C's roundf: halves away from zero (Math.round takes them up). */
-const roundf = (v: number) => Math.sign(v) * Math.round(Math.abs(v))

@@ -34,7 +34,7 @@ export interface OnnxExport {
 /** (rows, cols) → (cols, rows): MatMul multiplies activations (…, in) by (in, out). */
 function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(w.length)
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]
+  kernels().transposeF32(t, w, rows, cols)
   return t
 }
 

@@ -1,3 +1,4 @@
+import {kernels} from '../../kernels/index.js'
 import type {QuantGroups} from '../own-groups.js'
 
 /** A linear as com.microsoft.MatMulNBits takes it: (N = rows, K = cols), blocks of `block` along K. */
@@ -22,30 +23,14 @@ function setZero(q: Q4Weight, nb: number, r: number, b: number, z: number): void
   q.zeros[r * Math.ceil(nb / 2) + (b >> 1)] |= z << ((b & 1) * 4)
 }
 
-function setCode(q: Q4Weight, nb: number, r: number, b: number, j: number, c: number): void {
-  q.codes[(r * nb + b) * q.block / 2 + (j >> 1)] |= c << ((j & 1) * 4)
-}
-
 /**
  * Asymmetric round-to-nearest per block, its range stretched to include 0 (as onnxruntime's own
  * 4-bit quantizer does) so that zeros stay exact: a block that pruning emptied is scale 0.
  * w (rows, cols) row-major; a last partial block is padded with zeros.
  */
 export function quantizeQ4(w: Float32Array, rows: number, cols: number, block: number): Q4Weight {
-  const q = empty(rows, cols, block), nb = blocksOf(cols, block)
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < nb; b++) {
-      const from = b * block, to = Math.min(cols, from + block)
-      let min = 0, max = 0
-      for (let c = from; c < to; c++) { min = Math.min(min, w[r * cols + c]); max = Math.max(max, w[r * cols + c]) }
-      const scale = (max - min) / 15
-      const zero = scale ? Math.min(15, Math.max(0, Math.round(-min / scale))) : 0
-      q.scales[r * nb + b] = scale
-      setZero(q, nb, r, b, zero)
-      if (!scale) continue
-      for (let c = from; c < to; c++) setCode(q, nb, r, b, c - from, Math.min(15, Math.max(0, Math.round(w[r * cols + c] / scale) + zero)))
-    }
-  }
+  const q = empty(rows, cols, block)
+  kernels().q4Blocks(q.codes, q.scales, q.zeros, w, rows, cols, block)
   return q
 }
 
