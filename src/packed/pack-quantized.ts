@@ -23,18 +23,22 @@ export interface PackQuantScheme {
   sym: boolean
 }
 
-/** config.json's quantization_config for the scheme, as llm-compressor writes it (never with a sparsity_config). */
+/**
+ * config.json's quantization_config for the scheme, as llm-compressor writes it with compressed-tensors 0.13
+ * (each group names its format; scale_dtype and zp_dtype null: the scales are the model's dtype, the zero
+ * points int32-packed), never with a sparsity_config.
+ */
 export function packQuantizedConfig(s: PackQuantScheme): Record<string, unknown> {
   return {
     config_groups: {
       group_0: {
-        targets: ['Linear'], input_activations: null, output_activations: null,
+        format: 'pack-quantized', targets: ['Linear'], input_activations: null, output_activations: null,
         weights: {num_bits: s.bits, type: 'int', symmetric: s.sym, strategy: s.groupsize ? 'group' : 'channel', group_size: s.groupsize || null,
-          dynamic: false, actorder: null, block_structure: null, observer: 'minmax', observer_kwargs: {}},
+          dynamic: false, actorder: null, block_structure: null, observer: 'minmax', observer_kwargs: {}, scale_dtype: null, zp_dtype: null},
       },
     },
     format: 'pack-quantized', quant_method: 'compressed-tensors', quantization_status: 'compressed', ignore: ['lm_head'],
-    kv_cache_scheme: null, global_compression_ratio: null, version: '0.12.2',
+    kv_cache_scheme: null, global_compression_ratio: null, version: '0.13.0',
   }
 }
 
