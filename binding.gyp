@@ -13,6 +13,8 @@
       "sources": [
         "src/kernels/native/addon.cc",
         "src/kernels/native/addon_family.cc",
+        "src/kernels/native/addon_export.cc",
+        "src/kernels/native/export_quant.cc",
         "src/kernels/native/pool.cc",
         "src/kernels/native/cpu.cc",
         "src/kernels/native/gemm.cc",

@@ -14,6 +14,7 @@ import {benchShape} from '../src/bench/formats.js'
 import {decodeSpeed} from '../src/bench/decode.js'
 import {Model} from '../src/model/model.js'
 import {fixtureTasksBench, tasksBench} from './tasks.js'
+import {exportEncodersBench} from './export-encoders.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -313,4 +314,5 @@ if (!which || which === 'quality') await qualityBench()
 if (!which || which === 'formats') await formatsBench()
 if (!which || which === 'gqsa') await gqsaBench()
 if (!which || which === 'quant') await quantBench()
+if (!which || which === 'export') exportEncodersBench()
 if (!which || which === 'tasks') { await tasksBench(); await fixtureTasksBench() }

@@ -39,13 +39,13 @@ GQSA packing is written by \`sparsify prune --method gqsa --format gqsa\`.\n\n${
     if (format === 'onnx') {
       const r = exportOnnx(dir, out, {dtype: this.flags.dtype as OnnxDtype, blockSize: this.flags['block-size'], overwrite, log: this.log_})
       this.emit({model: this.args.model, format, out, ...r},
-        [`wrote ${out}/${r.file}: ${r.nodes} nodes, ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB of weights${r.dtype === 'q4' ? ` (${r.gqsaLinears} linears from GQSA groups, ${r.rtnLinears} rounded to nearest)` : ''}`])
+        [`wrote ${out}/${r.file}: ${r.nodes} nodes, ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB of weights${r.dtype === 'q4' ? ` (${r.groupLinears} linears from their own groups, ${r.rtnLinears} rounded to nearest)` : ''}`])
       return
     }
     if (format === 'gguf') {
       const r = exportGguf(dir, out, {type: this.flags.type as GgufType | undefined, overwrite, log: this.log_})
       this.emit({model: this.args.model, format, out, ...r},
-        [`wrote ${out}: ${r.tensors} tensors, ${r.type}${r.gqsaLinears ? ` (${r.gqsaLinears} linears from their GQSA groups)` : ''}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB`])
+        [`wrote ${out}: ${r.tensors} tensors, ${r.type}${r.type === 'q4_1' ? ` (${r.groupLinears} linears from their own groups, ${r.rtnLinears} rounded to nearest${r.inexactGroupLinears ? `, ${r.inexactGroupLinears} of them because f16 cannot hold their groups' scales exactly` : ''})` : ''}, ${(r.bytes / 2 ** 20).toFixed(1)} MiB`])
       return
     }
     if (format === 'nm' || format === 'bitmask') {

@@ -7,16 +7,8 @@ import type {NormSlot} from '../model/arch/families.js'
 import {readPacked} from '../packed/tensors.js'
 import {unpackWeight} from '../packed/weight.js'
 import {invalidFormat} from '../util/errors.js'
-
-/** A GQSA linear as docs/formats.md stores it (codes low nibble first, float scales and integer zeros). */
-export interface GqsaGroups {
-  group: number
-  rowPtr: Int32Array
-  colIdx: Uint16Array
-  codes: Uint8Array
-  scales: Float32Array
-  zeros: Float32Array
-}
+import {isPackQuantized, readPackQuantizedDense} from '../packed/pack-quantized.js'
+import {denseQuantScheme, packQuantizedGroups, recoverGroups, type DenseQuantScheme, type QuantGroups} from './own-groups.js'
 
 /** One parameter of the model, read only when an exporter asks for it. */
 export interface SourceTensor {
@@ -31,8 +23,8 @@ export interface SourceTensor {
   /** (out, in) for linears */
   shape: number[]
   load(): Float32Array
-  /** The stored GQSA groups of a packed linear, else null. */
-  groups(): GqsaGroups | null
+  /** The linear's own 4-bit groups (GQSA, pack-quantized, or exactly recovered from a quantized dense output), else null. */
+  groups(): QuantGroups | null
 }
 
 /**
@@ -49,7 +41,8 @@ export function sourceTensors(model: Model): SourceTensor[] {
   const names = globalNames(cfg)
   const out: SourceTensor[] = [plain(names.embed, null, 'model.embed_tokens.weight')]
   if (names.positions) out.push(plain(names.positions, null, 'model.embed_positions.weight'))
-  for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain))
+  const scheme = denseQuantScheme(model.dir)
+  for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain, scheme))
   out.push(plain(`${names.finalNorm}.weight`, null, 'model.norm.weight'))
   if (ckpt.has(`${names.finalNorm}.bias`)) out.push(plain(`${names.finalNorm}.bias`, null, 'model.norm.bias'))
   if (!cfg.tieEmbeddings) out.push(plain(names.head, null, 'lm_head.weight'))
@@ -57,7 +50,7 @@ export function sourceTensors(model: Model): SourceTensor[] {
 }
 
 function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
-  plain: (name: string, layer: number, key: string) => SourceTensor): SourceTensor[] {
+  plain: (name: string, layer: number, key: string) => SourceTensor, scheme: DenseQuantScheme | null): SourceTensor[] {
   const p = layerPrefix(cfg, l), out: SourceTensor[] = []
   for (const slot of Object.keys(cfg.family.norms) as NormSlot[]) {
     for (const part of ['weight', 'bias']) {
@@ -77,7 +70,14 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
         throw invalidFormat(`${name} is [${got}] but config.json implies [${rows},${cols}]: blocks of different widths cannot be exported`,
           'export a checkpoint whose blocks all have the shapes config.json states')
       }
-      out.push({...plain(name, l, `${lin}.weight`), expert: t.expert})
+      const dense = {...plain(name, l, `${lin}.weight`), expert: t.expert}
+      out.push(scheme ? {...dense, groups: () => recoverGroups(dense.load(), rows, cols, scheme)} : dense)
+    } else if (isPackQuantized(ckpt, t.name)) {
+      const prefix = t.name
+      out.push({
+        name, layer: l, key: `${lin}.weight`, expert: t.expert, shape: [rows, cols],
+        load: () => readPackQuantizedDense(ckpt, prefix, rows, cols), groups: () => packQuantizedGroups(ckpt, prefix, rows, cols),
+      })
     } else {
       const packing = cfg.packing
       if (!packing) throw invalidFormat(`checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint?`)
@@ -93,10 +93,11 @@ function blockTensors(ckpt: Checkpoint, cfg: ModelConfig, l: number,
   return out
 }
 
-function readGroups(ckpt: Checkpoint, prefix: string, rows: number, cols: number, group: number): GqsaGroups {
+function readGroups(ckpt: Checkpoint, prefix: string, rows: number, cols: number, group: number): QuantGroups {
   readPacked(ckpt, prefix, rows, cols, {format: 'gqsa', bits: 4, group}) // validates the stored groups
   const bytes = (part: string) => ckpt.file(`${prefix}.weight_${part}`).readBytes(`${prefix}.weight_${part}`)
   return {
+    origin: 'gqsa',
     group,
     rowPtr: new Int32Array(bytes('row_ptr').slice().buffer),
     colIdx: new Uint16Array(bytes('col_idx').slice().buffer),

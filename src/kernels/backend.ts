@@ -203,4 +203,15 @@ export interface Backend {
   f16ToF32(out: Float32Array, input: Uint16Array): void
   f32ToBf16(out: Uint16Array, input: Float32Array): void
   f32ToF16(out: Uint16Array, input: Float32Array): void
+  /** n float32 values (whole blocks of 32) as ggml q8_0 blocks (34 bytes each) */
+  ggmlQ8_0(out: Uint8Array, x: Float32Array): void
+  /** … as ggml q4_1 blocks (20 bytes each) */
+  ggmlQ4_1(out: Uint8Array, x: Float32Array): void
+  /** w (rows, cols) as MatMulNBits 4-bit blocks by round-to-nearest: codes (rows, nb, block/2), scales (rows, nb), zeros (rows, ⌈nb/2⌉), all zeroed on entry */
+  q4Blocks(codes: Uint8Array, scales: Float32Array, zeros: Uint8Array, w: Float32Array, rows: number, cols: number, block: number): void
+  /** values (n, len) of `bits`-bit codes into int32 words along each row, the first in the lowest bits (compressed-tensors' pack_to_int32) */
+  packInt32(out: Int32Array, values: Uint8Array, n: number, len: number, bits: number): void
+  unpackInt32(out: Uint8Array, words: Int32Array, n: number, len: number, bits: number): void
+  /** out (cols, rows) = w (rows, cols)ᵀ */
+  transposeF32(out: Float32Array, w: Float32Array, rows: number, cols: number): void
 }

@@ -2,6 +2,7 @@ import {ACTIVATIONS, type Backend, type GemmOpts} from './backend.js'
 import {loadAddon, type NativeAddon} from './native.js'
 import {gqsaPairBytes as pairBytes} from './ref/gqsa.js'
 import {refBackend} from './ref/index.js'
+import {nativeExportOps} from './export-kernels.js'
 
 export type {Activation, AttentionMask, Backend, GemmOpts, SparseGptOpts, SweepQuant, Values} from './backend.js'
 export {refBackend} from './ref/index.js'
@@ -269,6 +270,7 @@ function nativeBackend(addon: NativeAddon): Backend {
     f16ToF32(out, input) { need(input.length >= out.length, 'f16ToF32', 'input too short'); addon.f16ToF32(out, input) },
     f32ToBf16(out, input) { need(input.length >= out.length, 'f32ToBf16', 'input too short'); addon.f32ToBf16(out, input) },
     f32ToF16(out, input) { need(input.length >= out.length, 'f32ToF16', 'input too short'); addon.f32ToF16(out, input) },
+    ...nativeExportOps(addon),
   }
 }
 

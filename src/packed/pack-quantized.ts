@@ -2,6 +2,7 @@ import type {Checkpoint} from '../model/safetensors/checkpoint.js'
 import type {FloatDtype} from '../model/safetensors/dtypes.js'
 import {decodeFloats, encodeFloats} from '../model/safetensors/writer.js'
 import {invalidFormat} from '../util/errors.js'
+import {kernels} from '../kernels/index.js'
 import type {Encoded} from '../export/compressed-tensors.js'
 
 /**
@@ -22,31 +23,35 @@ export interface PackQuantScheme {
   sym: boolean
 }
 
-/** config.json's quantization_config for the scheme, as llm-compressor writes it (never with a sparsity_config). */
+/**
+ * config.json's quantization_config for the scheme, as llm-compressor writes it with compressed-tensors 0.13
+ * (each group names its format; scale_dtype and zp_dtype null: the scales are the model's dtype, the zero
+ * points int32-packed), never with a sparsity_config.
+ */
 export function packQuantizedConfig(s: PackQuantScheme): Record<string, unknown> {
   return {
     config_groups: {
       group_0: {
-        targets: ['Linear'], input_activations: null, output_activations: null,
+        format: 'pack-quantized', targets: ['Linear'], input_activations: null, output_activations: null,
         weights: {num_bits: s.bits, type: 'int', symmetric: s.sym, strategy: s.groupsize ? 'group' : 'channel', group_size: s.groupsize || null,
-          dynamic: false, actorder: null, block_structure: null, observer: 'minmax', observer_kwargs: {}},
+          dynamic: false, actorder: null, block_structure: null, observer: 'minmax', observer_kwargs: {}, scale_dtype: null, zp_dtype: null},
       },
     },
     format: 'pack-quantized', quant_method: 'compressed-tensors', quantization_status: 'compressed', ignore: ['lm_head'],
-    kv_cache_scheme: null, global_compression_ratio: null, version: '0.12.2',
+    kv_cache_scheme: null, global_compression_ratio: null, version: '0.13.0',
   }
 }
 
 /** values (n, len) of `bits`-bit unsigned integers, packed along each row into int32 words. */
 function packRows(values: Uint8Array, n: number, len: number, bits: number): Int32Array {
-  const per = 32 / bits, words = Math.ceil(len / per), out = new Int32Array(n * words)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * words + Math.floor(j / per)] |= values[r * len + j] << ((j % per) * bits)
+  const out = new Int32Array(n * Math.ceil(len * bits / 32))
+  kernels().packInt32(out, values, n, len, bits)
   return out
 }
 
 function unpackRows(words: Int32Array, n: number, len: number, bits: number): Uint8Array {
-  const per = 32 / bits, w = Math.ceil(len / per), mask = (1 << bits) - 1, out = new Uint8Array(n * len)
-  for (let r = 0; r < n; r++) for (let j = 0; j < len; j++) out[r * len + j] = (words[r * w + Math.floor(j / per)] >>> ((j % per) * bits)) & mask
+  const out = new Uint8Array(n * len)
+  kernels().unpackInt32(out, words, n, len, bits)
   return out
 }
 

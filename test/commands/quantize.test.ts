@@ -61,7 +61,7 @@ describe('prune --method gptq and sparsegpt --wbits (issue 18)', () => {
     assert.deepEqual(q.config_groups.group_0.targets, ['Linear'])
     assert.deepEqual({...q.config_groups.group_0.weights, observer_kwargs: undefined},
       {num_bits: 4, type: 'int', symmetric: false, strategy: 'group', group_size: 64, dynamic: false, actorder: null, block_structure: null,
-        observer: 'minmax', observer_kwargs: undefined})
+        observer: 'minmax', observer_kwargs: undefined, scale_dtype: null, zp_dtype: null})
     const f = SafetensorsFile.open(path.join(packed.out, 'model.safetensors'))
     const p = 'model.layers.2.mlp.down_proj'
     assert.equal(f.tensors.has(`${p}.weight`), false)

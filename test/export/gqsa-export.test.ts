@@ -29,14 +29,14 @@ describe('GQSA checkpoints export with their own 4-bit groups', () => {
   it('ONNX q4: every linear from its groups, and onnxruntime\'s perplexity equals the engine\'s on the packed checkpoint to 1e-4', () => {
     const folder = path.join(out, 'onnx-q4')
     const r = run(['export', gqsa, '--format', 'onnx', '--dtype', 'q4', '--out', folder])
-    assert.deepEqual([r.gqsaLinears, r.rtnLinears], [28, 0])
+    assert.deepEqual([r.groupLinears, r.rtnLinears], [28, 0])
     const native = perplexity(gqsa, 'native'), onnx = perplexity(folder, 'onnxruntime')
     assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
   })
 
   it('GGUF q4_1: every linear from its groups; llama.cpp agrees with the engine on the top token at ≥ 95% of positions', async () => {
     const file = path.join(out, 'w4.gguf')
-    assert.equal(run(['export', gqsa, '--format', 'gguf', '--type', 'q4_1', '--out', file]).gqsaLinears, 28)
+    assert.equal(run(['export', gqsa, '--format', 'gguf', '--type', 'q4_1', '--out', file]).groupLinears, 28)
     const data = await loadDataset('brown:test', 'eval')
     if (data.kind !== 'text') throw new Error('brown is text')
     const ids = (await TextTokenizer.load(TINY_LLAMA).encode(data.documents[0])).slice(0, 120)

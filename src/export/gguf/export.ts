@@ -10,7 +10,7 @@ import {VERSION} from '../../version.js'
 import {ggufFamily, GGUF_GLOBAL_NAMES, type GgufFamily} from './families.js'
 import {sourceTensors, type SourceTensor} from '../source.js'
 import {GgufWriter, tensorBytes, type GgmlType, type GgufTensorInfo, type GgufValue} from './file.js'
-import {encodeGgml, gqsaToQ4_1} from './quant.js'
+import {encodeGgml, groupsToQ4_1} from './quant.js'
 import {ggufVocab} from './vocab.js'
 
 export const GGUF_TYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_1'] as const
@@ -23,8 +23,11 @@ export interface GgufExport {
   type: GgufType
   tensors: number
   bytes: number
-  /** Q4_1 linears taken from GQSA groups as they are (no rounding beyond f16 of d and m). */
-  gqsaLinears: number
+  /** Q4_1 linears taken from their own groups (GQSA, GPTQ), and those rounded to nearest */
+  groupLinears: number
+  rtnLinears: number
+  /** of the rounded ones, linears whose GPTQ groups f16 could not hold exactly */
+  inexactGroupLinears: number
 }
 
 /** The checkpoint's own dtype as a GGUF type (config.json's torch_dtype; float32 when it says nothing). */
@@ -44,12 +47,13 @@ export function exportGguf(dir: string, out: string, opts: {type?: GgufType; ove
     const plan = planTensors(sourceTensors(model), cfg, family, type)
     const work = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.sparsify-export`)
     const writer = new GgufWriter(work, meta, plan.map((p) => p.info))
-    let gqsaLinears = 0
+    const counts = {groups: 0, rtn: 0, inexact: 0}
     try {
       plan.forEach((p, i) => {
         opts.log.step('writing tensors', i + 1, plan.length)
         const r = p.encode()
-        if (r.fromGroups) gqsaLinears++
+        if (r.linear) counts[r.linear]++
+        if (r.linear === 'inexact') counts.rtn++
         writer.write(p.info.name, r.bytes)
       })
       writer.close()
@@ -60,7 +64,7 @@ export function exportGguf(dir: string, out: string, opts: {type?: GgufType; ove
       throw err
     }
     const bytes = plan.reduce((a, p) => a + tensorBytes(p.info), 0)
-    return {type, tensors: plan.length, bytes, gqsaLinears}
+    return {type, tensors: plan.length, bytes, groupLinears: counts.groups, rtnLinears: counts.rtn, inexactGroupLinears: counts.inexact}
   } finally {
     model.close()
   }
@@ -98,9 +102,17 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
   return kv
 }
 
+/** How a q4_1 linear was written: from its own groups, by round-to-nearest, or by it because its groups were not exact in f16. */
+type LinearSource = 'groups' | 'rtn' | 'inexact'
+
+interface Encoded {
+  bytes: Uint8Array
+  linear?: LinearSource
+}
+
 interface Planned {
   info: GgufTensorInfo
-  encode(): {bytes: Uint8Array; fromGroups: boolean}
+  encode(): Encoded
 }
 
 /** How a tensor's values change on the way to llama.cpp: rows permuted per head, w → 1 + w, times a factor. */
@@ -130,7 +142,7 @@ function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, 
   if (cfg.ropeScaling.type === 'llama3') {
     const factors = ropeFactors(cfg)
     plan.splice(1, 0, {info: {name: 'rope_freqs.weight', shape: [factors.length], type: 'f32'},
-      encode: () => ({bytes: encodeGgml(factors, 'f32'), fromGroups: false})})
+      encode: () => ({bytes: encodeGgml(factors, 'f32')})})
   }
   return plan
 }
@@ -163,7 +175,8 @@ function stackedExperts(src: SourceTensor[], first: SourceTensor, prefix: string
       const parts = experts.map((t) => encodeTensor(t, tt, {heads: 0, plusOne: false, scale: 1}))
       const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.length, 0))
       parts.reduce((at, p) => { bytes.set(p.bytes, at); return at + p.bytes.length }, 0)
-      return {bytes, fromGroups: parts.every((p) => p.fromGroups)}
+      const kinds = new Set(parts.map((p) => p.linear))
+      return {bytes, linear: kinds.size === 1 ? parts[0].linear : kinds.has('inexact') ? 'inexact' : 'rtn'}
     },
   }
 }
@@ -178,16 +191,15 @@ function attentionFold(cfg: ModelConfig, family: GgufFamily): {keys: string[]; f
   return {keys: cfg.qkNorm ? ['self_attn.q_norm.weight'] : ['self_attn.q_proj.weight', 'self_attn.q_proj.bias'], factor}
 }
 
-function encodeTensor(t: SourceTensor, type: GgmlType, {heads, plusOne, scale}: Change): {bytes: Uint8Array; fromGroups: boolean} {
+function encodeTensor(t: SourceTensor, type: GgmlType, {heads, plusOne, scale}: Change): Encoded {
   const g = type === 'q4_1' && scale === 1 ? t.groups() : null
-  if (g && g.group === 32) {
-    const bytes = gqsaToQ4_1(t.shape[0], t.shape[1], g.rowPtr, g.colIdx, g.codes, g.scales, g.zeros)
-    return {bytes: heads ? permuteRows(bytes, t.shape[0], heads) : bytes, fromGroups: true}
-  }
+  const own = g && groupsToQ4_1(t.shape[0], t.shape[1], g)
+  if (own) return {bytes: heads ? permuteRows(own, t.shape[0], heads) : own, linear: 'groups'}
   const values = t.load()
   if (plusOne || scale !== 1) values.forEach((v, i) => { values[i] = ((plusOne ? 1 : 0) + v) * scale })
   const rowBytes = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
-  return {bytes: encodeGgml(heads ? new Float32Array(permuteRows(rowBytes(values), t.shape[0], heads).buffer) : values, type), fromGroups: false}
+  const bytes = encodeGgml(heads ? new Float32Array(permuteRows(rowBytes(values), t.shape[0], heads).buffer) : values, type)
+  return {bytes, linear: type !== 'q4_1' ? undefined : g && g.group % 32 === 0 ? 'inexact' : 'rtn'}
 }
 
 /** Heads whose rows llama.cpp's converter permutes: q by attention heads, k by kv heads (weights and biases). */

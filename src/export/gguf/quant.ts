@@ -1,5 +1,6 @@
 import {kernels} from '../../kernels/index.js'
 import {GGML_TYPES, type GgmlType} from './file.js'
+import type {QuantGroups} from '../own-groups.js'
 
 /**
  * Rows of float32 values as ggml blocks, following ggml's reference quantizers
@@ -15,20 +16,15 @@ export function encodeGgml(values: Float32Array, type: GgmlType): Uint8Array {
       else kernels().f32ToBf16(out, values)
       return new Uint8Array(out.buffer)
     }
-    case 'q8_0': return blocks(values, type, q8_0Block)
-    case 'q4_1': return blocks(values, type, q4_1Block)
+    case 'q8_0': case 'q4_1': {
+      const {block, bytes} = GGML_TYPES[type]
+      if (values.length % block !== 0) throw new Error(`${type}: ${values.length} values are not whole blocks of ${block}`)
+      const out = new Uint8Array(values.length / block * bytes)
+      if (type === 'q8_0') kernels().ggmlQ8_0(out, values)
+      else kernels().ggmlQ4_1(out, values)
+      return out
+    }
   }
-}
-
-type BlockEncoder = (out: DataView, at: number, x: Float32Array) => void
-
-function blocks(values: Float32Array, type: 'q8_0' | 'q4_1', encode: BlockEncoder): Uint8Array {
-  const {block, bytes} = GGML_TYPES[type]
-  if (values.length % block !== 0) throw new Error(`${type}: ${values.length} values are not whole blocks of ${block}`)
-  const out = new Uint8Array(values.length / block * bytes)
-  const view = new DataView(out.buffer)
-  for (let b = 0; b < values.length / block; b++) encode(view, b * bytes, values.subarray(b * block, (b + 1) * block))
-  return out
 }
 
 const half = new Uint16Array(1), single = new Float32Array(1)
@@ -39,48 +35,38 @@ export function f16(v: number): number {
   return half[0]
 }
 
-const q8_0Block: BlockEncoder = (out, at, x) => {
-  let amax = 0
-  for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[j]))
-  const d = Math.fround(amax / 127), id = d ? Math.fround(1 / d) : 0
-  out.setUint16(at, f16(d), true)
-  for (let j = 0; j < 32; j++) out.setInt8(at + 2 + j, roundf(Math.fround(x[j] * id)))
-}
-
-const q4_1Block: BlockEncoder = (out, at, x) => {
-  let min = Infinity, max = -Infinity
-  for (let j = 0; j < 32; j++) { min = Math.min(min, x[j]); max = Math.max(max, x[j]) }
-  const d = Math.fround((max - min) / 15), id = d ? Math.fround(1 / d) : 0
-  out.setUint16(at, f16(d), true)
-  out.setUint16(at + 2, f16(min), true)
-  for (let j = 0; j < 16; j++) {
-    const lo = Math.min(15, Math.trunc(Math.fround(Math.fround(x[j] - min) * id) + 0.5))
-    const hi = Math.min(15, Math.trunc(Math.fround(Math.fround(x[j + 16] - min) * id) + 0.5))
-    out.setUint8(at + 4 + j, lo | (hi << 4))
-  }
+/** Whether v (a real number) is an f16 value. */
+const f16Exact = (v: number) => {
+  const out = new Float32Array(1)
+  kernels().f16ToF32(out, Uint16Array.of(f16(v)))
+  return out[0] === v
 }
 
 /**
- * A GQSA linear with groups of 32 as Q4_1 blocks, exactly: a kept group (scale s, integer zero z,
- * codes q) is w = s·q − z·s, i.e. d = s and m = −z·s; a pruned group is d = m = 0.
- * (rows, cols) weight; codes low nibble first as docs/formats.md stores them.
+ * A linear's own groups as Q4_1 blocks (32 divides the group): a kept group (scale s, integer zero z,
+ * codes q) is w = s·q − z·s, i.e. d = s and m = −z·s in every block of the group; a group a row does
+ * not list is d = m = 0. GPTQ's groups are taken only when d and m are exact in f16, so that the file
+ * holds the quantized model bit for bit; GQSA's float32 scales are rounded to the nearest f16 (closer
+ * to its model than re-quantizing). Null when the groups do not fit.
  */
-export function gqsaToQ4_1(rows: number, cols: number, rowPtr: Int32Array, colIdx: Uint16Array, codes: Uint8Array,
-  scales: Float32Array, zeros: Float32Array): Uint8Array {
+export function groupsToQ4_1(rows: number, cols: number, g: QuantGroups): Uint8Array | null {
+  const {group, rowPtr, colIdx, codes, scales, zeros} = g, per = group / 32
+  if (group % 32 !== 0) return null
+  for (let k = 0; k < scales.length; k++) {
+    if (zeros[k] < 0 || zeros[k] > 15) return null
+    if (g.origin !== 'gqsa' && !(f16Exact(scales[k]) && f16Exact(-zeros[k] * scales[k]))) return null
+  }
   const perRow = cols / 32, out = new Uint8Array(rows * perRow * 20), view = new DataView(out.buffer)
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      const at = (r * perRow + colIdx[k]) * 20
-      view.setUint16(at, f16(scales[k]), true)
-      view.setUint16(at + 2, f16(-zeros[k] * scales[k]), true)
-      for (let j = 0; j < 16; j++) {
-        const code = (i: number) => (codes[k * 16 + (i >> 1)] >> ((i & 1) * 4)) & 15
-        out[at + 4 + j] = code(j) | (code(j + 16) << 4)
+      for (let b = 0; b < per; b++) {
+        const at = (r * perRow + colIdx[k] * per + b) * 20, base = k * group + b * 32
+        view.setUint16(at, f16(scales[k]), true)
+        view.setUint16(at + 2, f16(-zeros[k] * scales[k]), true)
+        const code = (i: number) => (codes[(base + i) >> 1] >> ((i & 1) * 4)) & 15
+        for (let j = 0; j < 16; j++) out[at + 4 + j] = code(j) | (code(j + 16) << 4)
       }
     }
   }
   return out
 }
-
-/** C's roundf: halves away from zero (Math.round takes them up). */
-const roundf = (v: number) => Math.sign(v) * Math.round(Math.abs(v))

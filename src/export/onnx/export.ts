@@ -14,7 +14,7 @@ import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
 import {encodeModel} from './proto.js'
-import {gqsaQ4, quantizeQ4} from './q4.js'
+import {groupsQ4, quantizeQ4} from './q4.js'
 
 export const ONNX_DTYPES = ['fp32', 'fp16', 'q4'] as const
 export type OnnxDtype = (typeof ONNX_DTYPES)[number]
@@ -27,8 +27,8 @@ export interface OnnxExport {
   file: string
   nodes: number
   weightBytes: number
-  /** q4: linears written from their GQSA groups as they are, and by round-to-nearest */
-  gqsaLinears: number
+  /** q4: linears written from their own groups (GQSA, GPTQ) as they are, and by round-to-nearest */
+  groupLinears: number
   rtnLinears: number
   /** False where transformers.js has no model class for the family (the folder runs in onnxruntime). */
   transformersJs: boolean
@@ -37,7 +37,7 @@ export interface OnnxExport {
 /** (rows, cols) → (cols, rows): MatMul multiplies activations (…, in) by (in, out). */
 function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(w.length)
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]
+  kernels().transposeF32(t, w, rows, cols)
   return t
 }
 
@@ -60,7 +60,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       mkdirSync(path.join(work, 'onnx'))
       const file = `model${SUFFIX[opts.dtype]}.onnx`
       const data = new ExternalData(path.join(work, 'onnx', `${file}_data`))
-      const counts = {gqsa: 0, rtn: 0}
+      const counts = {groups: 0, rtn: 0}
       let done = 0
       const linear = linearWriter(opts.dtype, opts.blockSize, counts, () => opts.log.step('writing linears', ++done, weights.filter((w) => w.shape.length === 2).length))
       const g = new GraphBuilder(data)
@@ -80,7 +80,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       writeConfig(dir, work, opts.dtype, family.modelType)
       writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts, family.onnxruntimeOnly))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
-      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, gqsaLinears: counts.gqsa, rtnLinears: counts.rtn,
+      result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, groupLinears: counts.groups, rtnLinears: counts.rtn,
         transformersJs: !family.onnxruntimeOnly}
     })
   } finally {
@@ -89,15 +89,15 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   return result!
 }
 
-function linearWriter(dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, tick: () => void): LinearWriter {
+function linearWriter(dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, tick: () => void): LinearWriter {
   return (g, x, w, exact = false) => {
     tick()
     const [rows, cols] = w.shape
     if (dtype === 'q4' && !exact && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
       const groups = w.groups()
-      const own = groups && groups.group >= 16 && (groups.group & (groups.group - 1)) === 0 ? gqsaQ4(groups, rows, cols) : null
-      const q = own ?? quantizeQ4(w.load(), rows, cols, block)
-      if (own) counts.gqsa++
+      const own = groups && groupsQ4(groups, rows, cols)
+      const q = own || quantizeQ4(w.load(), rows, cols, block)
+      if (own) counts.groups++
       else counts.rtn++
       const nb = Math.ceil(cols / q.block)
       return g.op('MatMulNBits', [x,
@@ -123,10 +123,10 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: str
   writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
 }
 
-function readme(dir: string, dtype: OnnxDtype, block: number, counts: {gqsa: number; rtn: number}, onnxruntimeOnly?: string): string {
+function readme(dir: string, dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, onnxruntimeOnly?: string): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
     : dtype === 'fp16' ? 'float16 linear weights (head included, MoE routers float32), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
-      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.gqsa} from the checkpoint's own GQSA groups as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head and MoE routers are float32.`
+      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.groups} from the checkpoint's own groups (GQSA, or GPTQ's codes, scales and zero points) as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head and MoE routers are float32.`
   const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n`
   if (onnxruntimeOnly) {
     return `${title}Exported by sparsify ${VERSION} for onnxruntime: ${how}\n\nNot loadable by transformers.js (${onnxruntimeOnly}); ` +

@@ -1,4 +1,5 @@
-import type {GqsaGroups} from '../source.js'
+import {kernels} from '../../kernels/index.js'
+import type {QuantGroups} from '../own-groups.js'
 
 /** A linear as com.microsoft.MatMulNBits takes it: (N = rows, K = cols), blocks of `block` along K. */
 export interface Q4Weight {
@@ -22,48 +23,41 @@ function setZero(q: Q4Weight, nb: number, r: number, b: number, z: number): void
   q.zeros[r * Math.ceil(nb / 2) + (b >> 1)] |= z << ((b & 1) * 4)
 }
 
-function setCode(q: Q4Weight, nb: number, r: number, b: number, j: number, c: number): void {
-  q.codes[(r * nb + b) * q.block / 2 + (j >> 1)] |= c << ((j & 1) * 4)
-}
-
 /**
  * Asymmetric round-to-nearest per block, its range stretched to include 0 (as onnxruntime's own
  * 4-bit quantizer does) so that zeros stay exact: a block that pruning emptied is scale 0.
  * w (rows, cols) row-major; a last partial block is padded with zeros.
  */
 export function quantizeQ4(w: Float32Array, rows: number, cols: number, block: number): Q4Weight {
-  const q = empty(rows, cols, block), nb = blocksOf(cols, block)
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < nb; b++) {
-      const from = b * block, to = Math.min(cols, from + block)
-      let min = 0, max = 0
-      for (let c = from; c < to; c++) { min = Math.min(min, w[r * cols + c]); max = Math.max(max, w[r * cols + c]) }
-      const scale = (max - min) / 15
-      const zero = scale ? Math.min(15, Math.max(0, Math.round(-min / scale))) : 0
-      q.scales[r * nb + b] = scale
-      setZero(q, nb, r, b, zero)
-      if (!scale) continue
-      for (let c = from; c < to; c++) setCode(q, nb, r, b, c - from, Math.min(15, Math.max(0, Math.round(w[r * cols + c] / scale) + zero)))
-    }
-  }
+  const q = empty(rows, cols, block)
+  kernels().q4Blocks(q.codes, q.scales, q.zeros, w, rows, cols, block)
   return q
 }
 
+/** MatMulNBits' block for groups of `group`: the largest power of two dividing it, at most 128; 0 when below 16. */
+export function blockFor(group: number): number {
+  const b = Math.min(128, group & -group)
+  return b >= 16 ? b : 0
+}
+
 /**
- * GQSA groups as MatMulNBits blocks, exactly (block = group size): w = scale·(code − zero), so the
- * stored codes, scales and zeros carry over; pruned groups are scale 0. Null when a zero point falls
- * outside 0…15 (MatMulNBits' uint8 zero points are 4-bit).
+ * A linear's own groups as MatMulNBits blocks, exactly: w = scale·(code − zero), so the codes, scales
+ * and zeros carry over (a group of several blocks repeats its scale and zero); groups a row does not
+ * list are scale 0. Null when no block size fits or a zero point falls outside 0…15 (4-bit zero points).
  */
-export function gqsaQ4(groups: GqsaGroups, rows: number, cols: number): Q4Weight | null {
-  const {group, rowPtr, colIdx, codes, scales, zeros} = groups
+export function groupsQ4(groups: QuantGroups, rows: number, cols: number): Q4Weight | null {
+  const {group, rowPtr, colIdx, codes, scales, zeros} = groups, block = blockFor(group)
+  if (!block) return null
   for (const z of zeros) if (z < 0 || z > 15) return null
-  const q = empty(rows, cols, group), nb = blocksOf(cols, group)
+  const q = empty(rows, cols, block), nb = blocksOf(cols, block), per = group / block
   for (let r = 0; r < rows; r++) {
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      const b = colIdx[k]
-      q.scales[r * nb + b] = scales[k]
-      setZero(q, nb, r, b, zeros[k])
-      q.codes.set(codes.subarray(k * group / 2, (k + 1) * group / 2), (r * nb + b) * group / 2)
+      for (let j = 0; j < per; j++) {
+        const b = colIdx[k] * per + j
+        q.scales[r * nb + b] = scales[k]
+        setZero(q, nb, r, b, zeros[k])
+        q.codes.set(codes.subarray((k * group + j * block) / 2, (k * group + (j + 1) * block) / 2), (r * nb + b) * block / 2)
+      }
     }
   }
   return q

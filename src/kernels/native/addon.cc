@@ -358,6 +358,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["rope"] = Napi::Function::New(env, Rope);
   exports["siluMul"] = Napi::Function::New(env, SiluMul);
   register_family_ops(env, exports);
+  register_export_ops(env, exports);
   exports["addInplace"] = Napi::Function::New(env, AddInplace);
   exports["attention"] = Napi::Function::New(env, Attention);
   exports["attentionCached"] = Napi::Function::New(env, AttentionCached);

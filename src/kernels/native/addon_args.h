@@ -29,5 +29,7 @@ inline float* f32_mut_or_null(const Napi::CallbackInfo& info, int i) {
 
 // The kernels the architecture table's families added (addon_family.cc).
 void register_family_ops(Napi::Env env, Napi::Object exports);
+// The exporters' encoders (addon_export.cc).
+void register_export_ops(Napi::Env env, Napi::Object exports);
 
 }  // namespace sp_addon

@@ -4,6 +4,7 @@ import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBack
 import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 import {addInplace, siluMul} from './elementwise.js'
 import {gemm} from './gemm.js'
+import {ggmlQ4_1, ggmlQ8_0, packInt32, q4Blocks, transposeF32, unpackInt32} from './export-quant.js'
 import {klRows, nllRows} from './loss.js'
 import {layernorm, layernormBackward, rmsnorm} from './norm.js'
 import {actMul, actMulBackward, scaleInplace, softcap, softcapBackward} from './activation.js'
@@ -20,4 +21,5 @@ export const refBackend: Backend = {
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,
   matmulDense, packNm, unpackNm, nm24Blocks, matmulNm, matmulBitmask, matmulGqsa,
+  ggmlQ8_0, ggmlQ4_1, q4Blocks, packInt32, unpackInt32, transposeF32,
 }

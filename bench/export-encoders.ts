@@ -1,0 +1,36 @@
+import {kernels, refBackend, type Backend} from '../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../src/util/random.js'
+
+/** Best wall time of `reps` runs, in seconds. */
+function best(reps: number, fn: () => void): number {
+  let t = Infinity
+  for (let i = 0; i < reps; i++) {
+    const s = performance.now()
+    fn()
+    t = Math.min(t, (performance.now() - s) / 1000)
+  }
+  return t
+}
+
+/**
+ * The exporters' encoders on one 11008 × 4096 linear (a 7B MLP projection, 45M weights), native against
+ * the plain references the exports used before, side by side in one run.
+ */
+export function exportEncodersBench(): void {
+  const rows = 11008, cols = 4096, n = rows * cols, w = randomNormal(n, seededRandom(5), 0.02)
+  const nb = cols / 32, codes = new Uint8Array(n), q = new Uint8Array(n / 32 * 34), words = new Int32Array(n / 8), t = new Float32Array(n)
+  const encoders: [string, (k: Backend) => void][] = [
+    ['ggml q8_0', (k) => k.ggmlQ8_0(q, w)],
+    ['ggml q4_1', (k) => k.ggmlQ4_1(q, w)],
+    ['MatMulNBits q4 (RTN, 32)', (k) => k.q4Blocks(codes.fill(0, 0, n / 2), new Float32Array(rows * nb), new Uint8Array(rows * nb / 2), w, rows, cols, 32)],
+    ['int32 pack (4-bit)', (k) => k.packInt32(words, codes, rows, cols, 4)],
+    ['int32 unpack (4-bit)', (k) => k.unpackInt32(codes, words, rows, cols, 4)],
+    ['fp32 transpose', (k) => k.transposeF32(t, w, rows, cols)],
+  ]
+  console.log(`\nExport encoders on one ${rows} × ${cols} linear, seconds (best of 2 native, 1 reference)`)
+  console.log('encoder'.padEnd(28) + 'reference'.padStart(11) + 'native'.padStart(10) + 'ratio'.padStart(9))
+  for (const [name, run] of encoders) {
+    const r = best(1, () => run(refBackend)), nat = best(2, () => run(kernels()))
+    console.log(name.padEnd(28) + r.toFixed(3).padStart(11) + nat.toFixed(3).padStart(10) + `${(r / nat).toFixed(1)}×`.padStart(9))
+  }
+}
