@@ -91,6 +91,12 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     [`${a}.rope.freq_base`, f32(cfg.ropeTheta)],
   ])
   for (const [key, value] of Object.entries(family.meta?.(cfg) ?? {})) kv.set(`${a}.${key}`, value)
+  if (cfg.ropeScaling.type === 'longrope') {
+    // Within its original length LongRoPE is its short factors times the attention factor (planTensors).
+    kv.set(`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.ropeScaling.originalMaxPositions)))
+    kv.set(`${a}.rope.scaling.attn_factor`, f32(cfg.ropeScaling.attentionFactor))
+    kv.set(`${a}.rope.scaling.original_context_length`, u32(cfg.ropeScaling.originalMaxPositions))
+  }
   if (cfg.ropeScaling.type === 'linear') {
     kv.set(`${a}.rope.scaling.type`, {type: 'string', value: 'linear'})
     kv.set(`${a}.rope.scaling.factor`, f32(cfg.ropeScaling.factor))
@@ -106,7 +112,7 @@ interface Planned {
 /** How a tensor's values change on the way to llama.cpp: rows permuted per head, w → 1 + w, times a factor. */
 interface Change { heads: number; plusOne: boolean; scale: number }
 
-/** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors. */
+/** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors, LongRoPE its rope_factors. */
 function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, type: GgufType): Planned[] {
   const plan: Planned[] = []
   const qScale = attentionFold(cfg, family)
@@ -127,10 +133,15 @@ function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, 
     const tt = family.block[t.key] === 'ffn_gate_inp.weight' ? 'f32' : tensorType(t, type)
     plan.push({info: {name, shape: t.shape, type: tt}, encode: () => encodeTensor(t, tt, change(t))})
   }
-  if (cfg.ropeScaling.type === 'llama3') {
-    const factors = ropeFactors(cfg)
-    plan.splice(1, 0, {info: {name: 'rope_freqs.weight', shape: [factors.length], type: 'f32'},
-      encode: () => ({bytes: encodeGgml(factors, 'f32'), fromGroups: false})})
+  const extra = (name: string, factors: Float32Array) => plan.splice(1, 0, {info: {name, shape: [factors.length], type: 'f32'},
+    encode: () => ({bytes: encodeGgml(factors, 'f32'), fromGroups: false})})
+  if (cfg.ropeScaling.type === 'llama3') extra('rope_freqs.weight', ropeFactors(cfg))
+  if (cfg.ropeScaling.type === 'longrope') {
+    // llama.cpp takes the long factors whenever its context (padded to 256 cells and more) exceeds the original
+    // length, transformers only for longer sequences: the short ones in both places, and the context capped (metadata).
+    const short = Float32Array.from(cfg.ropeScaling.shortFactor)
+    extra('rope_factors_short.weight', short)
+    extra('rope_factors_long.weight', short)
   }
   return plan
 }
