@@ -78,7 +78,9 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     ['general.source.software', {type: 'string', value: `sparsify ${VERSION}`}],
     [`${a}.vocab_size`, u32(cfg.vocabSize)],
     // llama.cpp's llama graph ignores sliding_window: past the window it would attend to more than the model does.
-    [`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.slidingWindow ?? Infinity))],
+    // Past LongRoPE's original length transformers switches to the long factors, which the file does not state (planTensors).
+    [`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.slidingWindow ?? Infinity,
+      cfg.ropeScaling.type === 'longrope' ? cfg.ropeScaling.originalMaxPositions : Infinity))],
     [`${a}.embedding_length`, u32(cfg.hidden)],
     [`${a}.block_count`, u32(cfg.layers)],
     [`${a}.feed_forward_length`, u32(cfg.intermediate)],
@@ -93,7 +95,6 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
   for (const [key, value] of Object.entries(family.meta?.(cfg) ?? {})) kv.set(`${a}.${key}`, value)
   if (cfg.ropeScaling.type === 'longrope') {
     // Within its original length LongRoPE is its short factors times the attention factor (planTensors).
-    kv.set(`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.ropeScaling.originalMaxPositions)))
     kv.set(`${a}.rope.scaling.attn_factor`, f32(cfg.ropeScaling.attentionFactor))
     kv.set(`${a}.rope.scaling.original_context_length`, u32(cfg.ropeScaling.originalMaxPositions))
   }
