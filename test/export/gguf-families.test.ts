@@ -46,6 +46,8 @@ function exportF32(dir: string, name: string): string {
 
 /** The keys llama.cpp reads for each golden's family beyond the common ones, as config.json states them. */
 const EXTRA: Record<string, (cfg: Record<string, any>) => Record<string, unknown>> = {
+  phi3: (c) => (c.rope_scaling ? {context_length: c.original_max_position_embeddings, 'rope.scaling.original_context_length': c.original_max_position_embeddings,
+    'rope.scaling.attn_factor': Math.sqrt(1 + Math.log(c.max_position_embeddings / c.original_max_position_embeddings) / Math.log(c.original_max_position_embeddings))} : {}),
   mixtral: (c) => ({expert_count: c.num_local_experts, expert_used_count: c.num_experts_per_tok}),
   qwen3_moe: (c) => ({expert_count: c.num_experts, expert_used_count: c.num_experts_per_tok, expert_feed_forward_length: c.moe_intermediate_size}),
   gemma2: (c) => ({'attention.sliding_window': c.sliding_window, attn_logit_softcapping: c.attn_logit_softcapping,
@@ -63,6 +65,9 @@ const FAMILIES: {golden: string; arch: string; patch?: Record<string, unknown>; 
   {golden: 'gemma3', arch: 'gemma3', patch: {layer_types: null, sliding_window_pattern: 3, rope_local_base_freq: 5000, final_logit_softcapping: 0.5}},
   {golden: 'gemma3', arch: 'gemma3', multimodal: true},
   {golden: 'phi3', arch: 'phi3'},
+  // LongRoPE for 256 positions from 128: within 128, the short factors and an attention factor of sqrt(1 + ln 2 / ln 128).
+  {golden: 'phi3', arch: 'phi3', patch: {rope_scaling: {type: 'longrope', short_factor: [1, 1.5, 2, 2.5, 3, 3.5], long_factor: [2, 3, 4, 5, 6, 7]},
+    max_position_embeddings: 256, original_max_position_embeddings: 128}},
   {golden: 'mixtral', arch: 'llama'},
   // llama.cpp's qwen3moe has no dense blocks: the golden's first block alone (its block 1 is dense).
   {golden: 'qwen3_moe', arch: 'qwen3moe', patch: {num_hidden_layers: 1, mlp_only_layers: []}},
@@ -151,12 +156,6 @@ describe('GGUF export refuses what llama.cpp would run differently, writing noth
     refused('gemma2', {layer_types: ['full_attention', 'sliding_attention']}, /Gemma2ForCausalLM: its sliding-window layers .* not a pattern llama\.cpp runs/)
     refused('gemma2', {layer_types: ['full_attention', 'full_attention']}, /Gemma2ForCausalLM: its sliding-window layers/)
     refused('gemma2', {attn_logit_softcapping: null}, /Gemma2ForCausalLM: attn_logit_softcapping or final_logit_softcapping is null/)
-  })
-
-  it('Phi-3 with LongRoPE', () => {
-    const factors = [1, 1.5, 2, 2.5, 3, 3.5]
-    refused('phi3', {rope_scaling: {type: 'longrope', short_factor: factors, long_factor: factors}, max_position_embeddings: 256},
-      /Phi3ForCausalLM: rope_scaling longrope is not exported/)
   })
 
   it('Qwen3-MoE with dense blocks, or without renormalised top-k weights', () => {

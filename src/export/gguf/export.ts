@@ -82,7 +82,9 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     ['general.source.software', {type: 'string', value: `sparsify ${VERSION}`}],
     [`${a}.vocab_size`, u32(cfg.vocabSize)],
     // llama.cpp's llama graph ignores sliding_window: past the window it would attend to more than the model does.
-    [`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.slidingWindow ?? Infinity))],
+    // Past LongRoPE's original length transformers switches to the long factors, which the file does not state (planTensors).
+    [`${a}.context_length`, u32(Math.min(cfg.maxPositions, cfg.slidingWindow ?? Infinity,
+      cfg.ropeScaling.type === 'longrope' ? cfg.ropeScaling.originalMaxPositions : Infinity))],
     [`${a}.embedding_length`, u32(cfg.hidden)],
     [`${a}.block_count`, u32(cfg.layers)],
     [`${a}.feed_forward_length`, u32(cfg.intermediate)],
@@ -95,6 +97,11 @@ function metadata(cfg: ModelConfig, family: GgufFamily, type: GgufType, name: st
     [`${a}.rope.freq_base`, f32(cfg.ropeTheta)],
   ])
   for (const [key, value] of Object.entries(family.meta?.(cfg) ?? {})) kv.set(`${a}.${key}`, value)
+  if (cfg.ropeScaling.type === 'longrope') {
+    // Within its original length LongRoPE is its short factors times the attention factor (planTensors).
+    kv.set(`${a}.rope.scaling.attn_factor`, f32(cfg.ropeScaling.attentionFactor))
+    kv.set(`${a}.rope.scaling.original_context_length`, u32(cfg.ropeScaling.originalMaxPositions))
+  }
   if (cfg.ropeScaling.type === 'linear') {
     kv.set(`${a}.rope.scaling.type`, {type: 'string', value: 'linear'})
     kv.set(`${a}.rope.scaling.factor`, f32(cfg.ropeScaling.factor))
@@ -118,7 +125,7 @@ interface Planned {
 /** How a tensor's values change on the way to llama.cpp: rows permuted per head, w → 1 + w, times a factor. */
 interface Change { heads: number; plusOne: boolean; scale: number }
 
-/** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors. */
+/** GGUF name, type and encoder of every tensor; llama3 RoPE adds llama.cpp's rope_freqs factors, LongRoPE its rope_factors. */
 function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, type: GgufType): Planned[] {
   const plan: Planned[] = []
   const qScale = attentionFold(cfg, family)
@@ -139,10 +146,15 @@ function planTensors(src: SourceTensor[], cfg: ModelConfig, family: GgufFamily, 
     const tt = family.block[t.key] === 'ffn_gate_inp.weight' ? 'f32' : tensorType(t, type)
     plan.push({info: {name, shape: t.shape, type: tt}, encode: () => encodeTensor(t, tt, change(t))})
   }
-  if (cfg.ropeScaling.type === 'llama3') {
-    const factors = ropeFactors(cfg)
-    plan.splice(1, 0, {info: {name: 'rope_freqs.weight', shape: [factors.length], type: 'f32'},
-      encode: () => ({bytes: encodeGgml(factors, 'f32')})})
+  const extra = (name: string, factors: Float32Array) => plan.splice(1, 0, {info: {name, shape: [factors.length], type: 'f32'},
+    encode: () => ({bytes: encodeGgml(factors, 'f32')})})
+  if (cfg.ropeScaling.type === 'llama3') extra('rope_freqs.weight', ropeFactors(cfg))
+  if (cfg.ropeScaling.type === 'longrope') {
+    // llama.cpp takes the long factors whenever its context (padded to 256 cells and more) exceeds the original
+    // length, transformers only for longer sequences: the short ones in both places, and the context capped (metadata).
+    const short = Float32Array.from(cfg.ropeScaling.shortFactor)
+    extra('rope_factors_short.weight', short)
+    extra('rope_factors_long.weight', short)
   }
   return plan
 }

@@ -115,15 +115,6 @@ const PHI3_BLOCK: Record<string, string> = {
   'mlp.gate_up_proj.weight': 'ffn_up.weight',
 }
 
-/**
- * LongRoPE is refused: llama.cpp picks the long or the short factors once, by the context size it is given,
- * where transformers picks them by each sequence's length, so the two disagree on short sequences.
- */
-function phi3Meta(cfg: ModelConfig): Record<string, GgufValue> {
-  if (cfg.ropeScaling.type !== 'none') throw refuse(cfg, `rope_scaling ${cfg.ropeScaling.type} is not exported (llama.cpp chooses LongRoPE factors by context size, not by sequence length)`)
-  return {}
-}
-
 /** A mixture of experts in every block (llama.cpp has no dense blocks among them), top-k weights summing to 1. */
 function moeMeta(cfg: ModelConfig): Record<string, GgufValue> {
   const moe = cfg.moe!
@@ -148,7 +139,7 @@ export const GGUF_FAMILIES: Record<string, GgufFamily> = {
   Gemma3ForCausalLM: GEMMA3,
   // Its text model, as llama.cpp's converter writes it (the vision tower goes to a separate mmproj file, not written here).
   Gemma3ForConditionalGeneration: GEMMA3,
-  Phi3ForCausalLM: {arch: 'phi3', permuteQK: false, block: PHI3_BLOCK, meta: phi3Meta},
+  Phi3ForCausalLM: {arch: 'phi3', permuteQK: false, block: PHI3_BLOCK},
   // llama.cpp's converter writes Mixtral as arch llama with experts (w1 gate, w3 up, w2 down).
   MixtralForCausalLM: {arch: 'llama', permuteQK: true, block: {...LLAMA_BLOCK, 'block_sparse_moe.gate.weight': 'ffn_gate_inp.weight'},
     experts: {'w1.weight': 'ffn_gate_exps.weight', 'w3.weight': 'ffn_up_exps.weight', 'w2.weight': 'ffn_down_exps.weight'}, meta: moeMeta},
