@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
@@ -99,15 +99,15 @@ describe('ONNX export runs in transformers.js and onnxruntime (offline)', () => 
     })
   }
 
-  it('Gemma 3 with its vision tower is refused with one error line and no folder', () => {
-    const dir = goldenWithTokenizer(golden('gemma3').dir, vocabOf(golden('gemma3').dir))
-    const text = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', text_config: text}))
-    const folder = path.join(out, 'gemma3-multimodal')
-    const r = sparsify(['export', dir, '--format', 'onnx', '--out', folder])
-    assert.equal(r.status, 5)
-    assert.match(r.stderr, /^error: Gemma3ForConditionalGeneration cannot be exported to ONNX: transformers.js would need the vision tower/m)
-    assert.equal(existsSync(folder), false)
+  it('Gemma 3 with its vision tower: the text model is exported as Gemma3ForCausalLM; transformers.js and onnxruntime run it as the engine does', async () => {
+    const dir = goldenVariant('gemma3', (t) => `language_model.${t}`, (c) => ({architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3',
+      torch_dtype: 'float32', text_config: {...c, architectures: undefined}, vision_config: {hidden_size: 4}}))
+    const folder = exportOnnx(dir, 'fp32'), cfg = JSON.parse(readFileSync(path.join(folder, 'config.json'), 'utf8'))
+    assert.deepEqual([cfg.architectures, cfg.model_type, cfg.vocab_size, cfg.text_config], [['Gemma3ForCausalLM'], 'gemma3_text', 256, undefined])
+    const want = generate(dir, 'abcde', 16)
+    assert.deepEqual(await transformersJsGenerate(folder, await transformersJsTokenize(folder, 'abcde'), 16).then((t) => t.slice(0, want.length)), want)
+    const native = perplexity(dir, 'native', 48), onnx = perplexity(folder, 'onnxruntime', 48)
+    assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
   })
 
   it('onnxruntime\'s perplexity of the fp32 export equals the native engine\'s to 1e-4 relative', () => {

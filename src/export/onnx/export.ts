@@ -2,6 +2,7 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {kernels} from '../../kernels/index.js'
+import type {Family} from '../../model/arch/families.js'
 import {readConfig} from '../../model/config.js'
 import {Model} from '../../model/model.js'
 import {usage} from '../../util/errors.js'
@@ -9,7 +10,7 @@ import type {Logger} from '../../util/log.js'
 import {VERSION} from '../../version.js'
 import {copyCompanionFiles} from '../../model/companion-files.js'
 import {intoFolder} from '../folder-writes.js'
-import {onnxFamily} from './families.js'
+import {onnxFamily, type OnnxFamily} from './families.js'
 import {sourceTensors} from '../source.js'
 import {buildDecoder, type LinearWriter} from './decoder.js'
 import {ExternalData, GraphBuilder} from './graph.js'
@@ -77,8 +78,8 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
       })
       writeFileSync(path.join(work, 'onnx', file), bytes)
       copyCompanionFiles(dir, work)
-      writeConfig(dir, work, opts.dtype, family.modelType)
-      writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts, family.onnxruntimeOnly))
+      writeConfig(dir, work, opts.dtype, family, model.cfg.family)
+      writeFileSync(path.join(work, 'README.md'), readme(dir, opts.dtype, opts.blockSize, counts, family))
       const weightBytes = g.initializers.reduce((a, t) => a + (t.data instanceof Uint8Array ? t.data.length : t.data.length), 0)
       result = {dtype: opts.dtype, file: `onnx/${file}`, nodes: g.nodes.length, weightBytes, groupLinears: counts.groups, rtnLinears: counts.rtn,
         transformersJs: !family.onnxruntimeOnly}
@@ -114,22 +115,27 @@ function linearWriter(dtype: OnnxDtype, block: number, counts: {groups: number; 
   }
 }
 
-/** The input's config.json, less our packing, with the model_type and transformers.js_config that transformers.js reads. */
-function writeConfig(dir: string, work: string, dtype: OnnxDtype, modelType: string): void {
-  const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+/** The input's config.json (its text model's, for a multimodal one), less our packing, with the model_type and transformers.js_config that transformers.js reads. */
+function writeConfig(dir: string, work: string, dtype: OnnxDtype, family: OnnxFamily, arch: Family): void {
+  const raw = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  // A multimodal checkpoint's text model stands alone: its config with the values its config class defaults to.
+  const cfg = family.textArchitecture
+    ? {...arch.defaults, ...raw[arch.textConfig!], architectures: [family.textArchitecture], torch_dtype: raw.torch_dtype}
+    : raw
   delete cfg.quantization_config
-  cfg.model_type = modelType // transformers.js picks its model class by it
+  cfg.model_type = family.modelType // transformers.js picks its model class by it
   cfg['transformers.js_config'] = {dtype, use_external_data_format: true}
   writeFileSync(path.join(work, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`)
 }
 
-function readme(dir: string, dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, onnxruntimeOnly?: string): string {
+function readme(dir: string, dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, family: OnnxFamily): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
     : dtype === 'fp16' ? 'float16 linear weights (head included, MoE routers float32), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
       : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.groups} from the checkpoint's own groups (GQSA, or GPTQ's codes, scales and zero points) as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head and MoE routers are float32.`
-  const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n`
-  if (onnxruntimeOnly) {
-    return `${title}Exported by sparsify ${VERSION} for onnxruntime: ${how}\n\nNot loadable by transformers.js (${onnxruntimeOnly}); ` +
+  const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n` +
+    (family.textArchitecture ? `The text model only, as ${family.textArchitecture}: the vision tower is not exported.\n\n` : '')
+  if (family.onnxruntimeOnly) {
+    return `${title}Exported by sparsify ${VERSION} for onnxruntime: ${how}\n\nNot loadable by transformers.js (${family.onnxruntimeOnly}); ` +
       'the graph takes the inputs transformers.js feeds other decoders (input_ids, attention_mask, position_ids, past_key_values.*).\n\n' +
       '```sh\nsparsify generate ./this-folder --engine onnxruntime --prompt "…"\n```\n'
   }

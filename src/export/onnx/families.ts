@@ -11,6 +11,8 @@ export interface OnnxFamily {
   positionStart?: number
   /** Why transformers.js cannot load the folder (no model class for the model_type): it runs in onnxruntime only. */
   onnxruntimeOnly?: string
+  /** A multimodal checkpoint exported as its text model: the architecture its config.json is written as. */
+  textArchitecture?: string
 }
 
 /** Architectures without an entry are refused (onnxFamily). */
@@ -22,23 +24,17 @@ export const ONNX_FAMILIES: Record<string, OnnxFamily> = {
   GemmaForCausalLM: {modelType: 'gemma'},
   Gemma2ForCausalLM: {modelType: 'gemma2'},
   Gemma3ForCausalLM: {modelType: 'gemma3_text', positionStart: 1},
+  // transformers.js runs the vision tower as graphs of their own; the text model is what sparsify prunes.
+  Gemma3ForConditionalGeneration: {modelType: 'gemma3_text', positionStart: 1, textArchitecture: 'Gemma3ForCausalLM'},
   Phi3ForCausalLM: {modelType: 'phi3'},
   OPTForCausalLM: {modelType: 'opt'},
   MixtralForCausalLM: {modelType: 'mixtral', onnxruntimeOnly: 'transformers.js 3.8 has no mixtral model class'},
   Qwen3MoeForCausalLM: {modelType: 'qwen3_moe', onnxruntimeOnly: 'transformers.js 3.8 has no qwen3_moe model class'},
 }
 
-/** Why the engine's other architectures are not exported. */
-const REFUSED: Record<string, string> = {
-  Gemma3ForConditionalGeneration: 'transformers.js would need the vision tower as its own graphs',
-}
-
 export function onnxFamily(arch: string): OnnxFamily {
   const family = Object.hasOwn(ONNX_FAMILIES, arch) ? ONNX_FAMILIES[arch] : undefined
-  if (!family) {
-    const why = Object.hasOwn(REFUSED, arch) ? `: ${REFUSED[arch]}` : ' yet'
-    throw invalidFormat(`${arch} cannot be exported to ONNX${why}`, `exported architectures: ${Object.keys(ONNX_FAMILIES).join(', ')}`)
-  }
+  if (!family) throw invalidFormat(`${arch} cannot be exported to ONNX yet`, `exported architectures: ${Object.keys(ONNX_FAMILIES).join(', ')}`)
   return family
 }
 
