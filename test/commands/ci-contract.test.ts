@@ -1,12 +1,12 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {writeRandomLlama} from '../../fixtures/gen/random-model.js'
 import {golden} from '../helpers/golden.js'
-import {BIN, ROOT, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {interruptedRun, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 import {brownDocuments} from '../../src/data/brown.js'
 
 const g = golden('llama')
@@ -58,19 +58,6 @@ describe('a compression step that CI can trust', () => {
     assert.ok(!existsSync(out))
   })
 
-  /** Runs prune and sends `signal` once block `at` is reported done; resolves with the exit code and stderr. */
-  function interrupted(args: string[], signal: NodeJS.Signals, at: number): Promise<{status: number | null; stderr: string}> {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT})
-    let stderr = ''
-    return new Promise((resolve) => {
-      child.stderr.on('data', (d) => {
-        stderr += d
-        if (new RegExp(`pruning with sparsegpt ${at}/`).test(stderr) && !child.killed) child.kill(signal)
-      })
-      child.on('exit', (status) => resolve({status, stderr}))
-    })
-  }
-
   for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     it(`${signal} at a random block exits ${code}; --resume then gives the same bytes as an uninterrupted run`, async () => {
       const dir = tempDir()
@@ -84,7 +71,7 @@ describe('a compression step that CI can trust', () => {
       assert.equal(sparsify(args(whole)).status, 0)
       const out = path.join(dir, 'out')
       const at = 1 + Math.floor(Math.random() * (layers - 2))
-      const r = await interrupted(args(out), signal, at)
+      const r = await interruptedRun(args(out), new RegExp(`pruning with sparsegpt ${at}/`), signal)
       assert.equal(r.status, code, r.stderr)
       assert.match(r.stderr, new RegExp(`error: interrupted by ${signal} after block \\d+ of ${layers}; --out is untouched \\(run the same command with --resume`))
       assert.ok(!existsSync(out))

@@ -37,6 +37,19 @@ export function sparsifyAsync(args: string[], env: Record<string, string> = {}):
   return new Promise((resolve) => child.on('close', (status) => resolve({status, stdout, stderr})))
 }
 
+/** Runs the CLI and sends `signal` as soon as stderr matches `when` (once); resolves with the exit code and stderr. */
+export function interruptedRun(args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGINT'): Promise<{status: number | null; stderr: string}> {
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT})
+  let stderr = ''
+  return new Promise((resolve) => {
+    child.stderr.on('data', (d) => {
+      stderr += d
+      if (when.test(stderr) && !child.killed) child.kill(signal)
+    })
+    child.on('exit', (status) => resolve({status, stderr}))
+  })
+}
+
 /** Runs the CLI expecting the error contract: exit `code`, one `error:` line matching `pattern`, no stack, nothing on stdout. */
 export function expectError(args: string[], code: number, pattern: RegExp): void {
   const r = sparsify(args)

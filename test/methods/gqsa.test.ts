@@ -1,11 +1,10 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {cpSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
-import {BIN, ROOT, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {interruptedRun, sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 
 /** The fixture compressed by GQSA on a little brown:train, without evaluation. */
 function gqsa(flags: string[]): {out: string; report: Record<string, any>} {
@@ -100,12 +99,7 @@ describe('GQSA: group sparsity with 4-bit group quantization', () => {
       '--eval', 'none', '--format', 'gqsa', '--out', out]
     const whole = path.join(dir, 'whole'), out = path.join(dir, 'out')
     assert.equal(sparsify(args(whole)).status, 0)
-    const child = spawn(process.execPath, [BIN, ...args(out)], {cwd: ROOT})
-    let stderr = ''
-    const status = await new Promise<number | null>((resolve) => {
-      child.stderr.on('data', (d) => { stderr += d; if (/pruning with gqsa 2\//.test(stderr) && !child.killed) child.kill('SIGINT') })
-      child.on('exit', resolve)
-    })
+    const {status, stderr} = await interruptedRun(args(out), /pruning with gqsa 2\//)
     assert.equal(status, 130, stderr)
     const resumed = sparsify([...args(out), '--resume'])
     assert.equal(resumed.status, 0, resumed.stderr)
