@@ -20,7 +20,7 @@ export function inverseFrequencies(cfg: ModelConfig, seq = 0, theta?: number): F
   const dim = cfg.rotaryDim, half = dim / 2
   const s = theta === undefined ? cfg.ropeScaling : {type: 'none' as const}
   const base = theta ?? cfg.ropeTheta
-  const ext = s.type === 'longrope' ? (seq > s.originalMaxPositions ? s.longFactor : s.shortFactor) : null
+  const ext = s.type === 'longrope' ? (longFactors(cfg, seq) ? s.longFactor : s.shortFactor) : null
   const inv = new Float32Array(half)
   for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround((ext ? ext[i] : 1) * Math.fround(base ** Math.fround((2 * i) / dim)))
   if (s.type === 'linear') for (let i = 0; i < half; i++) inv[i] = inv[i] / s.factor
@@ -38,8 +38,19 @@ export function inverseFrequencies(cfg: ModelConfig, seq = 0, theta?: number): F
   return inv
 }
 
-/** cos and sin of position · inverse frequency for positions 0..seq−1, angles rounded to float32 as torch does. */
-export function ropeTables(cfg: ModelConfig, seq: number): RopeTables {
+/**
+ * Whether a forward call whose largest position is end − 1 takes longrope's long factors: transformers
+ * (dynamic_rope_update) chooses per call, so a decoding step past the original length switches while
+ * the keys already cached keep the rotation they were computed with.
+ */
+export const longFactors = (cfg: ModelConfig, end: number): boolean =>
+  cfg.ropeScaling.type === 'longrope' && end > cfg.ropeScaling.originalMaxPositions
+
+/**
+ * cos and sin of position · inverse frequency for positions 0..seq−1, angles rounded to float32 as torch does;
+ * `end` is the largest position + 1 of the forward call they serve (longrope's factor set).
+ */
+export function ropeTables(cfg: ModelConfig, seq: number, end = seq): RopeTables {
   const tables = (inv: Float32Array, gain: number): RopeTables => {
     const half = inv.length
     const cos = new Float32Array(seq * half), sin = new Float32Array(seq * half)
@@ -53,7 +64,7 @@ export function ropeTables(cfg: ModelConfig, seq: number): RopeTables {
     return {cos, sin, seq, rot: cfg.rotaryDim}
   }
   const s = cfg.ropeScaling
-  const full = tables(inverseFrequencies(cfg, seq), s.type === 'longrope' ? Math.fround(s.attentionFactor) : 1)
+  const full = tables(inverseFrequencies(cfg, end), s.type === 'longrope' ? Math.fround(s.attentionFactor) : 1)
   if (cfg.ropeLocalTheta !== null) full.local = tables(inverseFrequencies(cfg, seq, cfg.ropeLocalTheta), 1)
   return full
 }

@@ -1,5 +1,5 @@
 import {kernels as defaultKernels, type Backend, type Values} from '../../kernels/index.js'
-import {ropeFrom, ropeTables, type RopeTables} from '../rope-tables.js'
+import {longFactors, ropeFrom, ropeTables, type RopeTables} from '../rope-tables.js'
 import {BlockScratch, maskOf, runBlock} from './block.js'
 import {applyNorm, embed, type WeightSource} from './source.js'
 
@@ -10,7 +10,8 @@ import {applyNorm, embed, type WeightSource} from './source.js'
 export class Decoder {
   private readonly kCache: Float32Array[]
   private readonly vCache: Float32Array[]
-  private readonly rope: RopeTables
+  /** By longrope factor set (one entry for other scalings): each step takes the set of its own last position. */
+  private readonly ropes = new Map<boolean, RopeTables>()
   private past = 0
 
   /** `head` may give the output projection in another precision (bf16 for packed decoding); by default src.head(). */
@@ -19,10 +20,16 @@ export class Decoder {
     const kv = src.cfg.kvHeads * src.cfg.headDim
     this.kCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
     this.vCache = Array.from({length: src.cfg.layers}, () => new Float32Array(maxLen * kv))
-    this.rope = ropeTables(src.cfg, maxLen)
   }
 
   get length(): number { return this.past }
+
+  private ropeFor(end: number): RopeTables {
+    const long = longFactors(this.src.cfg, end)
+    let t = this.ropes.get(long)
+    if (!t) this.ropes.set(long, t = ropeTables(this.src.cfg, this.maxLen, end))
+    return t
+  }
 
   /** Feeds `ids` (at positions length..length+n−1) and returns the logits after the last one: (vocab). */
   step(ids: number[]): Float32Array {
@@ -32,7 +39,7 @@ export class Decoder {
     const x = new Float32Array(n * H)
     embed(this.src, Int32Array.from(ids), x, k, n, past)
     const scratch = new BlockScratch(cfg, n)
-    const rope = ropeFrom(this.rope, past, n)
+    const rope = ropeFrom(this.ropeFor(past + n), past, n)
     for (let l = 0; l < cfg.layers; l++) {
       const kc = this.kCache[l], vc = this.vCache[l]
       runBlock(k, cfg, this.src.block(l), x, 1, n, rope, scratch, undefined, (ctx, q, kk, v) => {
