@@ -29,9 +29,9 @@ export function finiteWeights(model: Model, k: Backend = kernels()): Model {
     const name = culprit(model, k, names)
     throw invalidFormat(`${name ?? what} contains NaN or Inf values`, DAMAGED)
   }
-  const whole = <T extends object>(what: string, get: () => T) => () => {
+  const whole = <T extends object | null>(what: string, get: () => T) => () => {
     const w = get()
-    if (!seen.has(w)) {
+    if (w && !seen.has(w)) {
       if (anyNonFinite(k, w)) fail(model.ckpt.names().filter((n) => !inBlock.test(n)), what)
       seen.add(w)
     }
@@ -42,6 +42,7 @@ export function finiteWeights(model: Model, k: Backend = kernels()): Model {
   checked.embeddings = whole('the embeddings', () => model.embeddings())
   checked.head = whole('the output head', () => model.head())
   checked.finalNorm = whole('the final norm', () => model.finalNorm())
+  checked.projection = (which) => whole(`project_${which}`, () => model.projection(which))()
   checked.block = (layer, reuse) => {
     const w = model.block(layer, reuse)
     if (anyNonFinite(k, w)) fail(model.ckpt.names().filter((n) => inBlock.exec(n)?.[2] === String(layer)), `block ${layer}`)

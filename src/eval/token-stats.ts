@@ -1,6 +1,6 @@
 import {kernels as defaultKernels} from '../kernels/index.js'
 import type {WeightSource} from '../model/engine/source.js'
-import {forwardHidden, headLogits, toBatch, type ForwardOptions} from '../model/engine/forward.js'
+import {forwardHidden, headLogits, headScratchLength, toBatch, type ForwardOptions} from '../model/engine/forward.js'
 
 /** Next-token losses of one model: per chunk means (the papers' perplexity) and per token moments (its error bar). */
 export interface LossStats {
@@ -102,7 +102,7 @@ export function tokenStats(base: WeightSource, other: WeightSource | null, chunk
   let same = 0, dp2 = 0, at = 0
   // Both models' logits for a tile of rows at a time.
   const tile = Math.max(1, Math.min(512, Math.floor(2 ** 24 / V)))
-  const lb = new Float32Array(tile * V), lo = new Float32Array(tile * V), normed = new Float32Array(tile * H), sameRows = new Uint8Array(tile)
+  const lb = new Float32Array(tile * V), lo = new Float32Array(tile * V), normed = new Float32Array(headScratchLength(base.cfg, tile)), sameRows = new Uint8Array(tile)
   const logitsOf = (model: WeightSource, x: Float32Array, m: number, out: Float32Array) => headLogits(model, k, out, normed, x, m)
   const perGroup = Math.max(1, Math.floor((opts.maxActivationBytes ?? 2 * 1024 ** 3) / ((other ? 2 : 1) * seq * H * 4)))
   for (let g0 = 0; g0 < chunks.length; g0 += perGroup) {

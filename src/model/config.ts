@@ -31,6 +31,12 @@ export interface ModelConfig {
   prefix: string
   vocabSize: number
   hidden: number
+  /** Width of the token embeddings and the head's input: hidden, or OPT's word_embed_proj_dim (projected in and out). */
+  embedDim: number
+  /** Norms before attention and MLP (the usual), or after each residual addition (OPT-350m's do_layer_norm_before false). */
+  preNorm: boolean
+  /** The final norm before the head exists (post-norm OPT has none). */
+  finalNorm: boolean
   intermediate: number
   layers: number
   heads: number
@@ -104,12 +110,9 @@ export function parseConfig(config: Record<string, unknown>, file = 'config.json
   const opt = (key: string): number => (typeof raw[key] === 'number' ? raw[key] as number : 0)
   const hidden = num('hidden_size'), heads = num('num_attention_heads'), layers = num('num_hidden_layers')
   const headDim = typeof raw.head_dim === 'number' ? raw.head_dim : hidden / heads
-  if (family.features.includes('word_embed_proj_dim') && raw.word_embed_proj_dim !== undefined && raw.word_embed_proj_dim !== hidden) {
-    throw invalidFormat(`${file}: word_embed_proj_dim ${raw.word_embed_proj_dim} differs from hidden_size ${hidden} (project_in/project_out are not supported yet)`)
-  }
-  if (family.positions && raw.do_layer_norm_before === false) {
-    throw invalidFormat(`${file}: do_layer_norm_before is false (post-norm OPT is not supported yet)`)
-  }
+  const embedDim = family.projections ? num('word_embed_proj_dim', hidden) : hidden
+  // transformers' OPTDecoder: the final norm exists only with pre-norm blocks (and without the legacy _remove_final_layer_norm).
+  const preNorm = family.preNormKey ? raw[family.preNormKey] !== false : true
   const useWindow = raw.use_sliding_window !== false && typeof raw.sliding_window === 'number'
   const layerTypes = family.features.includes('layer_types') ? parseLayerTypes(raw, layers, file) : null
   const window = layerTypes ? num('sliding_window') : 0
@@ -117,7 +120,8 @@ export function parseConfig(config: Record<string, unknown>, file = 'config.json
   return {
     arch, family, prefix: family.prefix,
     vocabSize: num('vocab_size'),
-    hidden,
+    hidden, embedDim, preNorm,
+    finalNorm: preNorm && raw._remove_final_layer_norm !== true,
     intermediate: num(family.positions ? 'ffn_dim' : 'intermediate_size'),
     layers,
     heads,

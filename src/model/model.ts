@@ -15,6 +15,7 @@ export class Model implements WeightSource {
   private positionCache: Float32Array | null = null
   private headCache: Float32Array | null = null
   private normCache: Norm | null = null
+  private readonly projectionCache = new Map<'in' | 'out', Float32Array>()
 
   private constructor(readonly dir: string, readonly cfg: ModelConfig, readonly ckpt: Checkpoint) {}
 
@@ -23,7 +24,8 @@ export class Model implements WeightSource {
     const ckpt = Checkpoint.open(dir)
     const cfg = withCheckpointPrefix(parsed, (n) => ckpt.has(n))
     const names = globalNames(cfg)
-    for (const name of [names.embed, `${names.finalNorm}.weight`, ...(names.positions ? [names.positions] : [])]) {
+    const required = [names.embed, cfg.finalNorm ? `${names.finalNorm}.weight` : null, names.positions, names.projectIn, names.projectOut]
+    for (const name of required.filter((n): n is string => n !== null)) {
       if (!ckpt.has(name)) throw invalidFormat(`${dir}: checkpoint has no tensor ${name}`, `is it a ${cfg.arch} checkpoint? config.json and the weights disagree`)
     }
     const missing = missingBlockTensor(cfg, checkpointSource(ckpt, cfg.packing))
@@ -34,9 +36,9 @@ export class Model implements WeightSource {
     return new Model(dir, cfg, ckpt)
   }
 
-  /** (vocab, hidden) */
+  /** (vocab, embedDim) */
   embeddings(): Float32Array {
-    this.embedCache ??= readShaped(this.ckpt, globalNames(this.cfg).embed, [this.cfg.vocabSize, this.cfg.hidden])
+    this.embedCache ??= readShaped(this.ckpt, globalNames(this.cfg).embed, [this.cfg.vocabSize, this.cfg.embedDim])
     return this.embedCache
   }
 
@@ -47,16 +49,26 @@ export class Model implements WeightSource {
     return this.positionCache
   }
 
-  /** (vocab, hidden): lm_head, or the embeddings when tied. */
+  /** (vocab, embedDim): lm_head, or the embeddings when tied. */
   head(): Float32Array {
     if (this.cfg.tieEmbeddings) return this.embeddings()
-    this.headCache ??= readShaped(this.ckpt, globalNames(this.cfg).head, [this.cfg.vocabSize, this.cfg.hidden])
+    this.headCache ??= readShaped(this.ckpt, globalNames(this.cfg).head, [this.cfg.vocabSize, this.cfg.embedDim])
     return this.headCache
   }
 
-  finalNorm(): Norm {
+  finalNorm(): Norm | null {
+    if (!this.cfg.finalNorm) return null
     this.normCache ??= readNorm(checkpointSource(this.ckpt, null), this.cfg, globalNames(this.cfg).finalNorm, this.cfg.hidden)
     return this.normCache
+  }
+
+  projection(which: 'in' | 'out'): Float32Array | null {
+    const {hidden, embedDim} = this.cfg, names = globalNames(this.cfg)
+    const name = which === 'in' ? names.projectIn : names.projectOut
+    if (!name) return null
+    let p = this.projectionCache.get(which)
+    if (!p) this.projectionCache.set(which, p = readShaped(this.ckpt, name, which === 'in' ? [hidden, embedDim] : [embedDim, hidden]))
+    return p
   }
 
   /** Block `layer`'s weights; pass the previous block to refill its buffers. */

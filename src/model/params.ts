@@ -24,7 +24,11 @@ export class ParamStore implements WeightSource {
   embeddings(): Float32Array { return this.get(globalNames(this.cfg).embed) }
   positions(): Float32Array | null { const p = globalNames(this.cfg).positions; return p ? this.get(p) : null }
   head(): Float32Array { return this.cfg.tieEmbeddings ? this.embeddings() : this.get(globalNames(this.cfg).head) }
-  finalNorm(): Norm { return readNorm(this.source, this.cfg, globalNames(this.cfg).finalNorm, this.cfg.hidden) }
+  finalNorm(): Norm | null { return this.cfg.finalNorm ? readNorm(this.source, this.cfg, globalNames(this.cfg).finalNorm, this.cfg.hidden) : null }
+  projection(which: 'in' | 'out'): Float32Array | null {
+    const name = globalNames(this.cfg)[which === 'in' ? 'projectIn' : 'projectOut']
+    return name ? this.get(name) : null
+  }
 
   /** Views of the stored parameters (no copy): training updates show through, except in Gemma's (1 + w) norms. */
   block(layer: number): BlockWeights {

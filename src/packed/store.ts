@@ -42,7 +42,8 @@ export class PackedStore implements WeightSource {
   private constructor(readonly cfg: ModelConfig, readonly format: DecodeFormat, private readonly blocks: BlockWeights[],
     private readonly packedLinears: Linear[],
     /** Read while the checkpoint is open: the model may be closed after loading. */
-    private readonly globals: {embed: Float32Array; positions: Float32Array | null; head: Float32Array; norm: Norm},
+    private readonly globals: {embed: Float32Array; positions: Float32Array | null; head: Float32Array; norm: Norm | null
+      projectIn: Float32Array | null; projectOut: Float32Array | null},
     /** The head as decoding reads it: bf16 when the checkpoint stores it so and the linears are not float32. */
     readonly headValues: Values) {}
 
@@ -85,7 +86,8 @@ export class PackedStore implements WeightSource {
     const headName = cfg.tieEmbeddings ? globalNames(cfg).embed : globalNames(cfg).head
     const head = model.head()
     const headValues = format !== 'f32' && model.ckpt.entry(headName).dtype === 'BF16' ? (() => { const b = new Uint16Array(head.length); k.f32ToBf16(b, head); return b })() : head
-    const globals = {embed: model.embeddings(), positions: model.positions(), head, norm: model.finalNorm()}
+    const globals = {embed: model.embeddings(), positions: model.positions(), head, norm: model.finalNorm(),
+      projectIn: model.projection('in'), projectOut: model.projection('out')}
     return new PackedStore(cfg, format, blocks, all, globals, headValues)
   }
 
@@ -97,6 +99,7 @@ export class PackedStore implements WeightSource {
   embeddings(): Float32Array { return this.globals.embed }
   positions(): Float32Array | null { return this.globals.positions }
   head(): Float32Array { return this.globals.head }
-  finalNorm(): Norm { return this.globals.norm }
+  finalNorm(): Norm | null { return this.globals.norm }
+  projection(which: 'in' | 'out'): Float32Array | null { return which === 'in' ? this.globals.projectIn : this.globals.projectOut }
   block(layer: number): BlockWeights { return this.blocks[layer] }
 }

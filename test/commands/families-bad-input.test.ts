@@ -51,8 +51,8 @@ describe('bad input to the architecture table', () => {
     refusedPrune(edited('gemma', (c) => { c.hidden_act = 'relu' }), /hidden_act "relu" disagrees with hidden_activation "gelu_pytorch_tanh"/)
   })
 
-  it('num_experts_per_tok above the expert count, and OPT variants the engine does not run', () => {
+  it('num_experts_per_tok above the expert count, and an OPT whose word_embed_proj_dim needs projections the checkpoint lacks', () => {
     refusedPrune(edited('qwen3_moe', (c) => { c.num_experts_per_tok = 5 }), /num_experts_per_tok 5 exceeds num_experts 4/)
-    refusedPrune(edited('opt', (c) => { c.do_layer_norm_before = false }), /do_layer_norm_before is false/)
+    refusedPrune(edited('opt', (c) => { c.word_embed_proj_dim = 32 }), /no tensor model\.decoder\.project_in\.weight/)
   })
 })

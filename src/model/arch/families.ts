@@ -40,6 +40,14 @@ export interface Family {
   embed: string
   /** Learned positions (OPT): row position + offset of this table is added to the token embedding. */
   positions?: {name: string; offset: number}
+  /**
+   * Linears between word embeddings narrower than the decoder and the decoder (OPT-350m's word_embed_proj_dim):
+   * `in` widens the token embeddings before positions are added, `out` narrows the last hidden states for the head.
+   * Relative to the prefix; never pruned.
+   */
+  projections?: {in: string; out: string}
+  /** Config key that, false, puts each block's norms after its residual additions and drops the final norm (OPT-350m). */
+  preNormKey?: string
   finalNorm: string
   /** The untied head's name, absolute. */
   head: string
@@ -112,6 +120,7 @@ const PHI3: Family = {
 const OPT: Family = {
   prefix: 'model.decoder.', altPrefixes: ['decoder.'], embed: 'embed_tokens', positions: {name: 'embed_positions', offset: 2},
   finalNorm: 'final_layer_norm', head: 'lm_head', layers: 'layers', norm: 'layer',
+  projections: {in: 'project_in', out: 'project_out'}, preNormKey: 'do_layer_norm_before',
   norms: {attnIn: 'self_attn_layer_norm', mlpIn: 'final_layer_norm'},
   attention: [...ATTENTION.slice(0, 3), {name: 'self_attn.out_proj', roles: ['o']}],
   mlp: [{name: 'fc1', roles: ['up']}, {name: 'fc2', roles: ['down']}],

@@ -34,7 +34,12 @@ export const globalNames = (cfg: ModelConfig) => ({
   positions: cfg.family.positions ? `${cfg.prefix}${cfg.family.positions.name}.weight` : null,
   finalNorm: `${cfg.prefix}${cfg.family.finalNorm}`,
   head: `${cfg.family.head}.weight`,
+  /** project_in (hidden, embedDim) and project_out (embedDim, hidden) where the widths differ, else null. */
+  projectIn: projected(cfg) ? `${cfg.prefix}${cfg.family.projections!.in}.weight` : null,
+  projectOut: projected(cfg) ? `${cfg.prefix}${cfg.family.projections!.out}.weight` : null,
 })
+
+const projected = (cfg: ModelConfig) => cfg.family.projections !== undefined && cfg.embedDim !== cfg.hidden
 
 export const normName = (cfg: ModelConfig, layer: number, slot: NormSlot) => `${layerPrefix(cfg, layer)}${cfg.family.norms[slot]}`
 export const routerName = (cfg: ModelConfig, layer: number) => `${layerPrefix(cfg, layer)}${cfg.family.moe!.router}`
@@ -95,5 +100,5 @@ export function layerOf(cfg: ModelConfig, name: string): number | null {
 /** The order a streamed writer lays tensors out in: the embeddings (−1), then each block's, then (null) the rest. */
 export function writeOrder(cfg: ModelConfig): (name: string) => number | null {
   const g = globalNames(cfg)
-  return (name) => layerOf(cfg, name) ?? (name === g.embed || name === g.positions ? -1 : null)
+  return (name) => layerOf(cfg, name) ?? (name === g.embed || name === g.positions || name === g.projectIn ? -1 : null)
 }

@@ -5,11 +5,11 @@ import type {NormSlot} from '../arch/families.js'
 import {globalNames, normName, routerName} from '../arch/layout.js'
 import {ropeOf, ropeTables, type RopeTables} from '../rope-tables.js'
 import type {BlockWeights, Norm} from '../weights.js'
-import {maskOf, runBlock, BlockScratch} from './block.js'
+import {inputNorm, maskOf, runBlock, BlockScratch} from './block.js'
 import {linear, linearBackward} from './linear.js'
 import {moeBackward} from './moe-backward.js'
 import {moeForward} from './moe.js'
-import {applyNorm, embed, embedBackward, normBackward, type Batch, type WeightSource} from './source.js'
+import {applyNorm, embed, embedBackward, headInput, normBackward, type Batch, type WeightSource} from './source.js'
 import {zeroGrads, type BlockGrads} from './grads.js'
 
 /** Every activation of one block forward that its backward reads. */
@@ -17,14 +17,16 @@ interface Tape {
   x0: Float32Array; h1: Float32Array; qLin: Float32Array; kLin: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array
   ctx: Float32Array; attn: Float32Array; x1: Float32Array; h2: Float32Array; gate: Float32Array; up: Float32Array; act: Float32Array
   mlp: Float32Array; x2: Float32Array
+  /** Post-norm blocks: the sums before their norms (x1 = norm(s1), x2 = norm(s2)); null for pre-norm. */
+  s1: Float32Array | null; s2: Float32Array | null
 }
 
 function forwardTape(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32Array, batch: number, seq: number, rope: RopeTables): Tape {
   const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim, L = w.linears, N = w.norms, I = L.up?.out ?? 0
   const f = (n: number) => new Float32Array(rows * n)
   const t: Tape = {x0, h1: f(H), qLin: f(cfg.heads * hd), kLin: f(cfg.kvHeads * hd), q: f(cfg.heads * hd), k: f(cfg.kvHeads * hd), v: f(cfg.kvHeads * hd),
-    ctx: f(cfg.heads * hd), attn: f(H), x1: f(H), h2: f(H), gate: f(I), up: f(I), act: f(I), mlp: f(H), x2: f(H)}
-  applyNorm(k, cfg, t.h1, x0, N.attnIn!, rows, H)
+    ctx: f(cfg.heads * hd), attn: f(H), x1: f(H), h2: f(H), gate: f(I), up: f(I), act: f(I), mlp: f(H), x2: f(H), s1: null, s2: null}
+  inputNorm(k, cfg, t.h1, x0, N.attnIn!, rows)
   linear(k, t.qLin, t.h1, L.q!, rows)
   linear(k, t.kLin, t.h1, L.k!, rows)
   linear(k, t.v, t.h1, L.v!, rows)
@@ -45,7 +47,8 @@ function forwardTape(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32A
   t.x1.set(t.attn)
   if (N.attnOut) applyNorm(k, cfg, t.x1, t.attn, N.attnOut, rows, H)
   k.addInplace(t.x1, x0)
-  applyNorm(k, cfg, t.h2, t.x1, N.mlpIn!, rows, H)
+  if (!cfg.preNorm) applyNorm(k, cfg, t.x1, t.s1 = t.x1.slice(), N.attnIn!, rows, H)
+  inputNorm(k, cfg, t.h2, t.x1, N.mlpIn!, rows)
   if (w.router) {
     moeForward(k, cfg, w, t.h2, t.mlp, batch, seq, new BlockScratch(cfg, rows))
   } else {
@@ -57,6 +60,7 @@ function forwardTape(k: Backend, cfg: ModelConfig, w: BlockWeights, x0: Float32A
   t.x2.set(t.mlp)
   if (N.mlpOut) applyNorm(k, cfg, t.x2, t.mlp, N.mlpOut, rows, H)
   k.addInplace(t.x2, t.x1)
+  if (!cfg.preNorm) applyNorm(k, cfg, t.x2, t.s2 = t.x2.slice(), N.mlpIn!, rows, H)
   return t
 }
 
@@ -74,8 +78,9 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
   batch: number, seq: number, rope: RopeTables): Float32Array {
   const rows = batch * seq, H = cfg.hidden, hd = cfg.headDim, L = w.linears, G = g.linears
   const f = (n: number) => new Float32Array(rows * n)
-  // MLP: x2 = x1 + [norm](mlp(norm(x1)))
-  const dmlp = throughNorm(k, cfg, w, g, 'mlpOut', dx2, t.mlp, rows, H)
+  // MLP: x2 = x1 + [norm](mlp(norm(x1))), or post-norm x2 = norm(x1 + mlp(x1))
+  const ds2 = t.s2 ? throughNorm(k, cfg, w, g, 'mlpIn', dx2, t.s2, rows, H) : dx2
+  const dmlp = throughNorm(k, cfg, w, g, 'mlpOut', ds2, t.mlp, rows, H)
   const dh2 = f(H)
   if (w.router) {
     moeBackward(k, cfg, w, g, t.h2, dmlp, dh2, rows)
@@ -90,10 +95,11 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
     }
     linearBackward(k, dh2, L.gate !== undefined, dup, t.h2, L.up!, G.up!, rows)
   }
-  const dx1 = throughNorm(k, cfg, w, g, 'mlpIn', dh2, t.x1, rows, H)
-  k.addInplace(dx1, dx2)
-  // Attention: x1 = x0 + [norm](o(attention(rope(q), rope(k), v)))
-  const dattn = throughNorm(k, cfg, w, g, 'attnOut', dx1, t.attn, rows, H)
+  const dx1 = t.s2 ? dh2 : throughNorm(k, cfg, w, g, 'mlpIn', dh2, t.x1, rows, H)
+  k.addInplace(dx1, ds2)
+  // Attention: x1 = x0 + [norm](o(attention(rope(q), rope(k), v))), or post-norm x1 = norm(x0 + o(…))
+  const ds1 = t.s1 ? throughNorm(k, cfg, w, g, 'attnIn', dx1, t.s1, rows, H) : dx1
+  const dattn = throughNorm(k, cfg, w, g, 'attnOut', ds1, t.attn, rows, H)
   const dctx = f(cfg.heads * hd)
   linearBackward(k, dctx, false, dattn, t.ctx, L.o!, G.o!, rows)
   const dq = f(cfg.heads * hd), dk = f(cfg.kvHeads * hd), dv = f(cfg.kvHeads * hd)
@@ -109,8 +115,8 @@ function blockBackward(k: Backend, cfg: ModelConfig, w: BlockWeights, t: Tape, d
   linearBackward(k, dh1, false, dqLin, t.h1, L.q!, G.q!, rows)
   linearBackward(k, dh1, true, dkLin, t.h1, L.k!, G.k!, rows)
   linearBackward(k, dh1, true, dv, t.h1, L.v!, G.v!, rows)
-  const dx0 = throughNorm(k, cfg, w, g, 'attnIn', dh1, t.x0, rows, H)
-  k.addInplace(dx0, dx1)
+  const dx0 = t.s1 ? dh1 : throughNorm(k, cfg, w, g, 'attnIn', dh1, t.x0, rows, H)
+  k.addInplace(dx0, ds1)
   return dx0
 }
 
@@ -134,18 +140,19 @@ export interface BackwardResult {
   embeddings: Float32Array
   /** Learned positions' gradient (OPT), or null. */
   positions: Float32Array | null
-  finalNorm: Norm
+  /** Null where the family has no final norm (post-norm OPT). */
+  finalNorm: Norm | null
   /** lm_head's gradient; null when tied (it is then added into `embeddings`). */
   head: Float32Array | null
 }
 
 /** Loss of the head over the final hidden states x, its gradient with respect to x, the final norm's and the head's. */
-function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Array): {loss: number; dx: Float32Array; dNorm: Norm; dHead: Float32Array} {
-  const cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, V = cfg.vocabSize
-  const hf = new Float32Array(rows * H), norm = src.finalNorm()
-  applyNorm(k, cfg, hf, x, norm, rows, H)
+function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Array): {loss: number; dx: Float32Array; dNorm: Norm | null; dHead: Float32Array} {
+  const cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, E = cfg.embedDim, V = cfg.vocabSize
+  const hf = new Float32Array(rows * E), norm = src.finalNorm(), project = src.projection('out')
+  headInput(k, src, hf, new Float32Array(project ? rows * H : 0), x, rows)
   const logits = new Float32Array(rows * V)
-  k.gemm(logits, hf, src.head(), rows, V, H, {transB: true})
+  k.gemm(logits, hf, src.head(), rows, V, E, {transB: true})
   if (cfg.finalSoftcap) k.softcap(logits, cfg.finalSoftcap)
   const capped = cfg.finalSoftcap ? logits.slice() : null
   // Positions 0..seq−2 of each sequence predict the next token.
@@ -159,13 +166,17 @@ function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Arr
   k.xentBackward(logits, targets, rows, V, 1 / count)
   for (let r = 0; r < rows; r++) if (!use[r]) logits.fill(0, r * V, (r + 1) * V)
   if (capped) k.softcapBackward(logits, capped, cfg.finalSoftcap)
-  const dHead = new Float32Array(V * H)
-  k.gemm(dHead, logits, hf, V, H, rows, {transA: true})
-  const dhf = new Float32Array(rows * H)
-  k.gemm(dhf, logits, src.head(), rows, H, V)
+  const dHead = new Float32Array(V * E)
+  k.gemm(dHead, logits, hf, V, E, rows, {transA: true})
+  const dhf = new Float32Array(rows * E)
+  k.gemm(dhf, logits, src.head(), rows, E, V)
+  // project_out's own gradient is not formed: nothing prunes or trains it.
+  let dNormed = dhf
+  if (project) k.gemm(dNormed = new Float32Array(rows * H), dhf, project, rows, H, E)
+  if (!norm) return {loss: loss / count, dx: dNormed, dNorm: null, dHead}
   const dNorm = {weight: new Float32Array(H), bias: norm.bias && new Float32Array(H)}
   const dx = new Float32Array(rows * H)
-  normBackward(k, cfg, dx, dNorm, dhf, x, norm, rows, H)
+  normBackward(k, cfg, dx, dNorm, dNormed, x, norm, rows, H)
   return {loss: loss / count, dx, dNorm, dHead}
 }
 
@@ -198,7 +209,7 @@ export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (laye
     onBlock(l, g, w)
     inputs.pop()
   }
-  const dEmbed = cfg.tieEmbeddings ? head.dHead : new Float32Array(V * H)
+  const dEmbed = cfg.tieEmbeddings ? head.dHead : new Float32Array(V * cfg.embedDim)
   const pos = src.positions(), dPos = pos && new Float32Array(pos.length)
   embedBackward(src, batch.ids, dx, dEmbed, dPos, k, seq)
   return {loss: head.loss, embeddings: dEmbed, positions: dPos, finalNorm: head.dNorm, head: cfg.tieEmbeddings ? null : head.dHead}
@@ -219,7 +230,7 @@ export function namedGradients(src: WeightSource, batch: Batch, kernels?: Backen
   const names = globalNames(cfg)
   grads.set(names.embed, r.embeddings)
   if (r.positions) grads.set(names.positions!, r.positions)
-  add(names.finalNorm, r.finalNorm)
+  if (r.finalNorm) add(names.finalNorm, r.finalNorm)
   if (r.head) grads.set(names.head, r.head)
   return {loss: r.loss, grads}
 }

@@ -1,7 +1,7 @@
 import type {Backend} from '../../kernels/index.js'
 import type {ModelConfig} from '../config.js'
 import {ropeOf, type RopeTables} from '../rope-tables.js'
-import type {BlockWeights, Linear} from '../weights.js'
+import type {BlockWeights, Linear, Norm} from '../weights.js'
 import {linear} from './linear.js'
 import {moeForward} from './moe.js'
 import type {BlockScratch, LinearObserver} from './scratch.js'
@@ -34,6 +34,7 @@ export const maskOf = (cfg: ModelConfig, layer: number) => ({window: cfg.windows
  *   x += [norm](o(attention(rope(q), rope(k), v)))    with q, k, v = proj(norm(x))
  *   x += [norm](mlp(norm(x)))
  * where the bracketed norms are Gemma 2/3's post-norms and the MLP is gated, plain, or a mixture of experts.
+ * Post-norm blocks (OPT-350m, cfg.preNorm false) move the input norms after the additions: x = norm(x + o(…)), x = norm(x + mlp(x)).
  */
 export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float32Array, batch: number, seq: number,
   rope: RopeTables, s: BlockScratch, observe?: LinearObserver, attend?: Attend): void {
@@ -43,7 +44,7 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
   const h = sub(s.h, H), q = sub(s.q, cfg.heads * hd), kk = sub(s.k, cfg.kvHeads * hd), v = sub(s.v, cfg.kvHeads * hd)
   const ctx = sub(s.ctx, cfg.heads * hd), xs = x.subarray(0, rows * H)
 
-  applyNorm(k, cfg, h, x, N.attnIn!, rows, H)
+  inputNorm(k, cfg, h, xs, N.attnIn!, rows)
   observe?.('attn_in', h, rows, batch)
   if (w.fused?.qkv) {
     stacked(k, s, h, w.fused.qkv, rows, [q, kk, v])
@@ -67,13 +68,21 @@ export function runBlock(k: Backend, cfg: ModelConfig, w: BlockWeights, x: Float
   linear(k, h, ctx, L.o!, rows)
   if (N.attnOut) applyNorm(k, cfg, h, h, N.attnOut, rows, H)
   k.addInplace(xs, h)
+  if (!cfg.preNorm) applyNorm(k, cfg, xs, xs, N.attnIn!, rows, H)
 
-  applyNorm(k, cfg, h, x, N.mlpIn!, rows, H)
+  inputNorm(k, cfg, h, xs, N.mlpIn!, rows)
   observe?.('mlp_in', h, rows, batch)
   if (w.router) moeForward(k, cfg, w, h, h, batch, seq, s, observe)
   else denseMlp(k, cfg, w, h, rows, batch, s, observe)
   if (N.mlpOut) applyNorm(k, cfg, h, h, N.mlpOut, rows, H)
   k.addInplace(xs, h)
+  if (!cfg.preNorm) applyNorm(k, cfg, xs, xs, N.mlpIn!, rows, H)
+}
+
+/** A sublayer's input: norm(x) before it (pre-norm), or x itself where the norm follows the addition. */
+export function inputNorm(k: Backend, cfg: ModelConfig, out: Float32Array, x: Float32Array, n: Norm, rows: number): void {
+  if (cfg.preNorm) applyNorm(k, cfg, out, x, n, rows, cfg.hidden)
+  else out.set(x.subarray(0, rows * cfg.hidden))
 }
 
 /** h = down(act(gate(h)) ⊙ up(h)), or down(act(up(h))) without a gate. */

@@ -1,7 +1,7 @@
 import {kernels as defaultKernels, type Backend, type Values} from '../../kernels/index.js'
 import {longFactors, ropeFrom, ropeTables, type RopeTables} from '../rope-tables.js'
 import {BlockScratch, maskOf, runBlock} from './block.js'
-import {applyNorm, embed, type WeightSource} from './source.js'
+import {embed, headInput, type WeightSource} from './source.js'
 
 /**
  * Incremental decoding with a KV cache: each call runs only the new tokens through every block,
@@ -49,10 +49,10 @@ export class Decoder {
       })
     }
     this.past += n
-    const h = new Float32Array(H), logits = new Float32Array(cfg.vocabSize)
-    applyNorm(k, cfg, h, x.subarray((n - 1) * H), this.src.finalNorm(), 1, H)
+    const h = new Float32Array(cfg.embedDim), logits = new Float32Array(cfg.vocabSize)
+    headInput(k, this.src, h, new Float32Array(H), x.subarray((n - 1) * H), 1)
     // One row: the head is a GEMV, memory-bound, and the largest single weight read per token.
-    k.matmulDense(logits, this.head, h, 1, cfg.vocabSize, H)
+    k.matmulDense(logits, this.head, h, 1, cfg.vocabSize, cfg.embedDim)
     if (cfg.finalSoftcap) k.softcap(logits, cfg.finalSoftcap)
     return logits
   }

@@ -2,7 +2,8 @@ import {kernels, type Backend} from '../../kernels/index.js'
 import type {BlockWeights} from '../weights.js'
 import {ropeTables} from '../rope-tables.js'
 import {BlockScratch, runBlock, type LinearObserver} from './block.js'
-import {applyNorm, embed, type Batch, type WeightSource} from './source.js'
+import type {ModelConfig} from '../config.js'
+import {embed, headInput, type Batch, type WeightSource} from './source.js'
 
 export {toBatch, type Batch} from './source.js'
 
@@ -52,11 +53,15 @@ export function forwardHidden(model: WeightSource, batch: Batch, visit: (x: Floa
   }
 }
 
-/** Logits of `rows` final hidden states x: final norm, head, and the final softcap where the family has one. */
-export function headLogits(model: WeightSource, k: Backend, logits: Float32Array, h: Float32Array, x: Float32Array, rows: number): void {
-  const {hidden: H, vocabSize: V, finalSoftcap} = model.cfg
-  applyNorm(k, model.cfg, h, x, model.finalNorm(), rows, H)
-  k.gemm(logits, h, model.head(), rows, V, H, {transB: true})
+/** Floats of headLogits' scratch for `rows` rows. */
+export const headScratchLength = (cfg: ModelConfig, rows: number) => rows * (cfg.hidden + cfg.embedDim)
+
+/** Logits of `rows` final hidden states x: final norm, project_out, head, and the final softcap where the family has them. */
+export function headLogits(model: WeightSource, k: Backend, logits: Float32Array, scratch: Float32Array, x: Float32Array, rows: number): void {
+  const {hidden: H, embedDim: E, vocabSize: V, finalSoftcap} = model.cfg
+  const input = scratch.subarray(0, rows * E)
+  headInput(k, model, input, scratch.subarray(rows * E, rows * (E + H)), x, rows)
+  k.gemm(logits, input, model.head(), rows, V, E, {transB: true})
   if (finalSoftcap) k.softcap(logits.subarray(0, rows * V), finalSoftcap)
 }
 
@@ -65,7 +70,7 @@ export function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows
   each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
   const {hidden: H, vocabSize: V} = model.cfg
   const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
-  const h = new Float32Array(tile * H), logits = new Float32Array(tile * V)
+  const h = new Float32Array(headScratchLength(model.cfg, tile)), logits = new Float32Array(tile * V)
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const m = Math.min(tile, rows - r0)
     headLogits(model, k, logits, h, x.subarray(r0 * H, (r0 + m) * H), m)

@@ -9,7 +9,10 @@ export interface WeightSource {
   /** Learned position embeddings (OPT), or null. */
   positions(): Float32Array | null
   head(): Float32Array
-  finalNorm(): Norm
+  /** The final norm, or null where the family has none (post-norm OPT). */
+  finalNorm(): Norm | null
+  /** OPT-350m's project_in (hidden, embedDim) and project_out (embedDim, hidden), or null where embedDim is hidden. */
+  projection(which: 'in' | 'out'): Float32Array | null
   block(layer: number, reuse?: BlockWeights): BlockWeights
 }
 
@@ -32,13 +35,15 @@ export function toBatch(rows: readonly (readonly number[] | Int32Array)[]): Batc
 
 /**
  * The block-0 input of `ids`, sequences of `seq` tokens whose first sits at position `past`: token embeddings,
- * times the family's scale, plus learned positions (row position + offset) where the family has them.
- * `positions` gives each row's position where rows are not consecutive sequences (packed task requests).
+ * times the family's scale, widened by project_in (OPT-350m), plus learned positions (row position + offset)
+ * where the family has them. `positions` gives each row's position where rows are not consecutive sequences (packed task requests).
  */
 export function embed(src: WeightSource, ids: Int32Array, x: Float32Array, k: Backend, seq = ids.length, past = 0, positions?: Int32Array): void {
-  const {cfg} = src, H = cfg.hidden, table = src.embeddings()
-  for (let t = 0; t < ids.length; t++) x.set(table.subarray(ids[t] * H, (ids[t] + 1) * H), t * H)
-  if (cfg.embedScale !== 1) k.scaleInplace(x.subarray(0, ids.length * H), cfg.embedScale)
+  const {cfg} = src, H = cfg.hidden, E = cfg.embedDim, table = src.embeddings(), project = src.projection('in')
+  const words = project ? new Float32Array(ids.length * E) : x
+  for (let t = 0; t < ids.length; t++) words.set(table.subarray(ids[t] * E, (ids[t] + 1) * E), t * E)
+  if (cfg.embedScale !== 1) k.scaleInplace(words.subarray(0, ids.length * E), cfg.embedScale)
+  if (project) k.gemm(x, words, project, ids.length, H, E, {transB: true})
   const pos = src.positions()
   if (pos) {
     const offset = cfg.family.positions!.offset
@@ -49,9 +54,9 @@ export function embed(src: WeightSource, ids: Int32Array, x: Float32Array, k: Ba
   }
 }
 
-/** The gradient of embed: token rows (and position rows) of the tables accumulate dx. */
+/** The gradient of embed: token rows (and position rows) of the tables accumulate dx (project_in's own gradient is not formed). */
 export function embedBackward(src: WeightSource, ids: Int32Array, dx: Float32Array, dEmbed: Float32Array, dPos: Float32Array | null, k: Backend, seq: number): void {
-  const {cfg} = src, H = cfg.hidden
+  const {cfg} = src, H = cfg.hidden, E = cfg.embedDim, project = src.projection('in')
   if (dPos) {
     const offset = cfg.family.positions!.offset
     for (let t = 0; t < ids.length; t++) {
@@ -59,8 +64,22 @@ export function embedBackward(src: WeightSource, ids: Int32Array, dx: Float32Arr
       k.addInplace(dPos.subarray(row * H, (row + 1) * H), dx.subarray(t * H, (t + 1) * H))
     }
   }
-  if (cfg.embedScale !== 1) k.scaleInplace(dx, cfg.embedScale)
-  for (let t = 0; t < ids.length; t++) k.addInplace(dEmbed.subarray(ids[t] * H, (ids[t] + 1) * H), dx.subarray(t * H, (t + 1) * H))
+  let dWords = dx
+  if (project) k.gemm(dWords = new Float32Array(ids.length * E), dx, project, ids.length, E, H)
+  if (cfg.embedScale !== 1) k.scaleInplace(dWords, cfg.embedScale)
+  for (let t = 0; t < ids.length; t++) k.addInplace(dEmbed.subarray(ids[t] * E, (ids[t] + 1) * E), dWords.subarray(t * E, (t + 1) * E))
+}
+
+/**
+ * The head's input from final hidden states x (rows, hidden): the final norm where there is one, then project_out
+ * (OPT-350m) into `out` (rows, embedDim). `h` (rows, hidden) holds the normed states when both apply.
+ */
+export function headInput(k: Backend, src: WeightSource, out: Float32Array, h: Float32Array, x: Float32Array, rows: number): void {
+  const {cfg} = src, H = cfg.hidden, norm = src.finalNorm(), project = src.projection('out')
+  const normed = project ? h : out
+  if (norm) applyNorm(k, cfg, normed, x, norm, rows, H)
+  else normed.set(x.subarray(0, rows * H))
+  if (project) k.gemm(out, normed, project, rows, cfg.embedDim, H, {transB: true})
 }
 
 /** out = norm(x) by the family's kind; x, out: (rows, dim). */
