@@ -11,6 +11,8 @@ import {ParamStore} from '../../src/model/params.js'
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
 import {writeSafetensors} from '../../src/model/safetensors/writer.js'
 import {randomNormal, seededRandom} from '../../src/util/random.js'
+import {PackedStore} from '../../src/packed/store.js'
+import {assertClose} from '../helpers/assert-close.js'
 import {sparsify, tempDir} from '../helpers/cli.js'
 
 /** OPT-350m's shape in small: word embeddings narrower than the decoder, post-norm blocks, no final norm, tied head. */
@@ -133,8 +135,10 @@ describe('OPT-350m: word_embed_proj_dim ≠ hidden (project_in, project_out) and
     assert.ok(!grads.has('model.decoder.final_layer_norm.weight'))
   })
 
-  it('decoding with the KV cache gives the logits and tokens of full forward passes', () => {
+  it('decoding with the KV cache gives the logits and tokens of full forward passes (and the packed store those of the plain weights)', () => {
     const model = Model.load(dir), dec = new Decoder(ParamStore.fromModel(model), 20)
+    const packed = new Decoder(PackedStore.load(model, 'bitmask'), 20), plain = new Decoder(ParamStore.fromModel(model), 20)
+    for (const part of [ids.slice(0, 5), [ids[5]], [ids[6]]]) assertClose(packed.step(part), plain.step(part), {atol: 1e-4, rtol: 1e-4})
     const seq = ids.slice(0, 4)
     let logits = dec.step(seq)
     for (let i = 0; i < 8; i++) {
