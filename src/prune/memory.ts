@@ -34,7 +34,8 @@ export function estimatePruneBytes(cfg: ModelConfig, method: PruningMethod, nsam
   const mlpParams = Math.max(3 * H * I, moe ? moe.experts * (3 * H * moe.width + H) : 0)
   const blockParams = H * (q + 2 * kv) + q * H + mlpParams
   const expertStats = moe ? Math.min(moe.experts * expertStatsBytes(H, moe.width, method.needsHessian), EXPERT_STATS_BYTES + expertStatsBytes(H, moe.width, method.needsHessian)) : 0
-  const embedAndHead = (cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * H * f
+  // OPT-350m's embeddings and head are word_embed_proj_dim wide, with project_in and project_out beside them.
+  const embedAndHead = ((cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * cfg.embedDim + (cfg.embedDim !== H ? 2 * H * cfg.embedDim : 0)) * f
   const callRows = Math.min(nsamples, Math.max(1, Math.floor(4096 / seqlen))) * seqlen
   const scratch = callRows * (3 * H + 2 * q + 2 * kv + 2 * Math.max(I, moe?.width ?? 0) + (moe ? 3 * H + moe.experts : 0)) * f
   const activations = method.needsCalibration ? nsamples * seqlen * H * f + scratch : 0

@@ -170,5 +170,8 @@ describe('OPT-350m: word_embed_proj_dim ≠ hidden (project_in, project_out) and
     }
     const shown = sparsify(['inspect', dir, '--json'])
     assert.equal(shown.status, 0, shown.stderr)
+    const linears = JSON.parse(shown.stdout).linears.map((l: {name: string}) => l.name)
+    assert.equal(linears.length, 12)
+    assert.ok(!linears.some((n: string) => n.includes('project_')), 'the projections are not decoder linears')
   })
 })
