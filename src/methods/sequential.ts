@@ -1,13 +1,10 @@
 import {kernels as defaultKernels, type Backend} from '../kernels/index.js'
 import {layerPrefix} from '../model/arch/layout.js'
-import {BlockScratch, runBlock} from '../model/engine/block.js'
-import {embed} from '../model/engine/source.js'
 import type {Model} from '../model/model.js'
-import {ropeTables} from '../model/rope-tables.js'
 import {inputWidths, type BlockTensor, type BlockWeights, type InputName} from '../model/weights.js'
 import {invalidFormat} from '../util/errors.js'
 import {selectPerRow} from './mask.js'
-import {TOKENS_PER_CALL} from './block-runner.js'
+import {CalibrationRunner} from './block-runner.js'
 import {blockCollectors} from './stats.js'
 import type {InputStats, LinearNotes, PruningMethod, SparsityTarget} from './types.js'
 
@@ -93,34 +90,18 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
   const times: PhaseTimes = {calibrationForward: 0, statistics: 0, solve: 0, rerun: 0}
   const clock = (key: keyof PhaseTimes, fn: () => void) => { const s = performance.now(); fn(); times[key] += (performance.now() - s) / 1000 }
   const linears: LinearResult[] = []
-  const n = job.samples.length, seq = job.samples[0]?.length ?? 0
-  const H = cfg.hidden
-  let x: Float32Array | null = null, tmp: Float32Array | null = null, scratch: BlockScratch | null = null
-  const perCall = Math.max(1, Math.min(n, Math.floor(TOKENS_PER_CALL / Math.max(1, seq))))
-  const rope = method.needsCalibration ? ropeTables(cfg, seq) : null
-  if (method.needsCalibration) {
-    x = new Float32Array(n * seq * H)
-    embed(model, Int32Array.from(job.samples.flat()), x, k, seq)
-    tmp = new Float32Array(perCall * seq * H)
-    scratch = new BlockScratch(cfg, perCall * seq)
-  }
+  // The calibration inputs, carried through the blocks (none for magnitude).
+  const runner = method.needsCalibration ? new CalibrationRunner(k, model, job.samples) : null
   // Methods that refine a block towards the dense model carry the dense model's path alongside.
-  const xDense = method.refineBlock && x ? x.slice() : null
+  const xDense = method.refineBlock && runner ? runner.x.slice() : null
   const refined: RefinedBlock[] = [], experts: ExpertUsage[] = []
-  /** Runs block weights `bw` in place over all samples of `acts`. */
-  const forwardAll = (bw: BlockWeights, acts: Float32Array) => {
-    for (let s = 0; s < n; s += perCall) {
-      const m = Math.min(perCall, n - s)
-      runBlock(k, cfg, bw, acts.subarray(s * seq * H, (s + m) * seq * H), m, seq, rope!, scratch!)
-    }
-  }
   let w: BlockWeights | undefined
   // Resuming: the finished blocks, as saved, carry the calibration inputs forward to the first unfinished one.
   for (let layer = 0; layer < (job.startBlock ?? 0); layer++) {
     w = model.block(layer, w)
-    if (xDense) clock('rerun', () => forwardAll(w!, xDense!))
+    if (xDense) clock('rerun', () => runner!.forward(w!, xDense))
     for (const t of w.tensors) job.finishedWeight!(`${t.name}.weight`, t.weight)
-    if (x) clock('rerun', () => forwardAll(w!, x!))
+    if (runner) clock('rerun', () => runner.forward(w!))
   }
   // The phase's start, so that its first finished block already gives a time per block.
   job.onProgress?.((job.startBlock ?? 0) - 1, cfg.layers)
@@ -134,28 +115,21 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
     }
     const target = targets[layer]
     // The dense model's own path: this block's dense outputs are the targets and the next block's dense inputs.
-    if (xDense) clock('calibrationForward', () => forwardAll(w!, xDense!))
+    if (xDense) clock('calibrationForward', () => runner!.forward(w!, xDense))
     const dense = new Map<string, Float32Array>(), scalers = new Map<InputName, InputStats>()
     const notes = new Map<string, LinearNotes>()
     // Statistics of a mixture's experts may not fit at once: groups of experts each take a calibration pass of the
     // dense block. Experts go first, since pruning one changes no other input of the block.
-    for (const group of x ? inputGroups(w.tensors, method.needsHessian, job.expertStatsBytes ?? EXPERT_STATS_BYTES) : [null]) {
+    for (const group of runner ? inputGroups(w.tensors, method.needsHessian, job.expertStatsBytes ?? EXPERT_STATS_BYTES) : [null]) {
       let stats: Map<InputName, InputStats> | null = null
       if (group) {
         const collectors = blockCollectors(k, new Map([...inputWidths(w.tensors)].filter(([i]) => group.has(i))), method.needsHessian)
         // Statistics are accumulated inside pass 1; their time is moved from the forward to its own phase.
         const before = times.statistics
-        clock('calibrationForward', () => {
-          for (let s = 0; s < n; s += perCall) {
-            const m = Math.min(perCall, n - s)
-            const part = tmp!.subarray(0, m * seq * H)
-            part.set(x!.subarray(s * seq * H, (s + m) * seq * H))
-            runBlock(k, cfg, w!, part, m, seq, rope!, scratch!, (input, act, rows, samples) => {
-              const c = collectors.get(input)
-              if (c) clock('statistics', () => c.add(act, rows, rows / samples))
-            })
-          }
-        })
+        clock('calibrationForward', () => runner!.observe(w!, (input, act, rows, samples) => {
+          const c = collectors.get(input)
+          if (c) clock('statistics', () => c.add(act, rows, rows / samples))
+        }))
         times.calibrationForward -= times.statistics - before
         clock('statistics', () => { stats = new Map([...collectors].map(([input, c]) => [input, c.finish()])) })
         for (const [input, st] of stats!) scalers.set(input, {...st, hessian: null})
@@ -175,10 +149,10 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       }
     }
     const statsOf = (t: BlockTensor) => scalers.get(t.input) ?? EMPTY_STATS
-    if (w.router) experts.push(expertUsage(w, statsOf, x !== null))
-    if (method.refineBlock && x && xDense && rope) {
+    if (w.router) experts.push(expertUsage(w, statsOf, runner !== null))
+    if (method.refineBlock && runner && xDense) {
       const s = performance.now()
-      const r = method.refineBlock({layer, cfg, weights: w, inputs: x, targets: xDense, n, seq, rope, kernels: k,
+      const r = method.refineBlock({layer, cfg, weights: w, inputs: runner.x, targets: xDense, n: runner.n, seq: runner.seq, rope: runner.rope, kernels: k,
         onProgress: (done, total) => job.onRefineProgress?.(layer, done, total)})
       refined.push({layer, mse_before: r.mseBefore, mse_after: r.mseAfter})
       times.refine = (times.refine ?? 0) + (performance.now() - s) / 1000
@@ -196,7 +170,7 @@ export async function pruneSequential(job: SequentialJob): Promise<SequentialRes
       const skipped = job.skip?.test(full) ?? false
       linears.push({name: full, layer, rows: t.rows, cols: t.cols, zeros, sparsity: zeros / (t.rows * t.cols), relError, skipped, notes: notes.get(t.name) ?? {}})
     }
-    if (x) clock('rerun', () => forwardAll(w!, x!))
+    if (runner) clock('rerun', () => runner.forward(w!))
     job.onBlockDone(layer, w, linears.filter((l) => l.layer === layer), experts.find((e) => e.layer === layer) ?? null)
     job.onProgress?.(layer, cfg.layers)
     await new Promise((resolve) => setImmediate(resolve))
