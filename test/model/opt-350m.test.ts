@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {writeFileSync} from 'node:fs'
+import {existsSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {argmax, Decoder} from '../../src/model/engine/decode.js'
@@ -173,5 +173,10 @@ describe('OPT-350m: word_embed_proj_dim ≠ hidden (project_in, project_out) and
     const linears = JSON.parse(shown.stdout).linears.map((l: {name: string}) => l.name)
     assert.equal(linears.length, 12)
     assert.ok(!linears.some((n: string) => n.includes('project_')), 'the projections are not decoder linears')
+    const onnx = path.join(tempDir(), 'onnx')
+    const refused = sparsify(['export', dir, '--format', 'onnx', '--out', onnx])
+    assert.equal(refused.status, 5, refused.stderr)
+    assert.match(refused.stderr, /^error: OPTForCausalLM with word_embed_proj_dim ≠ hidden_size cannot be exported to ONNX yet/m)
+    assert.ok(!existsSync(onnx))
   })
 })

@@ -51,7 +51,7 @@ export function exportOnnx(dir: string, out: string, opts: {dtype: OnnxDtype; bl
   if (opts.blockSize < 16 || (opts.blockSize & (opts.blockSize - 1)) !== 0) {
     throw usage(`--block-size ${opts.blockSize} is not a power of two ≥ 16`, 'MatMulNBits takes blocks of 16, 32, 64, 128, …')
   }
-  const family = onnxFamily(readConfig(dir).arch)
+  const family = onnxFamily(readConfig(dir))
   const model = Model.load(dir)
   let result: OnnxExport | undefined
   try {
