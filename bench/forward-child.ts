@@ -1,7 +1,8 @@
-// Run by bench/run.ts: one forward pass over random tokens, reporting time, GEMM time and peak RSS.
-import {kernels, type Backend} from '../src/kernels/index.js'
+// Run by bench/forward.ts: one forward pass over random tokens, reporting time, GEMM time, peak RSS and the engine's estimate.
+import {kernels, threadCount, type Backend} from '../src/kernels/index.js'
 import {Model} from '../src/model/model.js'
 import {sequenceLosses, toBatch} from '../src/model/engine/forward.js'
+import {estimateForwardBytes} from '../src/model/engine/memory.js'
 import {seededRandom} from '../src/util/random.js'
 
 const [dir, n, seq] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])]
@@ -15,4 +16,5 @@ const seqs = Array.from({length: n}, () => Array.from({length: seq}, () => Math.
 const start = performance.now()
 sequenceLosses(model, toBatch(seqs), {kernels: timed})
 const seconds = (performance.now() - start) / 1000
-process.stdout.write(JSON.stringify({seconds, gemmSeconds: clock.gemm / 1000, maxRss: process.resourceUsage().maxRSS * 1024, baseRss}))
+process.stdout.write(JSON.stringify({seconds, gemmSeconds: clock.gemm / 1000, maxRss: process.resourceUsage().maxRSS * 1024, baseRss,
+  estimate: estimateForwardBytes(model.cfg, n, seq, threadCount())}))

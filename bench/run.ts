@@ -15,6 +15,7 @@ import {decodeSpeed} from '../src/bench/decode.js'
 import {Model} from '../src/model/model.js'
 import {fixtureTasksBench, tasksBench} from './tasks.js'
 import {exportEncodersBench} from './export-encoders.js'
+import {forwardBench} from './forward.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -53,37 +54,6 @@ async function gemmBench(): Promise<void> {
     await session.release()
     const g1 = flop / ours / 1e9, g2 = flop / theirs / 1e9
     console.log(label.padEnd(28) + g1.toFixed(1).padStart(14) + g2.toFixed(1).padStart(14) + (g1 / g2).toFixed(2).padStart(10))
-  }
-}
-
-/**
- * The forward pass runs in a child process (bench/forward-child.ts) so that its peak RSS
- * is the engine's own, not this process's random-weight generation.
- */
-async function forwardBench(): Promise<void> {
-  const shape: LlamaShape = {vocab: 32000, hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4, maxPositions: 2048}
-  const dir = path.join(tmpdir(), `sparsify-bench-llama-${process.pid}`)
-  writeRandomLlama(dir, shape, {seed: 2, dtype: 'BF16'})
-  try {
-    const child = spawnSync(process.execPath, [fileURLToPath(new URL('./forward-child.js', import.meta.url)), dir, '4', '512'], {encoding: 'utf8'})
-    if (child.status !== 0) throw new Error(child.stderr)
-    const r = JSON.parse(child.stdout)
-    const hd = shape.hidden / shape.heads
-    const blockParams = 2 * shape.hidden * shape.heads * hd + 2 * shape.hidden * shape.kvHeads * hd + 3 * shape.hidden * shape.intermediate + 2 * shape.hidden
-    const blockBytes = blockParams * 4, headBytes = 2 * shape.vocab * shape.hidden * 4
-    const tokens = 4 * 512
-    // Hidden states and block scratch, one logits tile, the attention scores of each thread.
-    const activations = tokens * (2 * shape.hidden + 2 * shape.heads * hd + 2 * shape.kvHeads * hd + 2 * shape.intermediate) * 4
-      + 512 * shape.vocab * 4 + 64 * 512 * 4 * threads
-    const budget = blockBytes + headBytes + activations
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`
-    console.log(`\nForward pass, random Llama (hidden ${shape.hidden}, ${shape.layers} layers, intermediate ${shape.intermediate}, vocab ${shape.vocab}, bf16 on disk), 4 × 512 tokens`)
-    console.log(`  tokens/s            ${(tokens / r.seconds).toFixed(0)}`)
-    console.log(`  time in GEMM        ${(100 * r.gemmSeconds / r.seconds).toFixed(1)} % of ${r.seconds.toFixed(2)} s`)
-    console.log(`  peak RSS            ${mib(r.maxRss)}, of which Node itself ${mib(r.baseRss)}`)
-    console.log(`  engine memory       ${mib(r.maxRss - r.baseRss)} vs one f32 block ${mib(blockBytes)} + embeddings and head ${mib(headBytes)} + activations ${mib(activations)} = ${mib(budget)}: ratio ${((r.maxRss - r.baseRss) / budget).toFixed(2)} (target ≤ 1.5)`)
-  } finally {
-    rmSync(dir, {recursive: true, force: true})
   }
 }
 

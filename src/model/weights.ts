@@ -157,7 +157,7 @@ export function readShaped(ckpt: Checkpoint, name: string, shape: number[], into
   if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
     throw invalidFormat(`${name} has shape [${got}], but config.json implies [${shape}]`, 'config.json does not belong to these weights')
   }
-  return into && into.length === got.reduce((a, b) => a + b, 1) ? ckpt.readF32Into(name, into) : ckpt.readF32(name)
+  return into && into.length === got.reduce((a, b) => a * b, 1) ? ckpt.readF32Into(name, into) : ckpt.readF32(name)
 }
 
 /** The input activations of a block's linears that tensors share, with their widths. */

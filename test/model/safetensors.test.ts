@@ -6,10 +6,11 @@ import fc from 'fast-check'
 
 import {parseHeader} from '../../src/model/safetensors/header.js'
 import {SafetensorsFile} from '../../src/model/safetensors/reader.js'
-import {encodeFloats, writeSafetensors} from '../../src/model/safetensors/writer.js'
+import {decodeFloats, encodeFloats, SafetensorsWriter, writeSafetensors} from '../../src/model/safetensors/writer.js'
 import {Checkpoint} from '../../src/model/safetensors/checkpoint.js'
 import {SparsifyError} from '../../src/util/errors.js'
-import {tempDir} from '../helpers/cli.js'
+import {tempDir, TINY_LLAMA} from '../helpers/cli.js'
+import {Model} from '../../src/model/model.js'
 
 describe('safetensors', () => {
   it('round-trips every float dtype, integers and metadata, with an 8-byte aligned header', () => {
@@ -35,6 +36,27 @@ describe('safetensors', () => {
     }
     assert.deepEqual(f.readInts('ids'), [5, 7])
     assert.equal(f.readF32('empty').length, 0)
+  })
+
+  it('streams a tensor written in pieces and reads a half-precision tensor larger than the staging buffer', () => {
+    const file = path.join(tempDir(), 'x.safetensors')
+    const n = (1 << 22) + 1001
+    const values = Float32Array.from({length: n}, (_, i) => Math.sin(i))
+    const bytes = encodeFloats(values, 'BF16')
+    const w = SafetensorsWriter.create(file, [{name: 'big', dtype: 'BF16', shape: [n]}, {name: 'small', dtype: 'F32', shape: [2]}])
+    w.writeChunks('big', [bytes.subarray(0, 6), bytes.subarray(6, 1 << 20), bytes.subarray(1 << 20)])
+    assert.throws(() => w.writeChunks('small', [new Uint8Array(12)]), /more than 8 bytes/)
+    w.abandon()
+    const f = SafetensorsFile.open(file, {allowTruncated: true})
+    assert.deepEqual(f.readF32('big'), decodeFloats(bytes, 'BF16'))
+  })
+
+  it('refills the previous block\'s buffers when the next block is read (one block held while streaming)', () => {
+    const model = Model.load(TINY_LLAMA)
+    const first = model.block(0), buffers = first.tensors.map((t) => t.weight)
+    const second = model.block(1, first)
+    assert.ok(second.tensors.every((t, i) => t.weight === buffers[i]))
+    model.close()
   })
 
   it('reads sharded checkpoints through model.safetensors.index.json', () => {

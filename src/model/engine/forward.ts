@@ -4,6 +4,7 @@ import {ropeTables} from '../rope-tables.js'
 import {BlockScratch, runBlock, type LinearObserver} from './block.js'
 import type {ModelConfig} from '../config.js'
 import {embed, headInput, type Batch, type WeightSource} from './source.js'
+import {headTileRows, TOKENS_PER_CALL} from './memory.js'
 
 export {toBatch, type Batch} from './source.js'
 
@@ -15,8 +16,6 @@ export interface ForwardOptions {
   onBlock?: (layer: number, group: number, groups: number) => void
 }
 
-/** Tokens per decoder-block call: large enough for GEMM efficiency, small enough for the scratch buffers. */
-const TOKENS_PER_CALL = 4096
 const DEFAULT_ACTIVATION_BYTES = 2 * 1024 ** 3
 
 /**
@@ -69,7 +68,7 @@ export function headLogits(model: WeightSource, k: Backend, logits: Float32Array
 export function headTiles(model: WeightSource, k: Backend, x: Float32Array, rows: number,
   each: (logits: Float32Array, row0: number, tileRows: number) => void): void {
   const {hidden: H, vocabSize: V} = model.cfg
-  const tile = Math.max(1, Math.min(512, Math.floor(2 ** 25 / V)))
+  const tile = headTileRows(V)
   const h = new Float32Array(headScratchLength(model.cfg, tile)), logits = new Float32Array(tile * V)
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const m = Math.min(tile, rows - r0)
@@ -85,14 +84,13 @@ export function sequenceLosses(model: WeightSource, batch: Batch, opts: ForwardO
   const out = new Float64Array(n)
   const V = model.cfg.vocabSize
   forwardHidden(model, batch, (x, first, count) => {
+    // Each row against the next id: a sequence's last row has none (it gets the next sequence's first) and is left out of the sum.
+    const rows = count * seq, next = new Int32Array(rows), losses = new Float32Array(rows)
+    next.set(batch.ids.subarray(first * seq + 1, first * seq + rows + 1))
+    headTiles(model, k, x, rows, (logits, r0, m) => k.nllRows(losses.subarray(r0, r0 + m), logits.subarray(0, m * V), next.subarray(r0, r0 + m), m, V))
     for (let s = 0; s < count; s++) {
-      const ids = batch.ids.subarray((first + s) * seq, (first + s + 1) * seq)
       let total = 0
-      headTiles(model, k, x.subarray(s * seq * model.cfg.hidden, (s + 1) * seq * model.cfg.hidden), seq - 1, (logits, r0, m) => {
-        const losses = new Float32Array(m)
-        k.nllRows(losses, logits.subarray(0, m * V), ids.subarray(r0 + 1, r0 + 1 + m), m, V)
-        for (const l of losses) total += l
-      })
+      for (let t = 0; t < seq - 1; t++) total += losses[s * seq + t]
       out[first + s] = total / (seq - 1)
     }
   }, opts)

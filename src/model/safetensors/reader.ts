@@ -5,7 +5,9 @@ import {invalidFormat, notFound} from '../../util/errors.js'
 import {numel} from './dtypes.js'
 import {parseHeader, type Header, type TensorEntry} from './header.js'
 
-let staging = new Uint16Array(0)
+/** Half-precision tensors are converted a piece at a time, so a large vocabulary's table is never staged whole. */
+const STAGING_VALUES = 1 << 22
+const staging = new Uint16Array(STAGING_VALUES)
 
 /** One safetensors file, opened for reading tensors one at a time by offset. */
 export class SafetensorsFile {
@@ -53,7 +55,7 @@ export class SafetensorsFile {
 
   /**
    * Reads a float tensor into `out` (its length must be the tensor's size). Half-precision
-   * bytes go through one reused staging buffer, so streaming blocks allocates nothing new.
+   * bytes go through one small reused staging buffer, so streaming blocks allocates nothing new.
    */
   readF32Into(name: string, out: Float32Array): Float32Array {
     const t = this.entry(name)
@@ -64,11 +66,12 @@ export class SafetensorsFile {
         this.readRange(name, t.begin, new Uint8Array(out.buffer, out.byteOffset, n * 4))
         return out
       case 'BF16': case 'F16': {
-        if (staging.length < n) staging = new Uint16Array(n)
-        const half = staging.subarray(0, n)
-        this.readRange(name, t.begin, new Uint8Array(half.buffer, 0, n * 2))
-        if (t.dtype === 'BF16') kernels().bf16ToF32(out, half)
-        else kernels().f16ToF32(out, half)
+        for (let at = 0; at < n; at += STAGING_VALUES) {
+          const m = Math.min(STAGING_VALUES, n - at), half = staging.subarray(0, m)
+          this.readRange(name, t.begin + at * 2, new Uint8Array(half.buffer, 0, m * 2))
+          if (t.dtype === 'BF16') kernels().bf16ToF32(out.subarray(at, at + m), half)
+          else kernels().f16ToF32(out.subarray(at, at + m), half)
+        }
         return out
       }
       case 'F64': {

@@ -72,11 +72,20 @@ export class SafetensorsWriter {
 
   /** Writes the next tensor; tensors must come in the order they were declared. */
   write(name: string, bytes: Uint8Array): void {
+    this.writeChunks(name, [bytes])
+  }
+
+  /** Writes the next tensor from consecutive pieces, so a tensor larger than memory allows is never held whole. */
+  writeChunks(name: string, chunks: Iterable<Uint8Array>): void {
     const spec = this.specs[this.next]
     if (!spec || spec.name !== name) throw new Error(`writer for ${this.path}: expected ${spec?.name ?? 'no more tensors'}, got ${name}`)
-    if (bytes.length !== this.sizes[this.next]) throw new Error(`writer for ${this.path}: ${name} has ${bytes.length} bytes, expected ${this.sizes[this.next]}`)
-    writeAt(this.fd, bytes, this.pos)
-    this.pos += bytes.length
+    const start = this.pos
+    for (const bytes of chunks) {
+      if (this.pos - start + bytes.length > this.sizes[this.next]) throw new Error(`writer for ${this.path}: ${name} has more than ${this.sizes[this.next]} bytes`)
+      writeAt(this.fd, bytes, this.pos)
+      this.pos += bytes.length
+    }
+    if (this.pos - start !== this.sizes[this.next]) throw new Error(`writer for ${this.path}: ${name} has ${this.pos - start} bytes, expected ${this.sizes[this.next]}`)
     this.next++
   }
 
