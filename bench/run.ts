@@ -1,5 +1,4 @@
 // `npm run bench`: our kernels and engine measured side by side with onnxruntime in one run.
-import {spawnSync} from 'node:child_process'
 import {rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -16,6 +15,8 @@ import {Model} from '../src/model/model.js'
 import {fixtureTasksBench, tasksBench} from './tasks.js'
 import {exportEncodersBench} from './export-encoders.js'
 import {forwardBench} from './forward.js'
+import {cli} from './cli.js'
+import {memoryBench} from './memory.js'
 
 const rand = seededRandom(1)
 const threads = threadCount()
@@ -55,14 +56,6 @@ async function gemmBench(): Promise<void> {
     const g1 = flop / ours / 1e9, g2 = flop / theirs / 1e9
     console.log(label.padEnd(28) + g1.toFixed(1).padStart(14) + g2.toFixed(1).padStart(14) + (g1 / g2).toFixed(2).padStart(10))
   }
-}
-
-/** Runs the real CLI; returns its parsed --json output. */
-function cli(args: string[]): any {
-  const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-  const r = spawnSync(process.execPath, [bin, ...args, '--json'], {encoding: 'utf8', maxBuffer: 1 << 26})
-  if (r.status !== 0) throw new Error(r.stderr)
-  return JSON.parse(r.stdout)
 }
 
 /**
@@ -279,6 +272,7 @@ async function quantBench(): Promise<void> {
 const which = process.argv[2]
 if (!which || which === 'gemm') await gemmBench()
 if (!which || which === 'forward') await forwardBench()
+if (!which || which === 'memory') await memoryBench()
 if (!which || which === 'prune') await pruneBench()
 if (!which || which === 'quality') await qualityBench()
 if (!which || which === 'formats') await formatsBench()

@@ -39,6 +39,8 @@ export interface Job {
   seqlen: number
   e2eSteps: number
   out: string
+  /** The preflight estimate of the peak memory (prune/memory.ts), in bytes. */
+  estimatedBytes: number
 }
 
 export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
@@ -67,8 +69,8 @@ export async function planJob(o: PruneOptions, log: Logger): Promise<Job> {
   }
   const seqlen = calibrationSeqlen(o.seqlen, model.cfg)
   if (o.maxPplIncrease !== undefined && o.eval === 'none') throw usage('--max-ppl-increase needs an evaluation', 'drop --eval none')
-  checkMemory(o, model, method, seqlen, log)
-  return {model, method, gqsa, quant, target, plan, packing, skip, seqlen, e2eSteps, out}
+  const estimatedBytes = checkMemory(o, model, method, seqlen, log)
+  return {model, method, gqsa, quant, target, plan, packing, skip, seqlen, e2eSteps, out, estimatedBytes}
 }
 
 /** --seqlen, or min(2048, max_position_embeddings), checked against the model's positions and attention window. */
@@ -120,7 +122,7 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
   return {format, bits: 4, group: g.group}
 }
 
-function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqlen: number, log: Logger): void {
+function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqlen: number, log: Logger): number {
   const limit = o.maxMemory ?? availableBytes()
   const need = estimatePruneBytes(model.cfg, method, method.needsCalibration || o.owl ? o.nsamples : 0, seqlen, 256 * seqlen)
   if (need > limit) {
@@ -128,6 +130,7 @@ function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqle
       EXIT.memory, 'lower --nsamples or --seqlen, or raise --max-memory')
   }
   log.info(`estimated peak memory ${gib(need)} of ${gib(limit)}`)
+  return need
 }
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`

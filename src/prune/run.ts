@@ -72,7 +72,7 @@ export async function runPrune(o: PruneOptions, log: Logger): Promise<PruneRepor
       evalName: data.evalData?.name ?? null, dense, pruned, linears: result.linears, phases: {...phases, ...result.times},
       seconds: (performance.now() - started) / 1000, gate, format: o.format ?? 'dense', speed, refined: result.refined, experts: result.experts, e2e,
       quantization: job.quant ? quantizationSummary(job.quant.quant, o.format ?? 'dense', result.linears, model) : null,
-      kld: quality.kld, tasks: quality.tasks,
+      kld: quality.kld, tasks: quality.tasks, estimatedBytes: job.estimatedBytes,
     })
     writeReportFiles(work, report)
     placeOutput(job, work, log, o.format === 'pack-quantized')

@@ -69,6 +69,8 @@ export interface PruneReport {
   /** Decode products of the model's largest linear shape in every format, measured on this machine during the run. */
   speed: ShapeResult
   peak_rss_bytes: number
+  /** The preflight estimate the job was admitted by (--max-memory). */
+  estimated_peak_bytes: number
   output: string
   command: string
 }
@@ -97,6 +99,7 @@ export interface ReportInput {
   quantization?: QuantizationSummary | null
   kld: KlStats | null
   tasks: PruneReport['tasks']
+  estimatedBytes: number
 }
 
 /** The command line that reproduces the run. */
@@ -167,6 +170,7 @@ export function buildReport(r: ReportInput): PruneReport {
     e2e: r.e2e,
     speed: r.speed,
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    estimated_peak_bytes: r.estimatedBytes,
     output: r.out,
     command: reproduceCommand(r.options),
   }

@@ -142,7 +142,7 @@ export function reportMarkdown(r: PruneReport): string {
     `- method: ${r.method.title} (${r.method.paper})`,
     `- target: ${r.target.pattern}, requested sparsity ${pct(r.target.requested_sparsity)}, achieved ${pct(r.sparsity.overall)} of the decoder-block linears`,
     `- calibration: ${r.calibration.dataset ?? 'none'}, ${r.calibration.nsamples} × ${r.calibration.seqlen} tokens, seed ${r.calibration.seed}`,
-    `- sparsify ${r.tool.version}; peak RSS ${mib(r.peak_rss_bytes)}`,
+    `- sparsify ${r.tool.version}; peak RSS ${mib(r.peak_rss_bytes)} (estimated ${mib(r.estimated_peak_bytes)})`,
     '',
     '## Evaluation',
     '',

@@ -18,7 +18,9 @@ export function blockParams(cfg: ModelConfig): number {
  * buffers), the embeddings and the head. Half-precision reads are staged in a few MiB (safetensors/reader.ts).
  */
 export function weightBytes(cfg: ModelConfig): number {
-  return blockParams(cfg) * F32 + (cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * cfg.hidden * F32
+  // OPT-350m's embeddings and head are word_embed_proj_dim wide, with project_in and project_out beside them.
+  const E = cfg.embedDim, projections = E !== cfg.hidden ? 2 * cfg.hidden * E : 0
+  return (blockParams(cfg) + (cfg.tieEmbeddings ? 1 : 2) * cfg.vocabSize * E + projections) * F32
 }
 
 /** Tokens per decoder-block call (engine/forward.ts): large enough for GEMM efficiency, small enough for the scratch buffers. */
