@@ -102,8 +102,14 @@ export interface Backend {
   /** Causal GQA attention backward; dq, dk, dv are written. */
   attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
     batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number, mask?: AttentionMask): void
-  /** In place: logits (rows, vocab) become scale·(softmax − onehot(target)). */
-  xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void
+  /**
+   * One tile of a vocabulary read a tile at a time: columns col0..col0+cols of each row's logits (rows, cols).
+   * Folds the tile into each row's running max `mx` (start at −∞) and sum of exp(logit − mx) (start at 0);
+   * zt[r] receives the logit of targets[r] when the tile holds that word. log-sum-exp = mx + log(sum).
+   */
+  lseTile(mx: Float32Array, sum: Float32Array, zt: Float32Array, logits: Float32Array, targets: Int32Array, col0: number, rows: number, cols: number): void
+  /** In place on a tile as lseTile's: logits become rowScale[r]·(softmax − onehot(target)), given each row's log-sum-exp. */
+  xentTileBackward(logits: Float32Array, lse: Float32Array, targets: Int32Array, rowScale: Float32Array, col0: number, rows: number, cols: number): void
   /** One AdamW step in place on p with moments m, v (bias-corrected; decoupled weight decay). */
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number}): void
   /** y (tokens, rows) = x (tokens, cols) · Wᵀ, W (rows, cols) in float32 or bf16: decode and short prefills. */

@@ -168,10 +168,13 @@ function nativeBackend(addon: NativeAddon): Backend {
       need([dq, dout, q].every((a) => a.length >= rows * nh * hd) && [dk, dv, k, v].every((a) => a.length >= rows * nkv * hd), 'attentionBackward', 'shape mismatch')
       addon.attentionBackward(dq, dk, dv, dout, q, k, v, batch, seq, nh, nkv, hd, scale, mask?.window ?? 0, mask?.softcap ?? 0)
     },
-    xentBackward(logits, targets, rows, vocab, scale) {
-      need(logits.length >= rows * vocab && targets.length >= rows, 'xentBackward', 'shape mismatch')
-      for (let r = 0; r < rows; r++) need(targets[r] >= 0 && targets[r] < vocab, 'xentBackward', `target ${targets[r]} outside the vocabulary`)
-      addon.xentBackward(logits, targets, rows, vocab, scale)
+    lseTile(mx, sum, zt, logits, targets, col0, rows, cols) {
+      need(mx.length >= rows && sum.length >= rows && zt.length >= rows && targets.length >= rows && logits.length >= rows * cols, 'lseTile', 'shape mismatch')
+      addon.lseTile(mx, sum, zt, logits, targets, col0, rows, cols)
+    },
+    xentTileBackward(logits, lse, targets, rowScale, col0, rows, cols) {
+      need(lse.length >= rows && rowScale.length >= rows && targets.length >= rows && logits.length >= rows * cols, 'xentTileBackward', 'shape mismatch')
+      addon.xentTileBackward(logits, lse, targets, rowScale, col0, rows, cols)
     },
     adamwStep(p, g, m, v, o) {
       need(g.length >= p.length && m.length >= p.length && v.length >= p.length && o.step >= 1, 'adamwStep', 'shape mismatch')

@@ -2,7 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {freemem} from 'node:os'
 
 import type {ModelConfig} from '../model/config.js'
-import {blockParams, callRows, F32, headTileBytes, RUNTIME_BYTES, scratchBytes, weightBytes} from '../model/engine/memory.js'
+import {BACKWARD_TILE_BYTES, blockParams, callRows, F32, headTileBytes, RUNTIME_BYTES, scratchBytes, weightBytes} from '../model/engine/memory.js'
 import {EXPERT_STATS_BYTES, expertStatsBytes} from '../methods/sequential.js'
 import type {PruningMethod} from '../methods/types.js'
 import {usage} from '../util/errors.js'
@@ -45,9 +45,10 @@ export function estimatePruneBytes(cfg: ModelConfig, method: PruningMethod, nsam
 
 /**
  * GBLM's gradient pass over one sequence (methods/gradnorm.ts): the accumulators of every block, one block's
- * gradients and tape, the blocks' inputs, and the head's logits with their gradient.
+ * gradients, its tape and the attention's scores, every block's input, and one tile of the head's logits
+ * (with its softcapped copy): never (seqlen, vocab) at once.
  */
 export function gradientPassBytes(cfg: ModelConfig, seqlen: number): number {
   const H = cfg.hidden, I = cfg.intermediate, block = blockParams(cfg)
-  return cfg.layers * block * F32 + 2 * block * F32 + seqlen * (10 * H + 4 * I + 2 * seqlen) * F32 + seqlen * cfg.vocabSize * F32 * 2
+  return (cfg.layers + 2) * block * F32 + (cfg.layers + 2) * seqlen * H * F32 + seqlen * (10 * H + 4 * I + 2 * seqlen) * F32 + 2 * BACKWARD_TILE_BYTES
 }

@@ -63,12 +63,35 @@ describe('backward kernels equal their references', () => {
     assertClose(vb, va, {atol: 1e-7, rtol: 1e-5}, 'v')
   })
 
-  it('xentBackward', () => {
-    const [rows, vocab] = [7, 50]
+  it('lseTile and xentTileBackward, tile by tile, give the whole rows’ loss and softmax − onehot', () => {
+    const [rows, vocab, cols] = [7, 50, 16]
     const logits = randomNormal(rows * vocab, rand, 3), t = Int32Array.from({length: rows}, () => Math.floor(rand() * vocab))
-    const a = logits.slice(), b = logits.slice()
-    ref.xentBackward(a, t, rows, vocab, 0.25)
-    nat.xentBackward(b, t, rows, vocab, 0.25)
-    assertClose(b, a, {atol: 1e-7, rtol: 1e-5})
+    const scale = Float32Array.from({length: rows}, (_, r) => (r === 3 ? 0 : 0.25))
+    const tileOf = (c0: number, m: number) => Float32Array.from({length: rows * m}, (_, i) => logits[Math.floor(i / m) * vocab + c0 + (i % m)])
+    const run = (k: typeof ref) => {
+      const mx = new Float32Array(rows).fill(-Infinity), sum = new Float32Array(rows), zt = new Float32Array(rows), grad = new Float32Array(rows * vocab)
+      for (let c0 = 0; c0 < vocab; c0 += cols) k.lseTile(mx, sum, zt, tileOf(c0, Math.min(cols, vocab - c0)), t, c0, rows, Math.min(cols, vocab - c0))
+      const lse = mx.map((m, r) => m + Math.log(sum[r]))
+      for (let c0 = 0; c0 < vocab; c0 += cols) {
+        const m = Math.min(cols, vocab - c0), tile = tileOf(c0, m)
+        k.xentTileBackward(tile, lse, t, scale, c0, rows, m)
+        tile.forEach((v, i) => { grad[Math.floor(i / m) * vocab + c0 + (i % m)] = v })
+      }
+      return {loss: lse.map((l, r) => l - zt[r]), grad}
+    }
+    const a = run(ref), b = run(nat)
+    assertClose(b.loss, a.loss, {atol: 1e-5, rtol: 1e-5}, 'loss')
+    assertClose(b.grad, a.grad, {atol: 1e-7, rtol: 1e-5}, 'grad')
+    // Against the whole rows: nllRows, and softmax − onehot written out.
+    const whole = new Float32Array(rows)
+    ref.nllRows(whole, logits, t, rows, vocab)
+    assertClose(a.loss, whole, {atol: 1e-5, rtol: 1e-5}, 'loss of whole rows')
+    const want = new Float32Array(rows * vocab)
+    for (let r = 0; r < rows; r++) {
+      const row = logits.subarray(r * vocab, (r + 1) * vocab), lse = whole[r] + row[t[r]]
+      for (let j = 0; j < vocab; j++) want[r * vocab + j] = scale[r] * (Math.exp(row[j] - lse) - (j === t[r] ? 1 : 0))
+    }
+    assertClose(a.grad, want, {atol: 1e-6, rtol: 1e-4}, 'softmax − onehot')
   })
+
 })

@@ -1,14 +1,15 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 
-import {lossAndGradients, namedGradients} from '../../src/model/engine/backward.js'
+import {headBackward, lossAndGradients, namedGradients} from '../../src/model/engine/backward.js'
 import {ParamStore} from '../../src/model/params.js'
-import {seededRandom} from '../../src/util/random.js'
+import {kernels} from '../../src/kernels/index.js'
+import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {toBatch} from '../../src/model/engine/forward.js'
 import {Model} from '../../src/model/model.js'
 import {writeRandomLlama} from '../../fixtures/gen/random-model.js'
 import {GOLDEN_MODELS, golden} from '../helpers/golden.js'
-import {relativeError} from '../helpers/assert-close.js'
+import {assertClose, relativeError} from '../helpers/assert-close.js'
 import {tempDir} from '../helpers/cli.js'
 
 describe('backward pass', () => {
@@ -33,6 +34,20 @@ describe('backward pass', () => {
         const err = relativeError(got, want)
         assert.ok(err < 1e-4, `${p}: relative error ${err}`)
       }
+    })
+  }
+
+  for (const name of ['gemma2', 'llama']) {
+    it(`${name}: the head's backward in vocabulary tiles equals one tile of the whole vocabulary${name === 'gemma2' ? ' (final softcap)' : ''}`, () => {
+      const model = Model.load(golden(name).dir)
+      const {hidden, vocabSize} = model.cfg
+      const rand = seededRandom(3), batch = toBatch([[1, 7, 3, 9, 2], [4, 4, 8, 0, 5]])
+      const x = randomNormal(batch.n * batch.seq * hidden, rand)
+      const whole = headBackward(kernels(), model, batch, x, true, vocabSize)
+      const tiled = headBackward(kernels(), model, batch, x, true, Math.floor(vocabSize / 3) - 1)
+      assert.ok(Math.abs(tiled.loss - whole.loss) < 1e-5 * whole.loss)
+      assertClose(tiled.dx, whole.dx, {atol: 1e-7, rtol: 1e-4}, 'dx')
+      assertClose(tiled.dHead!, whole.dHead!, {atol: 1e-7, rtol: 1e-4}, 'dHead')
     })
   }
 

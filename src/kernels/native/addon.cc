@@ -222,8 +222,13 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value XentBackward(const Napi::CallbackInfo& info) {
-  sp::xent_backward(f32(info, 0), data<int32_t>(info[1]), num(info, 2), num(info, 3), info[4].As<Napi::Number>().FloatValue());
+Napi::Value LseTile(const Napi::CallbackInfo& info) {
+  sp::lse_tile(f32(info, 0), f32(info, 1), f32(info, 2), f32(info, 3), data<int32_t>(info[4]), num(info, 5), num(info, 6), num(info, 7));
+  return info.Env().Undefined();
+}
+
+Napi::Value XentTileBackward(const Napi::CallbackInfo& info) {
+  sp::xent_tile_backward(f32(info, 0), f32(info, 1), data<int32_t>(info[2]), f32(info, 3), num(info, 4), num(info, 5), num(info, 6));
   return info.Env().Undefined();
 }
 
@@ -391,7 +396,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["ropeBackward"] = Napi::Function::New(env, RopeBackward);
   exports["siluMulBackward"] = Napi::Function::New(env, SiluMulBackward);
   exports["attentionBackward"] = Napi::Function::New(env, AttentionBackward);
-  exports["xentBackward"] = Napi::Function::New(env, XentBackward);
+  exports["lseTile"] = Napi::Function::New(env, LseTile);
+  exports["xentTileBackward"] = Napi::Function::New(env, XentTileBackward);
   exports["adamwStep"] = Napi::Function::New(env, AdamwStep);
   exports["matmulDense"] = Napi::Function::New(env, MatmulDense);
   exports["matmulNm"] = Napi::Function::New(env, MatmulNm);

@@ -190,21 +190,6 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   });
 }
 
-void xent_backward(float* logits, const int32_t* targets, int rows, int vocab, float scale) {
-  parallel_range(rows, 16, [&](long b, long e) {
-    for (long r = b; r < e; ++r) {
-      float* l = logits + r * (long)vocab;
-      float mx = l[0];
-      for (int j = 1; j < vocab; ++j) mx = std::max(mx, l[j]);
-      double sum = 0;
-      for (int j = 0; j < vocab; ++j) sum += std::exp((double)(l[j] - mx));
-      const double inv = 1.0 / sum;
-      for (int j = 0; j < vocab; ++j) l[j] = (float)(std::exp((double)(l[j] - mx)) * inv * scale);
-      l[targets[r]] -= scale;
-    }
-  });
-}
-
 void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int step) {
   const float c1 = 1.0f - std::pow(beta1, (float)step), c2 = 1.0f - std::pow(beta2, (float)step);

@@ -22,7 +22,6 @@ void silu_mul_backward(float* dgate, float* dup, const float* dout, const float*
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, int batch, int seq, int nh, int nkv, int hd, float scale, int window, float softcap);
 // In place: logits become scale·(softmax(logits) − onehot(target)), the gradient of scale·Σ nll.
-void xent_backward(float* logits, const int32_t* targets, int rows, int vocab, float scale);
 
 // One AdamW step in place (decoupled weight decay, bias-corrected moments); g is pre-scaled.
 void adamw_step(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,

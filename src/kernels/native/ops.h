@@ -37,6 +37,12 @@ void attention_cached(float* out, const float* q, const float* kc, const float* 
                       float scale, int window, float softcap);
 // losses[r] = logsumexp(logits[r]) − logits[r][targets[r]]      logits: (rows, vocab)
 void nll_rows(float* losses, const float* logits, const int32_t* targets, int rows, int vocab);
+// The next-token loss over a vocabulary a tile of columns at a time (col0 is the tile's first word), so that
+// no (rows, vocab) logits exist at once. lse_tile folds a tile into each row's running max mx and sum of
+// exp(z − mx), and copies the target's logit into zt when the tile holds it. xent_tile_backward turns a tile
+// into row_scale·(softmax − onehot(target)) given each row's log-sum-exp.
+void lse_tile(float* mx, float* sum, float* zt, const float* logits, const int32_t* targets, int col0, int rows, int cols);
+void xent_tile_backward(float* logits, const float* lse, const int32_t* targets, const float* row_scale, int col0, int rows, int cols);
 void kl_rows(float* kl, uint8_t* same, const float* base, const float* other, int rows, int vocab);
 
 void bf16_to_f32(float* out, const uint16_t* in, long n);

@@ -77,14 +77,25 @@ export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float3
   }
 }
 
-export function xentBackward(logits: Float32Array, targets: Int32Array, rows: number, vocab: number, scale: number): void {
+export function lseTile(mx: Float32Array, sum: Float32Array, zt: Float32Array, logits: Float32Array, targets: Int32Array, col0: number, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
-    let mx = -Infinity
-    for (let j = 0; j < vocab; j++) mx = Math.max(mx, logits[r * vocab + j])
-    let sum = 0
-    for (let j = 0; j < vocab; j++) sum += Math.exp(logits[r * vocab + j] - mx)
-    for (let j = 0; j < vocab; j++) logits[r * vocab + j] = (Math.exp(logits[r * vocab + j] - mx) / sum) * scale
-    logits[r * vocab + targets[r]] -= scale
+    const row = logits.subarray(r * cols, (r + 1) * cols)
+    let m = mx[r]
+    for (const z of row) m = Math.max(m, z)
+    let s = sum[r] === 0 ? 0 : sum[r] * Math.exp(mx[r] - m)
+    for (const z of row) s += Math.exp(z - m)
+    mx[r] = m
+    sum[r] = s
+    const t = targets[r] - col0
+    if (t >= 0 && t < cols) zt[r] = row[t]
+  }
+}
+
+export function xentTileBackward(logits: Float32Array, lse: Float32Array, targets: Int32Array, rowScale: Float32Array, col0: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) logits[r * cols + j] = Math.exp(logits[r * cols + j] - lse[r]) * rowScale[r]
+    const t = targets[r] - col0
+    if (t >= 0 && t < cols) logits[r * cols + t] -= rowScale[r]
   }
 }
 

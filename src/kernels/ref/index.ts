@@ -1,6 +1,6 @@
 import type {Backend} from '../backend.js'
 import {attention, attentionCached} from './attention.js'
-import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBackward, xentBackward} from './backward.js'
+import {adamwStep, attentionBackward, rmsnormBackward, ropeBackward, siluMulBackward, lseTile, xentTileBackward} from './backward.js'
 import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 import {addInplace, siluMul} from './elementwise.js'
 import {gemm} from './gemm.js'
@@ -18,7 +18,7 @@ import {gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaDequant, gqsaFakeQuant, g
 export const refBackend: Backend = {
   name: 'ref', gemm, rmsnorm, rope, siluMul, actMul, actMulBackward, layernorm, layernormBackward, softcap, softcapBackward, scaleInplace, addInplace, attention, attentionCached, nllRows, klRows, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16,
   columnStats, absScaled, selectRowK, selectNM, selectThreshold, applyMask, countNonFinite, sumF64, countAbove, zeroStats, weightedSqDiff, mirrorLower, packBitmask, pack24, unpackBitmask, accumulateSquares, absMulAdd, sparsegptFactor, sparsegptPrune,
-  rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, xentBackward, adamwStep,
+  rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, lseTile, xentTileBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,
   matmulDense, packNm, unpackNm, nm24Blocks, matmulNm, matmulBitmask, matmulGqsa,
   ggmlQ8_0, ggmlQ4_1, q4Blocks, packInt32, unpackInt32, transposeF32,

@@ -11,6 +11,7 @@ import {moeBackward} from './moe-backward.js'
 import {moeForward} from './moe.js'
 import {applyNorm, embed, embedBackward, headInput, normBackward, type Batch, type WeightSource} from './source.js'
 import {zeroGrads, type BlockGrads} from './grads.js'
+import {BACKWARD_TILE_BYTES, F32} from './memory.js'
 
 /** Every activation of one block forward that its backward reads. */
 interface Tape {
@@ -137,39 +138,51 @@ export function blockGradients(k: Backend, cfg: ModelConfig, w: BlockWeights, x0
 export interface BackwardResult {
   /** Mean next-token cross-entropy over the batch's n·(seq − 1) predictions. */
   loss: number
-  embeddings: Float32Array
-  /** Learned positions' gradient (OPT), or null. */
-  positions: Float32Array | null
   /** Null where the family has no final norm (post-norm OPT). */
   finalNorm: Norm | null
-  /** lm_head's gradient; null when tied (it is then added into `embeddings`). */
+  /** With `outer`: the embeddings' gradient (the head's added when tied), learned positions' (OPT) or null, lm_head's or null when tied. */
+  embeddings: Float32Array | null
+  positions: Float32Array | null
   head: Float32Array | null
 }
 
-/** Loss of the head over the final hidden states x, its gradient with respect to x, the final norm's and the head's. */
-function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Array): {loss: number; dx: Float32Array; dNorm: Norm | null; dHead: Float32Array} {
-  const cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, E = cfg.embedDim, V = cfg.vocabSize
+/** Vocabulary columns per tile of the head's backward: (rows, columns) logits of BACKWARD_TILE_BYTES. */
+const vocabTile = (rows: number, vocab: number) => Math.max(1, Math.min(vocab, Math.floor(BACKWARD_TILE_BYTES / F32 / rows)))
+
+/**
+ * Loss of the head over the final hidden states x, its gradient with respect to x, the final norm's and (with
+ * `headGrad`) the head's, a tile of vocabulary columns at a time so that (rows, vocab) logits never exist: a
+ * first pass takes each row's log-sum-exp, a second turns each tile into softmax − onehot, through the final
+ * softcap's derivative, and accumulates dh += dlogits·W and dW = dlogitsᵀ·h. (Tests pass other tile widths.)
+ */
+export function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Array, headGrad: boolean, cols = vocabTile(batch.n * batch.seq, src.cfg.vocabSize)) {
+  const cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, E = cfg.embedDim, V = cfg.vocabSize, cap = cfg.finalSoftcap, W = src.head()
   const hf = new Float32Array(rows * E), norm = src.finalNorm(), project = src.projection('out')
   headInput(k, src, hf, new Float32Array(project ? rows * H : 0), x, rows)
-  const logits = new Float32Array(rows * V)
-  k.gemm(logits, hf, src.head(), rows, V, E, {transB: true})
-  if (cfg.finalSoftcap) k.softcap(logits, cfg.finalSoftcap)
-  const capped = cfg.finalSoftcap ? logits.slice() : null
-  // Positions 0..seq−2 of each sequence predict the next token.
-  const targets = new Int32Array(rows), use = new Uint8Array(rows)
-  for (let s = 0; s < n; s++) for (let t = 0; t < seq - 1; t++) { targets[s * seq + t] = batch.ids[s * seq + t + 1]; use[s * seq + t] = 1 }
-  const count = n * (seq - 1)
-  const losses = new Float32Array(rows)
-  k.nllRows(losses, logits, targets, rows, V)
+  // Positions 0..seq−2 of each sequence predict the next token; the last position of each weighs nothing.
+  const count = n * (seq - 1), targets = new Int32Array(rows), rowScale = new Float32Array(rows)
+  for (let s = 0; s < n; s++) for (let t = 0; t < seq - 1; t++) { targets[s * seq + t] = batch.ids[s * seq + t + 1]; rowScale[s * seq + t] = 1 / count }
+  const tile = new Float32Array(rows * cols), capped = cap ? new Float32Array(rows * cols) : null
+  const logits = (c0: number, m: number) => {
+    const t = tile.subarray(0, rows * m)
+    k.gemm(t, hf, W.subarray(c0 * E, (c0 + m) * E), rows, m, E, {transB: true})
+    if (cap) k.softcap(t, cap)
+    return t
+  }
+  const mx = new Float32Array(rows).fill(-Infinity), sum = new Float32Array(rows), zt = new Float32Array(rows)
+  for (let c0 = 0; c0 < V; c0 += cols) k.lseTile(mx, sum, zt, logits(c0, Math.min(cols, V - c0)), targets, c0, rows, Math.min(cols, V - c0))
+  const lse = mx.map((m, r) => m + Math.log(sum[r]))
   let loss = 0
-  for (let r = 0; r < rows; r++) if (use[r]) loss += losses[r]
-  k.xentBackward(logits, targets, rows, V, 1 / count)
-  for (let r = 0; r < rows; r++) if (!use[r]) logits.fill(0, r * V, (r + 1) * V)
-  if (capped) k.softcapBackward(logits, capped, cfg.finalSoftcap)
-  const dHead = new Float32Array(V * E)
-  k.gemm(dHead, logits, hf, V, E, rows, {transA: true})
-  const dhf = new Float32Array(rows * E)
-  k.gemm(dhf, logits, src.head(), rows, E, V)
+  for (let r = 0; r < rows; r++) if (rowScale[r]) loss += lse[r] - zt[r]
+  const dHead = headGrad ? new Float32Array(V * E) : null, dhf = new Float32Array(rows * E)
+  for (let c0 = 0; c0 < V; c0 += cols) {
+    const m = Math.min(cols, V - c0), t = logits(c0, m)
+    if (capped) capped.set(t)
+    k.xentTileBackward(t, lse, targets, rowScale, c0, rows, m)
+    if (capped) k.softcapBackward(t, capped.subarray(0, rows * m), cap)
+    k.gemm(dhf, t, W.subarray(c0 * E, (c0 + m) * E), rows, E, m, {accumulate: c0 > 0})
+    if (dHead) k.gemm(dHead.subarray(c0 * E, (c0 + m) * E), t, hf, m, E, rows, {transA: true})
+  }
   // project_out's own gradient is not formed: nothing prunes or trains it.
   let dNormed = dhf
   if (project) k.gemm(dNormed = new Float32Array(rows * H), dhf, project, rows, H, E)
@@ -183,10 +196,11 @@ function headBackward(k: Backend, src: WeightSource, batch: Batch, x: Float32Arr
 /**
  * Loss and gradients of a batch of equal-length sequences. Block inputs are kept; each block's
  * internals are recomputed on the way back (activation checkpointing), so one block's activations
- * and gradients exist at a time. `onBlock` receives each block's gradients, last block first.
+ * and gradients exist at a time. `onBlock` receives each block's gradients, last block first; the
+ * embeddings' and head's gradients ((vocab, hidden) each) are made only with `outer`.
  */
 export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (layer: number, g: BlockGrads, w: BlockWeights) => void,
-  kernels: Backend = defaultKernels()): BackwardResult {
+  kernels: Backend = defaultKernels(), outer = false): BackwardResult {
   const k = kernels, cfg = src.cfg, {n, seq} = batch, rows = n * seq, H = cfg.hidden, V = cfg.vocabSize
   const rope = ropeTables(cfg, seq)
   const inputs: Float32Array[] = []
@@ -199,8 +213,8 @@ export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (laye
     w = src.block(l, w)
     runBlock(k, cfg, w, x, n, seq, rope, scratch)
   }
-  const head = headBackward(k, src, batch, x)
-  let dx = head.dx
+  const head = headBackward(k, src, batch, x, outer)
+  let dx: Float32Array = head.dx
   for (let l = cfg.layers - 1; l >= 0; l--) {
     w = src.block(l, w)
     const tape = forwardTape(k, cfg, w, inputs[l], n, seq, rope)
@@ -209,10 +223,11 @@ export function lossAndGradients(src: WeightSource, batch: Batch, onBlock: (laye
     onBlock(l, g, w)
     inputs.pop()
   }
-  const dEmbed = cfg.tieEmbeddings ? head.dHead : new Float32Array(V * cfg.embedDim)
+  if (!outer) return {loss: head.loss, finalNorm: head.dNorm, embeddings: null, positions: null, head: null}
+  const dEmbed = cfg.tieEmbeddings ? head.dHead! : new Float32Array(V * cfg.embedDim)
   const pos = src.positions(), dPos = pos && new Float32Array(pos.length)
   embedBackward(src, batch.ids, dx, dEmbed, dPos, k, seq)
-  return {loss: head.loss, embeddings: dEmbed, positions: dPos, finalNorm: head.dNorm, head: cfg.tieEmbeddings ? null : head.dHead}
+  return {loss: head.loss, finalNorm: head.dNorm, embeddings: dEmbed, positions: dPos, head: cfg.tieEmbeddings ? null : head.dHead}
 }
 
 /** All parameter gradients by Hugging Face name (for tests and small models). */
@@ -226,9 +241,9 @@ export function namedGradients(src: WeightSource, batch: Batch, kernels?: Backen
     for (const [slot, ng] of Object.entries(g.norms) as [NormSlot, Norm][]) add(normName(cfg, l, slot), ng)
     w.tensors.forEach((t, i) => add(t.name, g.tensors[i]))
     if (g.router) add(routerName(cfg, l), g.router)
-  }, kernels)
+  }, kernels, true)
   const names = globalNames(cfg)
-  grads.set(names.embed, r.embeddings)
+  grads.set(names.embed, r.embeddings!)
   if (r.positions) grads.set(names.positions!, r.positions)
   if (r.finalNorm) add(names.finalNorm, r.finalNorm)
   if (r.head) grads.set(names.head, r.head)

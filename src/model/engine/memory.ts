@@ -42,6 +42,9 @@ export const headTileRows = (vocab: number) => Math.max(1, Math.min(512, Math.fl
 /** One tile of logits and its normed hidden states. */
 export const headTileBytes = (cfg: ModelConfig) => headTileRows(cfg.vocabSize) * (cfg.vocabSize + cfg.hidden) * F32
 
+/** One tile of the head's logits in the backward pass (engine/backward.ts): rows × vocabulary columns. */
+export const BACKWARD_TILE_BYTES = 2 ** 25
+
 /** The attention kernel's per-thread scores: one row of keys for each thread. */
 export const attentionBytes = (seq: number, threads: number) => 64 * seq * F32 * threads
 
