@@ -124,7 +124,8 @@ function outputPacking(format: NonNullable<PruneOptions['format']>, target: Spar
 
 function checkMemory(o: PruneOptions, model: Model, method: PruningMethod, seqlen: number, log: Logger): number {
   const limit = o.maxMemory ?? availableBytes()
-  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration || o.owl ? o.nsamples : 0, seqlen, 256 * seqlen)
+  const evalTokens = o.eval === 'none' ? 0 : 256 * seqlen
+  const need = estimatePruneBytes(model.cfg, method, method.needsCalibration || o.owl ? o.nsamples : 0, seqlen, evalTokens)
   if (need > limit) {
     throw new SparsifyError(`this job needs about ${gib(need)} of memory, more than the ${gib(limit)} ${o.maxMemory ? 'allowed by --max-memory' : 'available'}`,
       EXIT.memory, 'lower --nsamples or --seqlen, or raise --max-memory')
