@@ -33,7 +33,7 @@ function gradientMemory(model: string, seq: number): void {
   const child = spawnSync(process.execPath, [fileURLToPath(new URL('./gradient-child.js', import.meta.url)), model, String(seq)], {encoding: 'utf8'})
   if (child.status !== 0) throw new Error(child.stderr)
   const r = JSON.parse(child.stdout)
-  console.log(`  GBLM gradient pass, 1 × ${seq} tokens: peak RSS ${mib(r.maxRss)} vs the estimate's share for it ${mib(r.estimate)}: ` +
+  console.log(`  GBLM gradient pass, 1 × ${seq} tokens: peak RSS ${mib(r.maxRss)} vs the estimate's share for it (with the weights and runtime) ${mib(r.estimate)}: ` +
     `ratio ${(r.maxRss / r.estimate).toFixed(2)} (target ≤ 1); ${r.seconds.toFixed(0)} s`)
 }
 
