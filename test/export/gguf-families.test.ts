@@ -12,7 +12,7 @@ import {stderrLogger} from '../../src/util/log.js'
 import {expectError, sparsify, tempDir} from '../helpers/cli.js'
 import {agreement, argmax, engineProbabilities, goldenWithTokenizer} from '../helpers/clients.js'
 import {golden, goldenPath} from '../helpers/golden.js'
-import {ggufMetadata, llamaCppProbabilities} from '../helpers/llama-cpp.js'
+import {assertBlockMetadata, ggufMetadata, llamaCppProbabilities} from '../helpers/llama-cpp.js'
 
 const out = tempDir('sparsify-gguf-families-')
 
@@ -104,19 +104,10 @@ describe('GGUF export of the later families runs in llama.cpp (node-llama-cpp, o
 
       const m = await ggufMetadata(file) as Record<string, any>
       assert.equal(m.general.architecture, f.arch)
-      const k = m[f.arch], headDim = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads
-      const want32 = (v: number) => Math.fround(v)
-      assert.equal(k.block_count, cfg.num_hidden_layers)
-      assert.equal(k.embedding_length, cfg.hidden_size)
-      assert.equal(k.feed_forward_length, cfg.intermediate_size)
-      assert.equal(k.attention.head_count, cfg.num_attention_heads)
-      assert.equal(k.attention.head_count_kv, cfg.num_key_value_heads)
-      assert.equal(k.attention.key_length, headDim)
-      assert.equal(k.attention.layer_norm_rms_epsilon, want32(cfg.rms_norm_eps))
-      assert.equal(k.rope.freq_base, want32(cfg.rope_theta))
-      assert.equal(k.rope.dimension_count, Math.floor(headDim * (cfg.partial_rotary_factor ?? 1)))
+      const k = m[f.arch]
+      assertBlockMetadata(k, cfg)
       for (const [key, v] of Object.entries(EXTRA[f.golden]?.(cfg) ?? {})) {
-        assert.equal(dig(k, key), typeof v === 'number' ? want32(v) : v, key)
+        assert.equal(dig(k, key), typeof v === 'number' ? Math.fround(v) : v, key)
       }
     })
   }

@@ -10,7 +10,7 @@ import {stderrLogger} from '../../src/util/log.js'
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
 import {agreement, engineProbabilities, goldenWithTokenizer} from '../helpers/clients.js'
 import {golden, goldenPath} from '../helpers/golden.js'
-import {ggufMetadata, llamaCppProbabilities} from '../helpers/llama-cpp.js'
+import {assertBlockMetadata, ggufMetadata, llamaCppProbabilities} from '../helpers/llama-cpp.js'
 
 const out = tempDir('sparsify-gguf-')
 const quietLogger = stderrLogger({quiet: true})
@@ -91,17 +91,8 @@ describe('GGUF export runs in llama.cpp (node-llama-cpp, offline)', () => {
       const arch = m.general.architecture as string
       assert.equal(arch, {llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3'}[cfg.model_type as string])
       const a = m[arch]
-      const headDim = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads
-      assert.equal(a.block_count, cfg.num_hidden_layers)
-      assert.equal(a.embedding_length, cfg.hidden_size)
-      assert.equal(a.feed_forward_length, cfg.intermediate_size)
+      assertBlockMetadata(a, cfg)
       assert.equal(a.context_length, cfg.max_position_embeddings)
-      assert.equal(a.attention.head_count, cfg.num_attention_heads)
-      assert.equal(a.attention.head_count_kv, cfg.num_key_value_heads)
-      assert.equal(a.attention.key_length, headDim)
-      assert.equal(a.rope.dimension_count, headDim)
-      assert.equal(a.attention.layer_norm_rms_epsilon, Math.fround(cfg.rms_norm_eps))
-      assert.equal(a.rope.freq_base, Math.fround(cfg.rope_theta))
       assert.equal(m.tokenizer.ggml.tokens.length, cfg.vocab_size)
     }
   })

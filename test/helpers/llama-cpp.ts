@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import {getLlama, LlamaLogLevel, readGgufFileInfo, type Llama, type Token} from 'node-llama-cpp'
 
 let llama: Promise<Llama> | null = null
@@ -38,3 +39,17 @@ export async function llamaCppProbabilities(file: string, rows: number[][], voca
 }
 
 export const ggufMetadata = async (file: string) => (await readGgufFileInfo(file, {readTensorInfo: false})).metadata
+
+/** The keys every family's metadata shares, as llama.cpp reads them, against config.json (`a` is the arch's section). */
+export function assertBlockMetadata(a: Record<string, any>, cfg: Record<string, any>): void {
+  const headDim = cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads
+  assert.equal(a.block_count, cfg.num_hidden_layers)
+  assert.equal(a.embedding_length, cfg.hidden_size)
+  assert.equal(a.feed_forward_length, cfg.intermediate_size)
+  assert.equal(a.attention.head_count, cfg.num_attention_heads)
+  assert.equal(a.attention.head_count_kv, cfg.num_key_value_heads)
+  assert.equal(a.attention.key_length, headDim)
+  assert.equal(a.attention.layer_norm_rms_epsilon, Math.fround(cfg.rms_norm_eps))
+  assert.equal(a.rope.freq_base, Math.fround(cfg.rope_theta))
+  assert.equal(a.rope.dimension_count, Math.floor(headDim * (cfg.partial_rotary_factor ?? 1)))
+}
