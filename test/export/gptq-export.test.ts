@@ -9,7 +9,7 @@ import {Model} from '../../src/model/model.js'
 import {decodeFloats, encodeFloats} from '../../src/model/safetensors/writer.js'
 import {dequantize, readPackQuantized} from '../../src/packed/pack-quantized.js'
 import {sparsify, tempDir, TINY_LLAMA} from '../helpers/cli.js'
-import {readGgufQ4_1, readOnnxQ4} from '../helpers/read-exports.js'
+import {readGgufQuantized, readOnnxQ4} from '../helpers/read-exports.js'
 
 const out = tempDir('sparsify-gptq-export-')
 
@@ -62,7 +62,7 @@ function checkOnnx(dir: string, folder: string): void {
 }
 
 async function checkGguf(dir: string, file: string): Promise<void> {
-  const got = await readGgufQ4_1(file), heads: Record<string, number> = {'self_attn.q_proj.weight': 6, 'self_attn.k_proj.weight': 2}
+  const got = await readGgufQuantized(file), heads: Record<string, number> = {'self_attn.q_proj.weight': 6, 'self_attn.k_proj.weight': 2}
   for (const l of linears(dir)) {
     const w = got.get(`blk.${l.layer}.${GGUF_FAMILIES.LlamaForCausalLM.block[l.key]}`)!
     const order = (v: Float32Array) => heads[l.key] ? new Float32Array(permuteRows(new Uint8Array(v.slice().buffer), l.rows, heads[l.key]).buffer) : v

@@ -44,18 +44,27 @@ export function readOnnxQ4(folder: string, file = 'model_q4.onnx'): Map<string, 
 
 const half = (bits: number) => { const o = new Float32Array(1); f16ToF32(o, Uint16Array.of(bits)); return o[0] }
 
-/** Every Q4_1 tensor of a GGUF file by its GGUF name, dequantized as ggml does: d·q + m per block of 32, float32. */
-export async function readGgufQ4_1(file: string): Promise<Map<string, Float32Array>> {
+/**
+ * Every Q4_1 and Q8_0 tensor of a GGUF file by its GGUF name, dequantized as ggml does, float32:
+ * d·q + m per block of 32 (q4_1: f16 d, f16 m, 16 bytes of nibbles), d·q (q8_0: f16 d, 32 int8).
+ */
+export async function readGgufQuantized(file: string, types: readonly number[] = [GGML_Q4_1]): Promise<Map<string, Float32Array>> {
   const info = await readGgufFileInfo(file, {readTensorInfo: true})
   const bytes = readFileSync(file), out = new Map<string, Float32Array>()
   for (const t of info.tensorInfo ?? []) {
-    if (t.ggmlType !== 3) continue
-    const n = t.dimensions.map(Number).reduce((a, b) => a * b), w = new Float32Array(n), at = Number(t.fileOffset)
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at, n / 32 * 20)
+    if (!types.includes(t.ggmlType)) continue
+    const n = t.dimensions.map(Number).reduce((a, b) => a * b), w = new Float32Array(n)
+    const size = t.ggmlType === GGML_Q4_1 ? 20 : 34
+    const view = new DataView(bytes.buffer, bytes.byteOffset + Number(t.fileOffset), n / 32 * size)
     for (let b = 0; b < n / 32; b++) {
-      const d = half(view.getUint16(b * 20, true)), m = half(view.getUint16(b * 20 + 2, true))
+      const d = half(view.getUint16(b * size, true))
+      if (t.ggmlType === GGML_Q8_0) {
+        for (let j = 0; j < 32; j++) w[b * 32 + j] = Math.fround(d * view.getInt8(b * size + 2 + j))
+        continue
+      }
+      const m = half(view.getUint16(b * size + 2, true))
       for (let j = 0; j < 16; j++) {
-        const q = view.getUint8(b * 20 + 4 + j)
+        const q = view.getUint8(b * size + 4 + j)
         w[b * 32 + j] = Math.fround(Math.fround(d * (q & 15)) + m)
         w[b * 32 + j + 16] = Math.fround(Math.fround(d * (q >> 4)) + m)
       }
@@ -64,3 +73,5 @@ export async function readGgufQ4_1(file: string): Promise<Map<string, Float32Arr
   }
   return out
 }
+
+export const GGML_Q4_1 = 3, GGML_Q8_0 = 8
