@@ -41,10 +41,12 @@ export function sourceTensors(model: Model): SourceTensor[] {
   const names = globalNames(cfg)
   const out: SourceTensor[] = [plain(names.embed, null, 'model.embed_tokens.weight')]
   if (names.positions) out.push(plain(names.positions, null, 'model.embed_positions.weight'))
+  if (names.projectIn) out.push(plain(names.projectIn, null, 'model.project_in.weight'))
   const scheme = denseQuantScheme(model.dir)
   for (let l = 0; l < cfg.layers; l++) out.push(...blockTensors(ckpt, cfg, l, plain, scheme))
-  out.push(plain(`${names.finalNorm}.weight`, null, 'model.norm.weight'))
-  if (ckpt.has(`${names.finalNorm}.bias`)) out.push(plain(`${names.finalNorm}.bias`, null, 'model.norm.bias'))
+  if (cfg.finalNorm) out.push(plain(`${names.finalNorm}.weight`, null, 'model.norm.weight'))
+  if (cfg.finalNorm && ckpt.has(`${names.finalNorm}.bias`)) out.push(plain(`${names.finalNorm}.bias`, null, 'model.norm.bias'))
+  if (names.projectOut) out.push(plain(names.projectOut, null, 'model.project_out.weight'))
   if (!cfg.tieEmbeddings) out.push(plain(names.head, null, 'lm_head.weight'))
   return out
 }

@@ -1,6 +1,6 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {argmax, Decoder} from '../../src/model/engine/decode.js'
@@ -14,9 +14,11 @@ import {randomNormal, seededRandom} from '../../src/util/random.js'
 import {PackedStore} from '../../src/packed/store.js'
 import {assertClose} from '../helpers/assert-close.js'
 import {sparsify, tempDir} from '../helpers/cli.js'
+import {goldenWithTokenizer} from '../helpers/clients.js'
+import {transformersJsGenerate, transformersJsTokenize} from '../helpers/transformers-js.js'
 
-/** OPT-350m's shape in small: word embeddings narrower than the decoder, post-norm blocks, no final norm, tied head. */
-const CFG = {architectures: ['OPTForCausalLM'], model_type: 'opt', vocab_size: 96, hidden_size: 32, word_embed_proj_dim: 16, ffn_dim: 64,
+/** OPT-350m's shape in small: word embeddings narrower than the decoder, post-norm blocks, no final norm, tied head (vocabulary wide enough for a byte-level tokenizer). */
+const CFG = {architectures: ['OPTForCausalLM'], model_type: 'opt', vocab_size: 272, hidden_size: 32, word_embed_proj_dim: 16, ffn_dim: 64,
   num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 64, do_layer_norm_before: false, activation_function: 'relu',
   enable_bias: true, layer_norm_elementwise_affine: true, tie_word_embeddings: true, torch_dtype: 'float32', bos_token_id: 2, eos_token_id: 2, pad_token_id: 1}
 const V = CFG.vocab_size, H = CFG.hidden_size, E = CFG.word_embed_proj_dim, F = CFG.ffn_dim
@@ -173,10 +175,23 @@ describe('OPT-350m: word_embed_proj_dim ≠ hidden (project_in, project_out) and
     const linears = JSON.parse(shown.stdout).linears.map((l: {name: string}) => l.name)
     assert.equal(linears.length, 12)
     assert.ok(!linears.some((n: string) => n.includes('project_')), 'the projections are not decoder linears')
-    const onnx = path.join(tempDir(), 'onnx')
-    const refused = sparsify(['export', dir, '--format', 'onnx', '--out', onnx])
-    assert.equal(refused.status, 5, refused.stderr)
-    assert.match(refused.stderr, /^error: OPTForCausalLM with word_embed_proj_dim ≠ hidden_size cannot be exported to ONNX yet/m)
-    assert.ok(!existsSync(onnx))
+  })
+
+  it('ONNX export (project_in, post-norm blocks, project_out): transformers.js continues as sparsify generate does; onnxruntime\'s perplexity is the engine\'s', async () => {
+    const withTokenizer = goldenWithTokenizer(dir, V), folder = path.join(tempDir(), 'onnx')
+    const r = sparsify(['export', withTokenizer, '--format', 'onnx', '--out', folder, '--quiet', '--json'])
+    assert.equal(r.status, 0, r.stderr)
+    const run = (args: string[]) => {
+      const got = sparsify([...args, '--json', '--quiet'])
+      assert.equal(got.status, 0, got.stderr)
+      return JSON.parse(got.stdout)
+    }
+    const want = run(['generate', withTokenizer, '--prompt', 'abcde', '--max-new-tokens', '16']).tokens
+    assert.ok(want.length >= 4, `only ${want.length} tokens before EOS`)
+    const got = await transformersJsGenerate(folder, await transformersJsTokenize(folder, 'abcde'), 16)
+    assert.deepEqual(got.slice(0, want.length), want)
+    const ppl = (model: string, engine: string) => run(['eval', model, '--engine', engine, '--dataset', 'brown', '--seqlen', '48', '--nsamples', '8']).perplexity
+    const native = ppl(withTokenizer, 'native'), onnx = ppl(folder, 'onnxruntime')
+    assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
   })
 })

@@ -50,6 +50,8 @@ export function buildDecoder(g: GraphBuilder, cfg: ModelConfig, weights: SourceT
   const positions = positionStart ? g.op('Sub', ['position_ids', g.int64([positionStart], [])]) : 'position_ids'
   let x = g.op('Gather', [floatWeight(get(null, 'model.embed_tokens.weight')!), 'input_ids'], {axis: 0}) // (B, S, H)
   if (cfg.embedScale !== 1) x = g.op('Mul', [x, g.float([cfg.embedScale], [])])
+  const projectIn = get(null, 'model.project_in.weight')
+  if (projectIn) x = linear(g, x, projectIn) // (B, S, E) → (B, S, H)
   const learned = get(null, 'model.embed_positions.weight')
   if (learned) x = g.op('Add', [x, g.op('Gather', [floatWeight(learned), g.op('Add', [positions, g.int64([cfg.family.positions!.offset], [])])], {axis: 0})])
   const rope = cfg.rotaryDim ? ropeTables(g, cfg, positions) : null
@@ -65,17 +67,24 @@ export function buildDecoder(g: GraphBuilder, cfg: ModelConfig, weights: SourceT
     x = block(ctx, l, x)
   }
   const head = cfg.tieEmbeddings ? {...get(null, 'model.embed_tokens.weight')!, name: 'lm_head.weight'} : get(null, 'lm_head.weight')!
-  const logits = linear(g, normOf(null)(x, 'model.norm'), head)
+  if (cfg.finalNorm) x = normOf(null)(x, 'model.norm')
+  const projectOut = get(null, 'model.project_out.weight')
+  const logits = linear(g, projectOut ? linear(g, x, projectOut) : x, head)
   g.name(cfg.finalSoftcap ? softcap(g, logits, cfg.finalSoftcap) : logits, 'logits')
   return {inputs, outputs}
 }
 
-/** x + [post-norm](attention(norm(x))), then the same with the MLP; the bracketed norms are Gemma 2/3's. */
+/**
+ * x + [post-norm](attention(norm(x))), then the same with the MLP; the bracketed norms are Gemma 2/3's.
+ * Post-norm blocks (cfg.preNorm false, OPT-350m) apply the input norms after the additions instead: norm(x + attention(x)).
+ */
 function block(c: BlockContext, l: number, x: string): string {
   const {g, cfg} = c, f = cfg.family, hd = cfg.headDim
   const slotNorm = (slot: NormSlot, v: string) => c.norm(v, f.norms[slot]!)
+  const before = (slot: NormSlot, v: string) => cfg.preNorm ? slotNorm(slot, v) : v
+  const after = (slot: NormSlot, v: string) => cfg.preNorm ? v : slotNorm(slot, v)
   const heads = (y: string, n: number) => g.op('Transpose', [g.op('Reshape', [y, g.int64([0, 0, n, hd])])], {perm: [0, 2, 1, 3]}) // (B, n, S, hd)
-  const p = projections(c, f.attention.filter((s) => s.roles[0] !== 'o'), slotNorm('attnIn', x))
+  const p = projections(c, f.attention.filter((s) => s.roles[0] !== 'o'), before('attnIn', x))
   let q = heads(p.q!, cfg.heads), k = heads(p.k!, cfg.kvHeads)
   const v = heads(p.v!, cfg.kvHeads)
   if (cfg.qkNorm) {
@@ -92,12 +101,12 @@ function block(c: BlockContext, l: number, x: string): string {
   g.name(values, `present.${l}.value`)
   let attn = projections(c, f.attention.filter((s) => s.roles[0] === 'o'), attention(g, cfg, q, keys, values, c.mask)).o!
   if (f.norms.attnOut) attn = slotNorm('attnOut', attn)
-  x = g.op('Add', [x, attn])
+  x = after('attnIn', g.op('Add', [x, attn]))
 
-  const h = slotNorm('mlpIn', x)
+  const h = before('mlpIn', x)
   let out = cfg.moe?.sparse[l] ? mixture(c, h) : mlp(c, f.mlp, h)
   if (f.norms.mlpOut) out = slotNorm('mlpOut', out)
-  return g.op('Add', [x, out])
+  return after('mlpIn', g.op('Add', [x, out]))
 }
 
 /** down(act(gate(h)) ⊙ up(h)), or down(act(up(h))) without a gate. */

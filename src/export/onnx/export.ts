@@ -94,7 +94,8 @@ function linearWriter(dtype: OnnxDtype, block: number, counts: {groups: number; 
   return (g, x, w, exact = false) => {
     tick()
     const [rows, cols] = w.shape
-    if (dtype === 'q4' && !exact && w.key !== 'lm_head.weight' && w.key !== 'model.embed_tokens.weight') {
+    // Linears outside the blocks (the head, OPT-350m's project_in/out) stay float, as the head always has.
+    if (dtype === 'q4' && !exact && w.layer !== null) {
       const groups = w.groups()
       const own = groups && groupsQ4(groups, rows, cols)
       const q = own || quantizeQ4(w.load(), rows, cols, block)
@@ -131,7 +132,7 @@ function writeConfig(dir: string, work: string, dtype: OnnxDtype, family: OnnxFa
 function readme(dir: string, dtype: OnnxDtype, block: number, counts: {groups: number; rtn: number}, family: OnnxFamily): string {
   const how = dtype === 'fp32' ? 'float32 weights.'
     : dtype === 'fp16' ? 'float16 linear weights (head included, MoE routers float32), cast to float32 in the graph; embeddings, norms, activations and the KV cache stay float32.'
-      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.groups} from the checkpoint's own groups (GQSA, or GPTQ's codes, scales and zero points) as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head and MoE routers are float32.`
+      : `decoder linears as com.microsoft.MatMulNBits, 4-bit asymmetric blocks along the input dimension: ${counts.groups} from the checkpoint's own groups (GQSA, or GPTQ's codes, scales and zero points) as they are, ${counts.rtn} by round-to-nearest in blocks of ${block} (range including 0, so pruned weights stay exact zeros). Embeddings, the head (and OPT-350m's project_in/project_out) and MoE routers are float32.`
   const title = `# ${path.basename(path.resolve(dir))}: ONNX (${dtype})\n\n` +
     (family.textArchitecture ? `The text model only, as ${family.textArchitecture}: the vision tower is not exported.\n\n` : '')
   if (family.onnxruntimeOnly) {

@@ -37,11 +37,6 @@ export function onnxFamily(cfg: ModelConfig): OnnxFamily {
   const arch = cfg.arch
   const family = Object.hasOwn(ONNX_FAMILIES, arch) ? ONNX_FAMILIES[arch] : undefined
   if (!family) throw invalidFormat(`${arch} cannot be exported to ONNX yet`, `exported architectures: ${Object.keys(ONNX_FAMILIES).join(', ')}`)
-  // OPT-350m's variant of the graph (project_in/project_out, norms after the residual additions) is not written yet.
-  if (cfg.embedDim !== cfg.hidden || !cfg.preNorm) {
-    throw invalidFormat(`${arch} with ${cfg.embedDim !== cfg.hidden ? 'word_embed_proj_dim ≠ hidden_size' : 'do_layer_norm_before false'} cannot be exported to ONNX yet`,
-      'the ONNX graph has no project_in/project_out or post-norm blocks; sparsify eval and generate run the model natively')
-  }
   return family
 }
 
