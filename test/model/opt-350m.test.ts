@@ -15,6 +15,7 @@ import {PackedStore} from '../../src/packed/store.js'
 import {assertClose} from '../helpers/assert-close.js'
 import {sparsify, tempDir} from '../helpers/cli.js'
 import {goldenWithTokenizer} from '../helpers/clients.js'
+import {readOnnxQ4} from '../helpers/read-exports.js'
 import {transformersJsGenerate, transformersJsTokenize} from '../helpers/transformers-js.js'
 
 /** OPT-350m's shape in small: word embeddings narrower than the decoder, post-norm blocks, no final norm, tied head (vocabulary wide enough for a byte-level tokenizer). */
@@ -193,5 +194,18 @@ describe('OPT-350m: word_embed_proj_dim ≠ hidden (project_in, project_out) and
     const ppl = (model: string, engine: string) => run(['eval', model, '--engine', engine, '--dataset', 'brown', '--seqlen', '48', '--nsamples', '8']).perplexity
     const native = ppl(withTokenizer, 'native'), onnx = ppl(folder, 'onnxruntime')
     assert.ok(Math.abs(onnx - native) / native < 1e-4, `onnxruntime ${onnx} vs native ${native}`)
+    // q4 writes the decoder linears as MatMulNBits; project_in/out stay float32, as the head does.
+    for (const dtype of ['q4', 'fp16']) {
+      const d = path.join(tempDir(), dtype)
+      run(['export', withTokenizer, '--format', 'onnx', '--dtype', dtype, '--out', d])
+      if (dtype === 'q4') {
+        const q4 = [...readOnnxQ4(d).keys()]
+        assert.equal(q4.length, 12)
+        assert.ok(q4.every((n) => n.includes('.layers.')), q4.join(', '))
+      }
+      const tokens = await transformersJsGenerate(d, await transformersJsTokenize(d, 'abcde'), 8)
+      assert.equal(tokens.length, 8)
+      assert.deepEqual(run(['generate', d, '--prompt', 'abcde', '--max-new-tokens', '8', '--engine', 'onnxruntime']).tokens, tokens)
+    }
   })
 })
