@@ -15,6 +15,7 @@
         "src/kernels/native/addon_family.cc",
         "src/kernels/native/addon_export.cc",
         "src/kernels/native/export_quant.cc",
+        "src/kernels/native/own_groups.cc",
         "src/kernels/native/pool.cc",
         "src/kernels/native/cpu.cc",
         "src/kernels/native/gemm.cc",

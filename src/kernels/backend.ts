@@ -1,3 +1,5 @@
+import type {FloatDtype} from '../model/safetensors/dtypes.js'
+
 /** Options of one GEMM: C = op(A)·op(B) [+ C] [+ bias]. Leading dimensions default to dense rows. */
 export interface GemmOpts {
   transA?: boolean
@@ -220,4 +222,17 @@ export interface Backend {
   unpackInt32(out: Uint8Array, words: Int32Array, n: number, len: number, bits: number): void
   /** out (cols, rows) = w (rows, cols)ᵀ */
   transposeF32(out: Float32Array, w: Float32Array, rows: number, cols: number): void
+  /**
+   * The grid of w (rows, cols), a quantizer's dequantized output in groups of `group` along each row (a shorter last
+   * one), if every value is bit for bit scale·k rounded to dtype: codes nibble-packed, scales and zeros per `unit`
+   * columns. False (outputs partly written) when some group is not such a grid.
+   */
+  recoverGroups(codes: Uint8Array, scales: Float32Array, zeros: Float32Array, w: Float32Array, rows: number, cols: number, group: number, unit: number,
+    dtype: FloatDtype): boolean
+  /** Groups listed by row (one per scale) as MatMulNBits blocks, outputs zeroed on entry; false when a zero point is outside 0…15. */
+  groupsQ4(codes: Uint8Array, scales: Float32Array, zeros: Uint8Array, rowPtr: Int32Array, colIdx: Uint16Array, gcodes: Uint8Array, gscales: Float32Array,
+    gzeros: Float32Array, rows: number, cols: number, group: number, block: number): boolean
+  /** … as ggml Q4_1 blocks (out zeroed on entry); false also when `exact` and a d or m is not an f16 value. */
+  groupsQ4_1(out: Uint8Array, rowPtr: Int32Array, colIdx: Uint16Array, codes: Uint8Array, scales: Float32Array, zeros: Float32Array, rows: number, cols: number,
+    group: number, exact: boolean): boolean
 }

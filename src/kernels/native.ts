@@ -8,7 +8,7 @@ import type {Backend} from './backend.js'
 
 /** Kernels whose addon entry takes the same arguments as the Backend method. */
 type SameAsBackend = Exclude<keyof Backend, 'name' | 'gemm' | 'sparsegptPrune' | 'adamwStep' | 'rope' | 'ropeBackward' | 'actMul' | 'actMulBackward' |
-  'attention' | 'attentionCached' | 'attentionBackward'>
+  'attention' | 'attentionCached' | 'attentionBackward' | 'groupsQ4' | 'groupsQ4_1'>
 type F32 = Float32Array
 
 /** The raw addon; use the checked wrappers in ./index.ts instead. */
@@ -30,6 +30,9 @@ export interface NativeAddon extends Pick<Backend, SameAsBackend> {
   attentionCached(out: F32, q: F32, kc: F32, vc: F32, n: number, past: number, nh: number, nkv: number, hd: number, scale: number, window: number, softcap: number): void
   attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, batch: number, seq: number, nh: number, nkv: number, hd: number, scale: number,
     window: number, softcap: number): void
+  /** 1 when the groups fit, 0 when not, −1 when rowPtr or colIdx point outside the shapes. */
+  groupsQ4(...args: Parameters<Backend['groupsQ4']>): number
+  groupsQ4_1(...args: Parameters<Backend['groupsQ4_1']>): number
   setThreads(n: number): void
   getThreads(): number
   isa(): string

@@ -19,10 +19,6 @@ function empty(rows: number, cols: number, block: number): Q4Weight {
   return {block, codes: new Uint8Array(rows * nb * block / 2), scales: new Float32Array(rows * nb), zeros: new Uint8Array(rows * Math.ceil(nb / 2))}
 }
 
-function setZero(q: Q4Weight, nb: number, r: number, b: number, z: number): void {
-  q.zeros[r * Math.ceil(nb / 2) + (b >> 1)] |= z << ((b & 1) * 4)
-}
-
 /**
  * Asymmetric round-to-nearest per block, its range stretched to include 0 (as onnxruntime's own
  * 4-bit quantizer does) so that zeros stay exact: a block that pruning emptied is scale 0.
@@ -48,17 +44,6 @@ export function blockFor(group: number): number {
 export function groupsQ4(groups: QuantGroups, rows: number, cols: number): Q4Weight | null {
   const {group, rowPtr, colIdx, codes, scales, zeros} = groups, block = blockFor(group)
   if (!block) return null
-  for (const z of zeros) if (z < 0 || z > 15) return null
-  const q = empty(rows, cols, block), nb = blocksOf(cols, block), per = group / block
-  for (let r = 0; r < rows; r++) {
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      for (let j = 0; j < per; j++) {
-        const b = colIdx[k] * per + j
-        q.scales[r * nb + b] = scales[k]
-        setZero(q, nb, r, b, zeros[k])
-        q.codes.set(codes.subarray((k * group + j * block) / 2, (k * group + (j + 1) * block) / 2), (r * nb + b) * block / 2)
-      }
-    }
-  }
-  return q
+  const q = empty(rows, cols, block)
+  return kernels().groupsQ4(q.codes, q.scales, q.zeros, rowPtr, colIdx, codes, scales, zeros, rows, cols, group, block) ? q : null
 }

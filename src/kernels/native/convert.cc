@@ -40,6 +40,18 @@ inline uint16_t float_to_bf16(float f) {
 
 }  // namespace
 
+uint32_t dtype_bits(float x, int dtype) {
+  if (dtype == 1) return float_to_bf16(x);
+  if (dtype == 2) return float_to_half(x);
+  return bits(x);
+}
+
+float dtype_value(uint32_t b, int dtype) {
+  if (dtype == 1) return from_bits(b << 16);
+  if (dtype == 2) return half_to_float((uint16_t)b);
+  return from_bits(b);
+}
+
 float round_to_dtype(float x, int dtype) {
   if (dtype == 1) return from_bits((uint32_t)float_to_bf16(x) << 16);
   if (dtype == 2) return half_to_float(float_to_half(x));

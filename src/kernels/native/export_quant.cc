@@ -33,14 +33,6 @@ void q4_1_block(uint8_t* out, const float* x) {
   }
 }
 
-// JavaScript's Math.round: halves up, without floor(x + 0.5)'s error just below one half. |x| is small
-// here (a code before clamping), so the floor is an integer conversion rather than a libm call.
-inline double js_round(double x) {
-  double r = (double)(long long)x;
-  if (r > x) r -= 1;
-  return x - r >= 0.5 ? r + 1 : r;
-}
-
 }  // namespace
 
 void ggml_q8_0(uint8_t* out, const float* x, long n) {

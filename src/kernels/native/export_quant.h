@@ -6,6 +6,14 @@
 
 namespace sp {
 
+// JavaScript's Math.round: halves up, without floor(x + 0.5)'s error just below one half. |x| is small
+// where it is called (a code before clamping), so the floor is an integer conversion rather than a libm call.
+inline double js_round(double x) {
+  double r = (double)(long long)x;
+  if (r > x) r -= 1;
+  return x - r >= 0.5 ? r + 1 : r;
+}
+
 // n values (a multiple of 32) as ggml blocks, following quantize_row_q8_0_ref / quantize_row_q4_1_ref.
 void ggml_q8_0(uint8_t* out, const float* x, long n);
 void ggml_q4_1(uint8_t* out, const float* x, long n);

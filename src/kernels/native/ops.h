@@ -51,6 +51,9 @@ void f32_to_bf16(uint16_t* out, const float* in, long n);  // round to nearest e
 void f32_to_f16(uint16_t* out, const float* in, long n);   // round to nearest even
 // One value rounded to bf16 (dtype 1) or f16 (dtype 2), nearest even, back as float; dtype 0 returns it unchanged.
 float round_to_dtype(float x, int dtype);
+// One value's bit pattern in that dtype (nearest even; the low 16 bits for bf16 and f16), and a pattern's value.
+uint32_t dtype_bits(float x, int dtype);
+float dtype_value(uint32_t bits, int dtype);
 
 // Splits [0, n) into chunks of about `grain` items across the pool.
 template <class F>

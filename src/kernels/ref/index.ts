@@ -6,6 +6,7 @@ import {addInplace, siluMul} from './elementwise.js'
 import {gemm} from './gemm.js'
 import {ggmlQ4_1, ggmlQ8_0, packInt32, q4Blocks, transposeF32, unpackInt32} from './export-quant.js'
 import {klRows, nllRows} from './loss.js'
+import {groupsQ4, groupsQ4_1, recoverGroups} from './own-groups.js'
 import {layernorm, layernormBackward, rmsnorm} from './norm.js'
 import {actMul, actMulBackward, scaleInplace, softcap, softcapBackward} from './activation.js'
 import {rope} from './rope.js'
@@ -21,5 +22,5 @@ export const refBackend: Backend = {
   rmsnormBackward, ropeBackward, siluMulBackward, attentionBackward, lseTile, xentTileBackward, adamwStep,
   gqsaUnpack, gqsaPairCodes, gqsaGroupCodes, gqsaSaliency, gqsaSweep, gqsaFakeQuant, gqsaFakeQuantBackward, gqsaDequant, gqsaScaleGrad, mseGrad,
   matmulDense, packNm, unpackNm, nm24Blocks, matmulNm, matmulBitmask, matmulGqsa,
-  ggmlQ8_0, ggmlQ4_1, q4Blocks, packInt32, unpackInt32, transposeF32,
+  ggmlQ8_0, ggmlQ4_1, q4Blocks, packInt32, unpackInt32, transposeF32, recoverGroups, groupsQ4, groupsQ4_1,
 }
