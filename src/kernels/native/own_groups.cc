@@ -108,7 +108,8 @@ bool recover_groups(uint8_t* codes, float* scales, float* zeros, const float* w,
         int zero;
         if (!recover_group(codes + from / 2, scale, zero, w + from, n, dtype, k.data())) { ok = false; return; }
         std::fill(scales + from / unit, scales + (from + n) / unit, scale);
-        std::fill(zeros + from / unit, zeros + (from + n) / unit, (float)zero);
+        // the reference's zero is −kmin, so −0 when no step is negative: Q4_1's m = −zero·scale is then +0
+        std::fill(zeros + from / unit, zeros + (from + n) / unit, zero || scale == 0.f ? (float)zero : -0.f);
       }
     }
   });
