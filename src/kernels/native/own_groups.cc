@@ -18,20 +18,20 @@ inline double round_any(double x) { return std::fabs(x) < 0x1p52 ? js_round(x) :
 // The distinct values of v with 0 (at most 16, sorted), or 0 when there are more or one is not finite
 // (NaN and ±inf never pass the bitwise check).
 int levels_of(float* lv, const float* v, int n) {
-  int nl = 1, last = 0;
-  lv[0] = 0.f;
+  float seen[16];
+  std::fill(seen, seen + 16, NAN);  // unused slots equal nothing, so every lookup compares all 16 (vectorizable)
+  seen[0] = 0.f;
+  int nl = 1;
   for (int i = 0; i < n; ++i) {
     const float x = v[i];
     if (!std::isfinite(x)) return 0;
-    if (lv[last] == x) continue;  // neighbours repeat: check the last hit first
-    int j = 0;
-    while (j < nl && lv[j] != x) ++j;
-    if (j == nl) {
-      if (nl == 16) return 0;
-      lv[nl++] = x;
-    }
-    last = j;
+    unsigned hit = 0;
+    for (int j = 0; j < 16; ++j) hit |= (unsigned)(seen[j] == x) << j;
+    if (hit) continue;
+    if (nl == 16) return 0;
+    seen[nl++] = x;
   }
+  std::copy(seen, seen + nl, lv);
   std::sort(lv, lv + nl);
   return nl;
 }
@@ -64,8 +64,10 @@ bool recover_group(uint8_t* q, float& scale, int& zero, const float* v, int n, i
   for (const uint32_t d : {0u, ~0u, 1u}) {
     const float s = dtype_value((bits + d) & mask, dtype);
     if (!(s > 0)) continue;
+    float back[16];  // each step's value in the dtype, once per group rather than once per weight
+    for (int j = kmin; j <= kmax; ++j) back[j - kmin] = round_to_dtype((float)((double)s * j), dtype);
     int i = 0;
-    while (i < n && round_to_dtype((float)((double)s * k[i]), dtype) == v[i]) ++i;
+    while (i < n && back[k[i] - kmin] == v[i]) ++i;
     if (i < n) continue;
     scale = s;
     for (int j = 0; j < n; j += 2) q[j / 2] = (uint8_t)((k[j] + zero) | ((k[j + 1] + zero) << 4));
