@@ -11,7 +11,6 @@ namespace sp {
 namespace {
 
 inline uint16_t half(float v) { uint16_t h; f32_to_f16(&h, &v, 1); return h; }
-inline void put16(uint8_t* at, uint16_t v) { at[0] = (uint8_t)v; at[1] = (uint8_t)(v >> 8); }
 
 void q8_0_block(uint8_t* out, const float* x) {
   float amax = 0.f;

@@ -14,6 +14,9 @@ inline double js_round(double x) {
   return x - r >= 0.5 ? r + 1 : r;
 }
 
+// A little-endian 16-bit field, as ggml's blocks store their f16 scales.
+inline void put16(uint8_t* at, uint16_t v) { at[0] = (uint8_t)v; at[1] = (uint8_t)(v >> 8); }
+
 // n values (a multiple of 32) as ggml blocks, following quantize_row_q8_0_ref / quantize_row_q4_1_ref.
 void ggml_q8_0(uint8_t* out, const float* x, long n);
 void ggml_q4_1(uint8_t* out, const float* x, long n);

@@ -94,8 +94,6 @@ inline bool zeros_in_range(const float* zeros, long n) {
 
 inline bool f16_exact(double v) { return (double)dtype_value(dtype_bits((float)v, 2), 2) == v; }
 
-inline void put16(uint8_t* at, uint32_t v) { at[0] = (uint8_t)v; at[1] = (uint8_t)(v >> 8); }
-
 }  // namespace
 
 bool recover_groups(uint8_t* codes, float* scales, float* zeros, const float* w, int rows, int cols, int group, int unit, int dtype) {
@@ -151,8 +149,8 @@ int groups_q4_1(uint8_t* out, const int32_t* row_ptr, const uint16_t* col_idx, c
         for (int b = 0; b < per; ++b) {
           uint8_t* at = out + ((r * per_row) + (long)col_idx[k] * per + b) * 20;
           const uint8_t* q = codes + (k * group + b * 32) / 2;
-          put16(at, dtype_bits(scales[k], 2));
-          put16(at + 2, dtype_bits((float)m, 2));
+          put16(at, (uint16_t)dtype_bits(scales[k], 2));
+          put16(at + 2, (uint16_t)dtype_bits((float)m, 2));
           // element 2i in q[i]'s low nibble; Q4_1 wants element j low and j + 16 high in byte j
           for (int j = 0; j < 16; ++j) {
             const int lo = (q[j >> 1] >> ((j & 1) * 4)) & 15, hi = (q[(j + 16) >> 1] >> ((j & 1) * 4)) & 15;

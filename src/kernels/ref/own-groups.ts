@@ -3,20 +3,20 @@ import {bf16ToF32, f16ToF32, f32ToBf16, f32ToF16} from './convert.js'
 
 // The exporters' own-group kernels, as plain loops: the definitions the native ones (own_groups.cc) equal byte for byte.
 
+const HALVES = {BF16: {to: f32ToBf16, from: bf16ToF32}, F16: {to: f32ToF16, from: f16ToF32}}
+
 /** v's bit pattern in the dtype (nearest even), and back. */
 function toBits(v: number, dtype: FloatDtype): number {
   if (dtype === 'F32') return new Uint32Array(Float32Array.of(v).buffer)[0]
   const h = new Uint16Array(1)
-  if (dtype === 'BF16') f32ToBf16(h, Float32Array.of(v))
-  else f32ToF16(h, Float32Array.of(v))
+  HALVES[dtype].to(h, Float32Array.of(v))
   return h[0]
 }
 
 function fromBits(bits: number, dtype: FloatDtype): number {
   if (dtype === 'F32') return new Float32Array(Uint32Array.of(bits).buffer)[0]
   const out = new Float32Array(1)
-  if (dtype === 'BF16') bf16ToF32(out, Uint16Array.of(bits))
-  else f16ToF32(out, Uint16Array.of(bits))
+  HALVES[dtype].from(out, Uint16Array.of(bits))
   return out[0]
 }
 
@@ -103,7 +103,7 @@ export function groupsQ4(codes: Uint8Array, scales: Float32Array, zeros: Uint8Ar
   return true
 }
 
-const half = (v: number) => { const h = new Uint16Array(1); f32ToF16(h, Float32Array.of(v)); return h[0] }
+const half = (v: number) => toBits(v, 'F16')
 const f16Exact = (v: number) => fromBits(half(v), 'F16') === v
 
 /**
